@@ -1,0 +1,6 @@
+export * from "./twilio.js";
+export * from "./core-link.js";
+export * from "./twilio-signature.js";
+export * from "./core-token.js";
+export * from "./greeting.js";
+export { timingSafeEqual, toBase64 } from "./crypto.js";
