@@ -4,3 +4,5 @@ export * from "./twilio-signature.js";
 export * from "./core-token.js";
 export * from "./greeting.js";
 export { timingSafeEqual, toBase64 } from "./crypto.js";
+export * from "./mulaw.js";
+export * from "./wav.js";
