@@ -1,6 +1,10 @@
 // G.711 mu-law, the phone line's audio encoding. alawmulaw supplies the reference per-sample codec;
 // we expand it once into lookup tables because per-frame table look-ups are ~2.5x faster.
-import alawmulaw from "alawmulaw";
+import * as alawmulawModule from "alawmulaw";
+
+// Node loads the package's CommonJS build (everything under `default`); bundlers pick its ES build
+// (named exports). Accept both so the same source runs in Node, workerd and esbuild bundles.
+const alawmulaw = (alawmulawModule as { default?: typeof alawmulawModule }).default ?? alawmulawModule;
 
 const DECODE_TABLE = new Int16Array(256);
 for (let i = 0; i < 256; i++) DECODE_TABLE[i] = alawmulaw.mulaw.decodeSample(i);
@@ -19,6 +23,3 @@ export function pcmToMulaw(pcm: Int16Array, out = new Uint8Array(pcm.length)): U
   for (let i = 0; i < pcm.length; i++) out[i] = ENCODE_TABLE[(pcm[i]! + 32768) >> 2]!;
   return out;
 }
-
-/** The mu-law byte for silence (linear 0). */
-export const MULAW_SILENCE = ENCODE_TABLE[32768 >> 2]!;

@@ -6,6 +6,24 @@ import { z } from "zod";
 export const FRAME_BYTES = 160;
 export const FRAME_MS = 20;
 export const SAMPLE_RATE = 8000;
+/** The mu-law byte for silence (linear 0). */
+export const MULAW_SILENCE = 0xff;
+
+/** Cuts mu-law audio into 20 ms frames, the last one padded with silence (Twilio plays whole frames). */
+export function splitFrames(mulaw: Uint8Array): Uint8Array[] {
+  const frames: Uint8Array[] = [];
+  for (let at = 0; at < mulaw.length; at += FRAME_BYTES) {
+    const frame = mulaw.subarray(at, at + FRAME_BYTES);
+    if (frame.length === FRAME_BYTES) {
+      frames.push(frame);
+    } else {
+      const padded = new Uint8Array(FRAME_BYTES).fill(MULAW_SILENCE);
+      padded.set(frame);
+      frames.push(padded);
+    }
+  }
+  return frames;
+}
 
 const numericString = z.string().regex(/^\d+$/, "expected a decimal string");
 
