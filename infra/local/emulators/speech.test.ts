@@ -1,0 +1,240 @@
+import * as grpc from "@grpc/grpc-js";
+import { SpeechClient, type protos } from "@google-cloud/speech";
+import { MULAW_SILENCE, pcmToMulaw } from "@voice/protocol";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { synthesizeSpeech } from "../espeak.js";
+import { startSpeechEmulator, type SpeechEmulator, type SpeechEmulatorOptions } from "./speech.js";
+
+const SCRIPT = ["שלום, מה שעות הפתיחה שלכם?", "אפשר לקבוע תור למחר בבוקר?", "תודה רבה, להתראות"];
+const BYTES_PER_MS = 8;
+
+/** eSpeak speech as 8 kHz mu-law, with eSpeak's own leading/trailing quiet cut so pauses are exact. */
+async function spoken(text: string): Promise<Uint8Array> {
+  const pcm = await synthesizeSpeech(text, { voice: "he", sampleRate: 8000 });
+  const loud = (i: number) => Math.abs(pcm[i]!) > 300;
+  let start = 0;
+  let end = pcm.length;
+  while (start < end && !loud(start)) start++;
+  while (end > start && !loud(end - 1)) end--;
+  return pcmToMulaw(pcm.subarray(start, end));
+}
+
+const silence = (ms: number) => new Uint8Array(ms * BYTES_PER_MS).fill(MULAW_SILENCE);
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
+}
+
+interface Result {
+  transcript: string;
+  isFinal: boolean;
+  endMs: number;
+  /** Wall-clock arrival (Date.now()). */
+  receivedAt: number;
+}
+
+type StreamConfig = protos.google.cloud.speech.v1.IStreamingRecognitionConfig;
+
+const PHONE_AUDIO = { encoding: "MULAW", sampleRateHertz: 8000, languageCode: "he-IL" } as const;
+const PHONE_CONFIG: StreamConfig = { config: PHONE_AUDIO, interimResults: true };
+
+type StreamingResponse = {
+  results: { alternatives: { transcript: string }[]; isFinal: boolean; resultEndTime: { seconds: unknown; nanos: number } }[];
+  speechEventType: string;
+};
+
+/** Streams `audio` in 20 ms requests as fast as the client takes them, then half-closes. */
+async function streamAudio(client: SpeechClient, audio: Uint8Array, config: StreamConfig = PHONE_CONFIG) {
+  const stream = client.streamingRecognize(config);
+  const results: Result[] = [];
+  const speechEvents: string[] = [];
+  const outcome = new Promise<grpc.ServiceError | undefined>((resolve) => {
+    stream.on("data", (response: StreamingResponse) => {
+      if (response.speechEventType !== "SPEECH_EVENT_UNSPECIFIED") speechEvents.push(response.speechEventType);
+      for (const r of response.results) {
+        results.push({
+          transcript: r.alternatives[0]!.transcript,
+          isFinal: r.isFinal,
+          endMs: Number(r.resultEndTime.seconds) * 1000 + r.resultEndTime.nanos / 1e6,
+          receivedAt: Date.now(),
+        });
+      }
+    });
+    stream.on("end", () => resolve(undefined));
+    stream.on("error", (error: grpc.ServiceError) => resolve(error));
+  });
+  const sentAt = Date.now();
+  for (let at = 0; at < audio.length; at += 160) stream.write(audio.subarray(at, at + 160));
+  stream.end();
+  return { results, speechEvents, sentAt, error: await outcome };
+}
+
+/** Splits results into utterances: each ends at a final. */
+function utterances(results: Result[]): Result[][] {
+  const groups: Result[][] = [[]];
+  for (const result of results) {
+    groups.at(-1)!.push(result);
+    if (result.isFinal) groups.push([]);
+  }
+  return groups.filter((group) => group.length > 0);
+}
+
+describe("speech emulator with the real SpeechClient", () => {
+  let lines: Uint8Array[];
+  const opened: { emulator: SpeechEmulator; client: SpeechClient }[] = [];
+
+  beforeAll(async () => {
+    lines = await Promise.all(SCRIPT.map(spoken));
+  });
+  afterAll(async () => {
+    await Promise.all(opened.map(async ({ emulator, client }) => Promise.all([client.close(), emulator.close()])));
+  });
+
+  async function start(options: Partial<SpeechEmulatorOptions> = {}) {
+    const emulator = await startSpeechEmulator({ script: SCRIPT, log: () => undefined, ...options });
+    const client = new SpeechClient({
+      apiEndpoint: "127.0.0.1",
+      port: emulator.port,
+      sslCreds: grpc.credentials.createInsecure(),
+      universeDomain: "googleapis.com",
+    });
+    opened.push({ emulator, client });
+    return { emulator, client };
+  }
+
+  it("answers each utterance with growing partials, then exactly one final with the script line", async () => {
+    const { emulator, client } = await start();
+    const audio = concat([silence(400), lines[0]!, silence(800), lines[1]!, silence(800), lines[2]!, silence(800)]);
+    const { results, error } = await streamAudio(client, audio);
+
+    expect(error).toBeUndefined();
+    const groups = utterances(results);
+    expect(groups).toHaveLength(3);
+    let speechStartMs = 400;
+    groups.forEach((group, k) => {
+      const final = group.at(-1)!;
+      const partials = group.slice(0, -1);
+      expect(final).toMatchObject({ isFinal: true, transcript: SCRIPT[k] });
+      expect(partials.length).toBeGreaterThanOrEqual(2);
+      for (const partial of partials) expect(SCRIPT[k]!.startsWith(partial.transcript)).toBe(true);
+      expect(partials[1]!.transcript.length).toBeGreaterThan(partials[0]!.transcript.length);
+      // result_end_time: where this utterance's speech ended in the audio sent.
+      const speechEndMs = speechStartMs + lines[k]!.length / BYTES_PER_MS;
+      expect(final.endMs).toBeGreaterThan(speechEndMs - 100);
+      expect(final.endMs).toBeLessThanOrEqual(speechEndMs + 20);
+      speechStartMs = speechEndMs + 800;
+    });
+    expect(emulator.stats).toMatchObject({ streamsOpened: 1, streamsEnded: 1, finalsSent: 3, bytesReceived: audio.length });
+    expect(emulator.stats.partialsSent).toBe(results.length - 3);
+  });
+
+  it("keeps a pause shorter than finalSilenceMs inside one utterance", async () => {
+    const { client } = await start({ finalSilenceMs: 300 });
+    const audio = concat([lines[0]!, silence(200), lines[1]!, silence(500)]);
+    const { results } = await streamAudio(client, audio);
+
+    const finals = results.filter((r) => r.isFinal);
+    expect(finals.map((r) => r.transcript)).toEqual([SCRIPT[0]]);
+    // The final waits for the end of the second stretch of speech.
+    expect(finals[0]!.endMs).toBeGreaterThan((lines[0]!.length + lines[1]!.length) / BYTES_PER_MS);
+  });
+
+  it("sends only finals when interim_results is off, and the final of an utterance cut by half-close", async () => {
+    const { client } = await start();
+    const { results } = await streamAudio(client, concat([lines[0]!, silence(600), lines[1]!]), { ...PHONE_CONFIG, interimResults: false });
+    expect(results).toEqual([
+      expect.objectContaining({ isFinal: true, transcript: SCRIPT[0] }),
+      expect.objectContaining({ isFinal: true, transcript: SCRIPT[1] }),
+    ]);
+  });
+
+  it("waits finalDelayMs of wall-clock time before a final", async () => {
+    const { client } = await start({ finalDelayMs: 300 });
+    const { results, sentAt } = await streamAudio(client, concat([lines[0]!, silence(400)]));
+    const final = results.at(-1)!;
+    expect(final.isFinal).toBe(true);
+    // The audio is all sent at once, so without the delay the final would follow within milliseconds.
+    expect(final.receivedAt - sentAt).toBeGreaterThanOrEqual(295);
+  });
+
+  it("ends after the first utterance in single_utterance mode", async () => {
+    const { client } = await start();
+    const { results, speechEvents, error } = await streamAudio(client, concat([lines[0]!, silence(600), lines[1]!, silence(600)]), {
+      ...PHONE_CONFIG,
+      singleUtterance: true,
+    });
+    expect(error).toBeUndefined();
+    expect(speechEvents).toEqual(["END_OF_SINGLE_UTTERANCE"]);
+    expect(results.filter((r) => r.isFinal).map((r) => r.transcript)).toEqual([SCRIPT[0]]);
+  });
+
+  it("times a stream out with OUT_OF_RANGE when audio stops flowing", async () => {
+    const { client } = await start({ audioTimeoutMs: 200 });
+    const stream = client.streamingRecognize(PHONE_CONFIG);
+    const error = await new Promise<grpc.ServiceError>((resolve) => {
+      stream.on("data", () => undefined);
+      stream.on("error", resolve);
+      stream.write(silence(100));
+    });
+    expect(error.code).toBe(grpc.status.OUT_OF_RANGE);
+    expect(error.details).toMatch(/^Audio Timeout Error/);
+  });
+
+  it("rejects a stream without a usable config with INVALID_ARGUMENT and a reason", async () => {
+    const { emulator, client } = await start();
+    const missing = await streamAudio(client, silence(100), { config: {} });
+    expect(missing.error?.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(missing.error?.details).toMatch(/encoding is required/);
+
+    const wrongRate = await streamAudio(client, silence(100), { config: { encoding: "MULAW", sampleRateHertz: 16000, languageCode: "he-IL" } });
+    expect(wrongRate.error?.details).toMatch(/sample_rate_hertz must be 8000/);
+
+    const hePhoneCall = await streamAudio(client, silence(100), { config: { ...PHONE_AUDIO, model: "phone_call" } });
+    expect(hePhoneCall.error?.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(hePhoneCall.error?.details).toMatch(/phone_call.*not supported for language he-IL/);
+
+    const oversized = client.streamingRecognize(PHONE_CONFIG);
+    const tooBig = await new Promise<grpc.ServiceError>((resolve) => {
+      oversized.on("data", () => undefined);
+      oversized.on("error", resolve);
+      oversized.write(silence(4000)); // 32 000 bytes in one request
+    });
+    expect(tooBig.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(tooBig.details).toMatch(/25600-byte limit/);
+    expect(emulator.stats.streamsEnded).toBe(4);
+  });
+
+  it("fails an injected stream, and the client's retry resumes the script", async () => {
+    const { emulator, client } = await start();
+    emulator.injectFault({ afterAudioMs: lines[0]!.length / BYTES_PER_MS + 500, code: grpc.status.UNAVAILABLE });
+    const broken = await streamAudio(client, concat([lines[0]!, silence(2000)]));
+    expect(broken.error?.code).toBe(grpc.status.UNAVAILABLE);
+    expect(broken.results.filter((r) => r.isFinal).map((r) => r.transcript)).toEqual([SCRIPT[0]]);
+
+    const retried = await streamAudio(client, concat([lines[1]!, silence(500)]));
+    expect(retried.error).toBeUndefined();
+    expect(retried.results.filter((r) => r.isFinal).map((r) => r.transcript)).toEqual([SCRIPT[1]]);
+  });
+
+  it("ends a stream at the audio limit with OUT_OF_RANGE", async () => {
+    const { client } = await start({ maxStreamMs: 1000 });
+    const { error } = await streamAudio(client, silence(1500));
+    expect(error?.code).toBe(grpc.status.OUT_OF_RANGE);
+    expect(error?.details).toMatch(/maximum allowed stream duration/);
+  });
+
+  it("recognizes a whole recording with unary Recognize", async () => {
+    const { client } = await start();
+    const [response] = await client.recognize({
+      config: PHONE_AUDIO,
+      audio: { content: concat([lines[2]!, silence(400)]) },
+    });
+    expect(response.results?.map((r) => r.alternatives?.[0]?.transcript)).toEqual([SCRIPT[0]]);
+  });
+});

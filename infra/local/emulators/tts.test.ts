@@ -1,0 +1,85 @@
+import * as grpc from "@grpc/grpc-js";
+import { TextToSpeechClient } from "@google-cloud/text-to-speech";
+import { WAV_FORMAT_MULAW, WAV_FORMAT_PCM, mulawToPcm, parseWav, pcmFromBytes } from "@voice/protocol";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { startTtsEmulator, ssmlToText, type TtsEmulator } from "./tts.js";
+import { levelDbfs } from "./utterances.js";
+
+describe("TTS emulator with the real TextToSpeechClient", () => {
+  let emulator: TtsEmulator;
+  let slow: TtsEmulator;
+  let client: TextToSpeechClient;
+  let slowClient: TextToSpeechClient;
+  const connect = (port: number) =>
+    new TextToSpeechClient({ apiEndpoint: "127.0.0.1", port, sslCreds: grpc.credentials.createInsecure(), universeDomain: "googleapis.com" });
+
+  beforeAll(async () => {
+    [emulator, slow] = await Promise.all([startTtsEmulator({ log: () => undefined }), startTtsEmulator({ latencyMs: 5000, log: () => undefined })]);
+    client = connect(emulator.port);
+    slowClient = connect(slow.port);
+  });
+  afterAll(async () => {
+    await Promise.all([client.close(), slowClient.close(), emulator.close(), slow.close()]);
+  });
+
+  it("speaks Hebrew as 8 kHz mu-law in a WAV, loud enough to be speech", async () => {
+    const [response] = await client.synthesizeSpeech({
+      input: { text: "שלום, איך אפשר לעזור?" },
+      voice: { languageCode: "he-IL", name: "he-IL-Wavenet-A" },
+      audioConfig: { audioEncoding: "MULAW", sampleRateHertz: 8000 },
+    });
+    const wav = parseWav(response.audioContent as Uint8Array);
+    expect(wav.format).toEqual({ audioFormat: WAV_FORMAT_MULAW, channels: 1, sampleRate: 8000, bitsPerSample: 8 });
+    const seconds = wav.data.length / 8000;
+    expect(seconds).toBeGreaterThan(0.8);
+    expect(seconds).toBeLessThan(5);
+    expect(levelDbfs(mulawToPcm(wav.data))).toBeGreaterThan(-30);
+    expect(emulator.stats.characters).toBeGreaterThanOrEqual("שלום, איך אפשר לעזור?".length);
+  });
+
+  it("defaults LINEAR16 to the voice's natural 24 kHz and speaks the words of SSML", async () => {
+    const [response] = await client.synthesizeSpeech({
+      input: { ssml: "<speak>Hello <break time=\"200ms\"/> there &amp; welcome</speak>" },
+      voice: { languageCode: "en-US" },
+      audioConfig: { audioEncoding: "LINEAR16" },
+    });
+    const wav = parseWav(response.audioContent as Uint8Array);
+    expect(wav.format).toEqual({ audioFormat: WAV_FORMAT_PCM, channels: 1, sampleRate: 24_000, bitsPerSample: 16 });
+    expect(levelDbfs(pcmFromBytes(wav.data))).toBeGreaterThan(-30);
+    expect(ssmlToText("<speak>Hello <break time=\"200ms\"/> there &amp; welcome</speak>")).toBe("Hello there & welcome");
+  });
+
+  it("rejects an unknown voice or a voice of another language with INVALID_ARGUMENT", async () => {
+    const request = (name: string) => ({
+      input: { text: "שלום" },
+      voice: { languageCode: "he-IL", name },
+      audioConfig: { audioEncoding: "MULAW" as const, sampleRateHertz: 8000 },
+    });
+    await expect(client.synthesizeSpeech(request("he-IL-Wavenet-Z"))).rejects.toMatchObject({
+      code: grpc.status.INVALID_ARGUMENT,
+      details: "Voice 'he-IL-Wavenet-Z' does not exist. Is it misspelled?",
+    });
+    await expect(client.synthesizeSpeech(request("en-US-Wavenet-A"))).rejects.toMatchObject({
+      code: grpc.status.INVALID_ARGUMENT,
+      details: expect.stringMatching(/does not speak language_code 'he-IL'/),
+    });
+  });
+
+  it("lists Hebrew voices of every family", async () => {
+    const [response] = await client.listVoices({ languageCode: "he-IL" });
+    const names = response.voices!.map((voice) => voice.name);
+    expect(names).toEqual(expect.arrayContaining(["he-IL-Standard-A", "he-IL-Wavenet-D", "he-IL-Chirp3-HD-Kore"]));
+    expect(new Set(response.voices!.flatMap((voice) => voice.languageCodes))).toEqual(new Set(["he-IL"]));
+    expect(response.voices!.every((voice) => voice.naturalSampleRateHertz === 24_000)).toBe(true);
+  });
+
+  it("counts a call the client gives up on before the answer", async () => {
+    const call = slowClient.synthesizeSpeech(
+      { input: { text: "שלום" }, voice: { languageCode: "he-IL" }, audioConfig: { audioEncoding: "MULAW", sampleRateHertz: 8000 } },
+      { timeout: 300, maxRetries: 0 },
+    );
+    await expect(call).rejects.toMatchObject({ code: grpc.status.DEADLINE_EXCEEDED });
+    await vi.waitFor(() => expect(slow.stats.cancellations).toBe(1));
+    expect(slow.stats.requests).toBe(1);
+  });
+});

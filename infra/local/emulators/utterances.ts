@@ -1,0 +1,114 @@
+// Finds utterances in 8 kHz mu-law audio by energy, on the audio's own clock, so the speech
+// emulator's partials and finals depend on what the caller sent and never on how fast it arrived.
+// Pure: bytes in, events out.
+import { FRAME_MS, SAMPLE_RATE, mulawToPcm } from "@voice/protocol";
+
+const FRAME_SAMPLES = (SAMPLE_RATE * FRAME_MS) / 1000;
+
+export interface UtteranceTiming {
+  /** A 20 ms frame is speech when its RMS level is above this (dBFS). -40 dBFS sits well under
+   *  eSpeak's quietest phonemes and well over a phone line's noise floor. */
+  speechThresholdDbfs: number;
+  /** Consecutive speech frames before an utterance starts (it starts at the first of them), so a
+   *  click does not open one. */
+  onsetFrames: number;
+  /** Speech audio (from the utterance start) before the first partial. */
+  firstPartialAfterMs: number;
+  /** Audio between partials while speech continues. */
+  partialIntervalMs: number;
+  /** Trailing silence (audio time) that ends an utterance with a final; shorter pauses do not. */
+  finalSilenceMs: number;
+}
+
+export const DEFAULT_UTTERANCE_TIMING: UtteranceTiming = {
+  speechThresholdDbfs: -40,
+  onsetFrames: 3,
+  firstPartialAfterMs: 200,
+  partialIntervalMs: 200,
+  finalSilenceMs: 300,
+};
+
+export type UtteranceEvent =
+  /** `speechMs`: audio from the utterance start to the end of this frame; `atMs`: stream offset. */
+  | { kind: "partial"; utterance: number; speechMs: number; atMs: number }
+  /** `endMs`: stream offset of the end of the utterance's last speech frame. */
+  | { kind: "final"; utterance: number; endMs: number; atMs: number };
+
+/** RMS level of 16-bit samples in dBFS (-Infinity for digital silence). */
+export function levelDbfs(pcm: Int16Array): number {
+  let sum = 0;
+  for (let i = 0; i < pcm.length; i++) sum += pcm[i]! * pcm[i]!;
+  return 20 * Math.log10(Math.sqrt(sum / Math.max(1, pcm.length)) / 32768);
+}
+
+interface ActiveUtterance {
+  startMs: number;
+  lastSpeechEndMs: number;
+  nextPartialAtMs: number;
+}
+
+export class UtteranceTracker {
+  private readonly pending = new Uint8Array(FRAME_SAMPLES);
+  private pendingLength = 0;
+  private readonly pcm = new Int16Array(FRAME_SAMPLES);
+  private frames = 0;
+  private speechRun = 0;
+  private active: ActiveUtterance | undefined;
+  private utterances = 0;
+
+  constructor(private readonly timing: UtteranceTiming = DEFAULT_UTTERANCE_TIMING) {}
+
+  /** Audio received so far, in ms (whole frames only). */
+  get audioMs(): number {
+    return this.frames * FRAME_MS;
+  }
+
+  /** Feeds mu-law bytes of any length; a partial frame waits for the next call. */
+  push(mulaw: Uint8Array): UtteranceEvent[] {
+    const events: UtteranceEvent[] = [];
+    let at = 0;
+    while (at < mulaw.length) {
+      const take = Math.min(FRAME_SAMPLES - this.pendingLength, mulaw.length - at);
+      this.pending.set(mulaw.subarray(at, at + take), this.pendingLength);
+      this.pendingLength += take;
+      at += take;
+      if (this.pendingLength === FRAME_SAMPLES) {
+        this.pendingLength = 0;
+        this.frame(levelDbfs(mulawToPcm(this.pending, this.pcm)) > this.timing.speechThresholdDbfs, events);
+      }
+    }
+    return events;
+  }
+
+  /** End of audio: an utterance still open is final now (as Google does on half-close). */
+  flush(): UtteranceEvent[] {
+    if (!this.active) return [];
+    return [this.finish(this.active)];
+  }
+
+  private frame(isSpeech: boolean, events: UtteranceEvent[]): void {
+    const endMs = (this.frames + 1) * FRAME_MS;
+    this.frames++;
+    this.speechRun = isSpeech ? this.speechRun + 1 : 0;
+    if (!this.active) {
+      if (this.speechRun < this.timing.onsetFrames) return;
+      const startMs = endMs - this.speechRun * FRAME_MS;
+      this.active = { startMs, lastSpeechEndMs: endMs, nextPartialAtMs: startMs + this.timing.firstPartialAfterMs };
+    }
+    const active = this.active;
+    if (isSpeech) {
+      active.lastSpeechEndMs = endMs;
+      if (endMs >= active.nextPartialAtMs) {
+        events.push({ kind: "partial", utterance: this.utterances, speechMs: endMs - active.startMs, atMs: endMs });
+        active.nextPartialAtMs = endMs + this.timing.partialIntervalMs;
+      }
+    } else if (endMs - active.lastSpeechEndMs >= this.timing.finalSilenceMs) {
+      events.push(this.finish(active));
+    }
+  }
+
+  private finish(active: ActiveUtterance): UtteranceEvent {
+    this.active = undefined;
+    return { kind: "final", utterance: this.utterances++, endMs: active.lastSpeechEndMs, atMs: this.audioMs };
+  }
+}
