@@ -1,0 +1,102 @@
+// Everything the edge asks of the core: the per-call WebSocket and the few HTTP routes
+// (/health, /greeting, /health/warmup). Every request carries a core token.
+import { CORE_CALL_PATH } from "@voice/protocol/core-link";
+import { signCoreToken } from "@voice/protocol/core-token";
+import { GREETING_KEY_HEADER } from "@voice/protocol/greeting";
+import type { Env } from "./env.js";
+import { errorText } from "./log.js";
+
+/** How long the core may take to accept a call socket; the caller's frames are buffered meanwhile. */
+export const CORE_CONNECT_TIMEOUT_MS = 10_000;
+/** Call sid the deploy pipeline's requests are signed for (the core accepts it on /greeting). */
+export const WARMUP_CALL_SID = "warmup";
+
+export function coreUrl(env: Env, path: string): string {
+  return env.CORE_URL.replace(/\/+$/, "") + path;
+}
+
+async function authorization(env: Env, callSid: string): Promise<string> {
+  return `Bearer ${await signCoreToken(env.CORE_SHARED_SECRET, callSid, Date.now())}`;
+}
+
+/**
+ * Opens the call's socket to the core. The socket is returned NOT yet accepted: the caller attaches
+ * its listeners first, then calls accept(), so no message or close can slip by unheard.
+ */
+export async function openCoreSocket(env: Env, callSid: string): Promise<WebSocket> {
+  // The deadline must cover the handshake only: workerd ties a fetch's signal to the socket it
+  // returns, so a signal passed to fetch() would cut every call at the deadline.
+  const request = fetch(coreUrl(env, CORE_CALL_PATH), {
+    headers: { Upgrade: "websocket", Authorization: await authorization(env, callSid) },
+  });
+  let timer = 0;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`core did not accept the call socket within ${CORE_CONNECT_TIMEOUT_MS} ms`)), CORE_CONNECT_TIMEOUT_MS);
+  });
+  const response = await Promise.race([request, deadline]).finally(() => clearTimeout(timer));
+  const socket = response.webSocket;
+  if (!socket) throw new Error(`core refused the call socket: HTTP ${response.status}`);
+  return socket;
+}
+
+export interface CoreProbe {
+  ok: boolean;
+  ms: number;
+  status?: number;
+  error?: string;
+}
+
+/** GET CORE_URL/health within `timeoutMs`; never throws. */
+export async function probeCore(env: Env, timeoutMs: number): Promise<CoreProbe> {
+  const started = Date.now();
+  try {
+    const response = await fetch(coreUrl(env, "/health"), { signal: AbortSignal.timeout(timeoutMs) });
+    await response.body?.cancel();
+    return { ok: response.ok, ms: Date.now() - started, status: response.status };
+  } catch (error) {
+    return { ok: false, ms: Date.now() - started, error: errorText(error) };
+  }
+}
+
+export interface CoreGreeting {
+  /** Key the core computed for the audio it sent (header x-greeting-key), if any. */
+  key: string | null;
+  audio: Uint8Array;
+}
+
+/** GET CORE_URL/greeting: the configured greeting as raw mu-law. Throws with a one-line reason. */
+export async function fetchCoreGreeting(env: Env, timeoutMs: number): Promise<CoreGreeting> {
+  const response = await fetch(coreUrl(env, "/greeting"), {
+    headers: { Authorization: await authorization(env, WARMUP_CALL_SID) },
+    signal: AbortSignal.timeout(timeoutMs),
+  });
+  if (!response.ok) {
+    await response.body?.cancel();
+    throw new Error(`core /greeting answered HTTP ${response.status}`);
+  }
+  return { key: response.headers.get(GREETING_KEY_HEADER), audio: new Uint8Array(await response.arrayBuffer()) };
+}
+
+export interface CoreWarmup {
+  ok: boolean;
+  status: number;
+  /** The core's JSON report (per-step milliseconds, errors), or null when the body was not JSON. */
+  body: unknown;
+}
+
+/** GET CORE_URL/health/warmup. Throws only when the core cannot be reached. */
+export async function requestCoreWarmup(env: Env, timeoutMs: number): Promise<CoreWarmup> {
+  const response = await fetch(coreUrl(env, "/health/warmup"), {
+    headers: { Authorization: await authorization(env, WARMUP_CALL_SID) },
+    signal: AbortSignal.timeout(timeoutMs),
+  });
+  const text = await response.text();
+  let body: unknown = null;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    // Reported as ok:false below; the status tells what happened.
+  }
+  const reportsFailure = typeof body === "object" && body !== null && (body as { ok?: unknown }).ok === false;
+  return { ok: response.ok && body !== null && !reportsFailure, status: response.status, body };
+}
