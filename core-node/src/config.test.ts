@@ -1,0 +1,96 @@
+import { readFileSync, statSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { ConfigError, DEFAULT_FIXED_PHRASES, DEFAULT_GREETING_TEXT, loadConfig, resolveGoogleCredentials } from "./config.js";
+
+const required = { OPENAI_API_KEY: "sk-test", CORE_SHARED_SECRET: "0123456789abcdef" };
+
+describe("loadConfig", () => {
+  it("fills in the documented defaults", () => {
+    expect(loadConfig(required)).toEqual({
+      ...required,
+      PORT: 8080,
+      LANGUAGE: "he-IL",
+      TTS_VOICE: "he-IL-Wavenet-A",
+      STT_MODEL: "default",
+      LLM_MODEL: "gpt-4o-mini",
+      TTS_PREWARM: true,
+      TTS_CACHE_MAX_BYTES: 32 * 1024 * 1024,
+      TTS_TIMEOUT_MS: 5000,
+      STT_PARTIAL_DEBOUNCE_MS: 60,
+      STT_TIMEOUT_MS: 240,
+      VAD_HANGOVER_MS: 160,
+      VAD_MODE: 2,
+      MIN_UTT_SEC: 0.25,
+      BARGE_IN_MIN_MS: 200,
+      GREETING_TEXT: DEFAULT_GREETING_TEXT,
+      SYSTEM_PROMPT: expect.stringContaining("language the caller speaks"),
+      FIXED_PHRASES: DEFAULT_FIXED_PHRASES,
+      DEBUG: false,
+      LOG_LEVEL: "info",
+    });
+  });
+
+  it("names every bad key in one error", () => {
+    const attempt = () =>
+      loadConfig({ PORT: "eighty", VAD_MODE: "7", TTS_PREWARM: "maybe", SPEECH_ENDPOINT: "localhost", OPENAI_BASE_URL: "not a url" });
+    expect(attempt).toThrow(ConfigError);
+    const message = (() => {
+      try {
+        attempt();
+      } catch (error) {
+        return (error as Error).message;
+      }
+    })();
+    for (const key of ["PORT", "VAD_MODE", "TTS_PREWARM", "SPEECH_ENDPOINT", "OPENAI_BASE_URL", "OPENAI_API_KEY", "CORE_SHARED_SECRET"]) {
+      expect(message).toContain(`${key}:`);
+    }
+  });
+
+  it("reads emulator endpoints, flags and numbers from their string forms; empty means unset", () => {
+    const config = loadConfig({
+      ...required,
+      SPEECH_ENDPOINT: "127.0.0.1:50051",
+      TTS_ENDPOINT: "tts.local:7000",
+      OPENAI_BASE_URL: "http://127.0.0.1:4010/v1",
+      TTS_PREWARM: "false",
+      DEBUG: "1",
+      MIN_UTT_SEC: "0.4",
+      LANGUAGE: "",
+    });
+    expect(config.SPEECH_ENDPOINT).toEqual({ host: "127.0.0.1", port: 50051 });
+    expect(config.TTS_ENDPOINT).toEqual({ host: "tts.local", port: 7000 });
+    expect(config.TTS_PREWARM).toBe(false);
+    expect(config.DEBUG).toBe(true);
+    expect(config.MIN_UTT_SEC).toBe(0.4);
+    expect(config.LANGUAGE).toBe("he-IL");
+  });
+
+  it("merges FIXED_PHRASES over the defaults and rejects what is not a JSON object of strings", () => {
+    const config = loadConfig({ ...required, FIXED_PHRASES: JSON.stringify({ answer_error: "Sorry, once more?", hold: "One moment." }) });
+    expect(config.FIXED_PHRASES).toEqual({ ...DEFAULT_FIXED_PHRASES, answer_error: "Sorry, once more?", hold: "One moment." });
+    expect(() => loadConfig({ ...required, FIXED_PHRASES: "[oops" })).toThrow(/FIXED_PHRASES/);
+    expect(() => loadConfig({ ...required, FIXED_PHRASES: '{"a": 1}' })).toThrow(/FIXED_PHRASES/);
+  });
+});
+
+describe("resolveGoogleCredentials", () => {
+  it("leaves a path alone and reports it", () => {
+    const env = { GOOGLE_APPLICATION_CREDENTIALS: "/secrets/key.json" };
+    expect(resolveGoogleCredentials(env)).toBe("/secrets/key.json");
+    expect(env.GOOGLE_APPLICATION_CREDENTIALS).toBe("/secrets/key.json");
+    expect(resolveGoogleCredentials({})).toBeUndefined();
+  });
+
+  it("writes inline JSON to a private file and points the variable at it", () => {
+    const json = JSON.stringify({ type: "service_account", project_id: "p", private_key: "k" });
+    const env: Record<string, string | undefined> = { GOOGLE_APPLICATION_CREDENTIALS: json };
+    const path = resolveGoogleCredentials(env)!;
+    expect(env.GOOGLE_APPLICATION_CREDENTIALS).toBe(path);
+    expect(readFileSync(path, "utf8")).toBe(json);
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+  });
+
+  it("rejects something that is neither a path nor JSON", () => {
+    expect(() => resolveGoogleCredentials({ GOOGLE_APPLICATION_CREDENTIALS: "{not json" })).toThrow(ConfigError);
+  });
+});

@@ -1,0 +1,121 @@
+// The core's settings: one zod schema over the environment. Parsing fails with one message that
+// names every bad key, so a misconfigured deploy dies at start, not on its first call.
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { z } from "zod";
+
+export const DEFAULT_GREETING_TEXT = "שלום, הגעתם למרפאת השיניים. במה אפשר לעזור?";
+
+export const DEFAULT_SYSTEM_PROMPT = [
+  "You are the phone receptionist of a small dental clinic, speaking with a caller on the phone.",
+  "Answer in the language the caller speaks.",
+  "Your words are spoken aloud: keep answers to one to three short sentences, no lists, no markdown, no emoji.",
+  "Opening hours: Sunday to Thursday 8:00-18:00, Friday 8:00-13:00.",
+  "You can book, move or cancel appointments; ask for the caller's name and a preferred time.",
+  "If you do not know something, say so briefly and offer to have the clinic call back.",
+].join(" ");
+
+/** Short phrases the core may speak without asking the LLM; all are synthesized at warmup. */
+export const DEFAULT_FIXED_PHRASES = {
+  /** Interim phrase while speech recognition is failing. */
+  stt_trouble: "יש תקלה רגעית בזיהוי, ננסה שוב…",
+  /** Spoken when an answer could not be produced. */
+  answer_error: "סליחה, משהו השתבש אצלי. אפשר לחזור על השאלה?",
+} as const;
+
+export type FixedPhrases = typeof DEFAULT_FIXED_PHRASES & Record<string, string>;
+
+const hostPort = z
+  .string()
+  .regex(/^[A-Za-z0-9.\-]+:\d{1,5}$/, 'expected "host:port"')
+  .transform((value) => {
+    const at = value.lastIndexOf(":");
+    return { host: value.slice(0, at), port: Number(value.slice(at + 1)) };
+  });
+
+const flag = z
+  .enum(["true", "false", "1", "0", "yes", "no"], { message: "expected true or false" })
+  .transform((value) => value === "true" || value === "1" || value === "yes");
+
+const fixedPhrases = z
+  .string()
+  .transform((text, ctx) => {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      ctx.addIssue({ code: "custom", message: "expected a JSON object of name -> phrase" });
+      return z.NEVER;
+    }
+  })
+  .pipe(z.record(z.string(), z.string().min(1)))
+  // Given phrases override the defaults by name; the defaults the core relies on stay present.
+  .transform((given): FixedPhrases => ({ ...DEFAULT_FIXED_PHRASES, ...given }));
+
+export const configSchema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  LANGUAGE: z.string().min(2).default("he-IL"),
+  TTS_VOICE: z.string().min(1).default("he-IL-Wavenet-A"),
+  STT_MODEL: z.string().min(1).default("default"),
+  LLM_MODEL: z.string().min(1).default("gpt-4o-mini"),
+  OPENAI_API_KEY: z.string().min(1),
+  OPENAI_BASE_URL: z.url().optional(),
+  SPEECH_ENDPOINT: hostPort.optional(),
+  TTS_ENDPOINT: hostPort.optional(),
+  GOOGLE_APPLICATION_CREDENTIALS: z.string().min(1).optional(),
+  TTS_PREWARM: flag.default(true),
+  /** Bytes of synthesized audio the process keeps (mu-law: 8000 bytes per second). */
+  TTS_CACHE_MAX_BYTES: z.coerce.number().int().positive().default(32 * 1024 * 1024),
+  /** Deadline of one TTS request, retries included (the library's own default is minutes). */
+  TTS_TIMEOUT_MS: z.coerce.number().int().positive().default(5000),
+  STT_PARTIAL_DEBOUNCE_MS: z.coerce.number().int().min(0).default(60),
+  STT_TIMEOUT_MS: z.coerce.number().int().min(0).default(240),
+  VAD_HANGOVER_MS: z.coerce.number().int().min(20).default(160),
+  VAD_MODE: z.coerce.number().int().min(0).max(3).default(2),
+  MIN_UTT_SEC: z.coerce.number().min(0).default(0.25),
+  /** Voiced caller speech that interrupts the agent while it talks. */
+  BARGE_IN_MIN_MS: z.coerce.number().int().min(20).default(200),
+  GREETING_TEXT: z.string().min(1).default(DEFAULT_GREETING_TEXT),
+  SYSTEM_PROMPT: z.string().min(1).default(DEFAULT_SYSTEM_PROMPT),
+  FIXED_PHRASES: fixedPhrases.default({ ...DEFAULT_FIXED_PHRASES }),
+  CORE_SHARED_SECRET: z.string().min(16, "must be at least 16 characters"),
+  DEBUG: flag.default(false),
+  LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal"]).default("info"),
+});
+
+export type Config = z.infer<typeof configSchema>;
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+/** Parses the environment; throws one ConfigError naming every bad key. */
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  // An empty variable means "not set", as in most deploy tools.
+  const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ""));
+  const parsed = configSchema.safeParse(present);
+  if (parsed.success) return parsed.data;
+  const problems = parsed.error.issues.map((issue) => `${issue.path.join(".") || "(root)"}: ${issue.message}`);
+  throw new ConfigError(`invalid configuration: ${problems.join("; ")}`);
+}
+
+/**
+ * GOOGLE_APPLICATION_CREDENTIALS may hold the key JSON itself (handy as a secret env var). Google's
+ * libraries want a path, so the JSON is written once to a private file and `env` repointed to it.
+ * Returns the path in use (never the content), or undefined when the variable is not set.
+ */
+export function resolveGoogleCredentials(env: Record<string, string | undefined>): string | undefined {
+  const value = env.GOOGLE_APPLICATION_CREDENTIALS?.trim();
+  if (!value) return undefined;
+  if (!value.startsWith("{")) return value;
+  try {
+    JSON.parse(value);
+  } catch {
+    throw new ConfigError("invalid configuration: GOOGLE_APPLICATION_CREDENTIALS: neither a path nor valid JSON");
+  }
+  const dir = mkdtempSync(join(tmpdir(), "voice-core-")); // created 0700
+  const path = join(dir, "google-credentials.json");
+  writeFileSync(path, value, { mode: 0o600 });
+  env.GOOGLE_APPLICATION_CREDENTIALS = path;
+  return path;
+}

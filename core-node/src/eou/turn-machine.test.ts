@@ -1,0 +1,187 @@
+import { describe, expect, it } from "vitest";
+import { TurnMachine, type TurnAction, type TurnMachineSettings } from "./turn-machine.js";
+
+const settings: TurnMachineSettings = {
+  frameMs: 20,
+  speechStartFrames: 3,
+  hangoverMs: 160,
+  minUtteranceMs: 250,
+  bargeInMinMs: 200,
+  partialDebounceMs: 60,
+  sttTimeoutMs: 240,
+};
+
+/** Frames arrive 5 ms after their audio starts, at real-time pace. */
+const ARRIVAL_DELAY = 5;
+
+/** Feeds frames described as '#' (voiced) and '.' (silent) from `fromMs` on; returns all actions. */
+function frames(machine: TurnMachine, pattern: string, fromMs: number): TurnAction[] {
+  const actions: TurnAction[] = [];
+  [...pattern].forEach((c, i) => {
+    const audioMs = fromMs + i * 20;
+    actions.push(...machine.handle({ type: "frame", voiced: c === "#", audioMs, at: audioMs + ARRIVAL_DELAY }));
+  });
+  return actions;
+}
+
+const types = (actions: TurnAction[]) => actions.map((a) => a.type);
+const voiced = (ms: number) => "#".repeat(ms / 20);
+const silent = (ms: number) => ".".repeat(ms / 20);
+
+describe("TurnMachine", () => {
+  it("starts speech after a few voiced frames, at the first of them", () => {
+    const m = new TurnMachine(settings);
+    const actions = frames(m, "..###", 0);
+    expect(actions).toEqual([{ type: "speechStart", start: { audioMs: 40, at: 45 } }]);
+  });
+
+  it("ignores clicks shorter than the start run", () => {
+    const m = new TurnMachine(settings);
+    expect(frames(m, "##.#.##....", 0)).toEqual([]);
+    expect(m.inUtterance).toBe(false);
+  });
+
+  it("ends the utterance after the hangover of silence and waits for a final", () => {
+    const m = new TurnMachine(settings);
+    const actions = frames(m, voiced(600) + silent(160), 0);
+    expect(types(actions)).toEqual(["speechStart", "speechSustained", "endOfUtterance", "awaitTranscript"]);
+    const eou = actions.find((a) => a.type === "endOfUtterance")!;
+    // Speech ends with the last voiced frame (600 ms); EOU is decided when the 8th silent frame arrives.
+    expect(eou).toMatchObject({ utterance: { start: { audioMs: 0 }, end: { audioMs: 600, at: 585 } }, at: 745 });
+    expect(actions.at(-1)).toEqual({ type: "awaitTranscript", id: expect.any(Number), timeoutMs: 240 });
+  });
+
+  it("does not end the utterance on a pause shorter than the hangover", () => {
+    const m = new TurnMachine(settings);
+    const actions = frames(m, voiced(300) + silent(140) + voiced(300) + silent(100), 0);
+    expect(types(actions)).toEqual(["speechStart", "speechSustained"]);
+  });
+
+  it("discards speech shorter than MIN_UTT_SEC", () => {
+    const m = new TurnMachine(settings);
+    const actions = frames(m, voiced(200) + silent(200), 0);
+    expect(types(actions)).toEqual(["speechStart", "speechSustained", "utteranceDiscarded"]);
+    expect(actions.at(-1)).toEqual({ type: "utteranceDiscarded", durationMs: 200 });
+    expect(m.inUtterance).toBe(false);
+  });
+
+  it("commits with the final when it arrives within the timeout", () => {
+    const m = new TurnMachine(settings);
+    frames(m, voiced(600), 0);
+    expect(m.handle({ type: "partial", text: "hello", audioEndMs: 400, at: 500 })).toEqual([
+      { type: "partial", text: "hello", at: 500 },
+    ]);
+    frames(m, silent(160), 600);
+    const actions = m.handle({ type: "final", text: "hello there", audioEndMs: 700, at: 820 });
+    expect(actions).toEqual([
+      {
+        type: "turn",
+        transcript: "hello there",
+        usedPartial: false,
+        utterance: { start: { audioMs: 0, at: 5 }, end: { audioMs: 600, at: 585 }, firstResultAt: 500 },
+        eouAt: 745,
+        transcriptAt: 820,
+      },
+    ]);
+    expect(m.inUtterance).toBe(false);
+  });
+
+  it("commits at once at EOU when a final covering the speech came first", () => {
+    const m = new TurnMachine(settings);
+    frames(m, voiced(600), 0);
+    m.handle({ type: "final", text: "done", audioEndMs: 600, at: 590 });
+    const actions = frames(m, silent(160), 600);
+    expect(types(actions)).toEqual(["endOfUtterance", "turn"]);
+    expect(actions[1]).toMatchObject({ transcript: "done", usedPartial: false, transcriptAt: 590 });
+  });
+
+  it("waits when the only final ends before the speech resumed after a pause", () => {
+    const m = new TurnMachine(settings);
+    frames(m, voiced(400) + silent(100) + voiced(300), 0);
+    m.handle({ type: "final", text: "first part", audioEndMs: 450, at: 700 });
+    const actions = frames(m, silent(160), 800);
+    expect(types(actions)).toEqual(["endOfUtterance", "awaitTranscript"]);
+    expect(types(m.handle({ type: "final", text: "second part", audioEndMs: 850, at: 1000 }))).toEqual(["turn"]);
+  });
+
+  it("uses the latest partial when no final comes before the timeout", () => {
+    const m = new TurnMachine(settings);
+    frames(m, voiced(600), 0);
+    m.handle({ type: "partial", text: "book an", at: 400 });
+    m.handle({ type: "partial", text: "book an appointment", at: 430 }); // coalesced, but kept
+    const eou = frames(m, silent(160), 600);
+    const wait = eou.find((a) => a.type === "awaitTranscript")!;
+    if (wait.type !== "awaitTranscript") throw new Error("no wait");
+    expect(m.handle({ type: "sttTimeout", id: wait.id, at: 985 })).toEqual([
+      expect.objectContaining({ type: "turn", transcript: "book an appointment", usedPartial: true, transcriptAt: 985 }),
+    ]);
+  });
+
+  it("coalesces partials closer than the debounce window", () => {
+    const m = new TurnMachine(settings);
+    frames(m, voiced(600), 0);
+    const emitted = [300, 330, 350, 370, 420].flatMap((at, i) =>
+      m.handle({ type: "partial", text: `w${i}`, at }),
+    );
+    expect(emitted).toEqual([
+      { type: "partial", text: "w0", at: 300 },
+      { type: "partial", text: "w3", at: 370 },
+    ]);
+  });
+
+  it("reports no transcript when STT said nothing", () => {
+    const m = new TurnMachine(settings);
+    const actions = frames(m, voiced(600) + silent(160), 0);
+    const wait = actions.at(-1)!;
+    if (wait.type !== "awaitTranscript") throw new Error("no wait");
+    expect(types(m.handle({ type: "sttTimeout", id: wait.id, at: 1000 }))).toEqual(["noTranscript"]);
+    expect(m.inUtterance).toBe(false);
+  });
+
+  it("treats speech resuming during the wait as the same utterance and voids the timer", () => {
+    const m = new TurnMachine(settings);
+    const first = frames(m, voiced(600) + silent(160), 0);
+    const wait = first.at(-1)!;
+    if (wait.type !== "awaitTranscript") throw new Error("no wait");
+    expect(frames(m, voiced(400), 760)).toEqual([]);
+    expect(m.handle({ type: "sttTimeout", id: wait.id, at: 1100 })).toEqual([]);
+    const second = frames(m, silent(160), 1160);
+    expect(second[0]).toMatchObject({
+      type: "endOfUtterance",
+      utterance: { start: { audioMs: 0 }, end: { audioMs: 1160 } },
+    });
+  });
+
+  it("ignores a late final of the previous turn and results from before the speech", () => {
+    const m = new TurnMachine(settings);
+    const actions = frames(m, voiced(600) + silent(160), 0);
+    const wait = actions.at(-1)!;
+    if (wait.type !== "awaitTranscript") throw new Error("no wait");
+    m.handle({ type: "partial", text: "first", audioEndMs: 600, at: 700 });
+    expect(types(m.handle({ type: "sttTimeout", id: wait.id, at: 1000 }))).toEqual(["turn"]);
+    // Late final for the first utterance, before any new speech: dropped.
+    expect(m.handle({ type: "final", text: "first!", audioEndMs: 760, at: 1100 })).toEqual([]);
+    frames(m, voiced(600), 2000);
+    // Arrives during the new speech but ends before it: still the old one.
+    expect(m.handle({ type: "final", text: "first!", audioEndMs: 800, at: 2300 })).toEqual([]);
+    m.handle({ type: "final", text: "second", audioEndMs: 2600, at: 2650 });
+    const next = frames(m, silent(160), 2600);
+    expect(next[1]).toMatchObject({ type: "turn", transcript: "second" });
+  });
+
+  it("signals sustained speech once per utterance, at the barge-in threshold", () => {
+    const m = new TurnMachine(settings);
+    const actions = frames(m, voiced(180), 0);
+    expect(types(actions)).toEqual(["speechStart"]);
+    const more = frames(m, voiced(100), 180);
+    expect(more).toEqual([{ type: "speechSustained", start: { audioMs: 0, at: 5 }, voicedMs: 200 }]);
+  });
+
+  it("measures silence on the audio clock, so a lost frame does not stretch the hangover", () => {
+    const m = new TurnMachine(settings);
+    frames(m, voiced(600), 0);
+    // Frames from 600..760 were lost; the next silent frame alone completes the hangover.
+    const actions = m.handle({ type: "frame", voiced: false, audioMs: 760, at: 770 });
+    expect(types(actions)).toEqual(["endOfUtterance", "awaitTranscript"]);
+  });
+});

@@ -1,0 +1,243 @@
+// End-of-utterance and turn decisions, as a pure state machine: events in (VAD verdicts per frame,
+// STT results, timer expiries), actions out. It reads no clock and does no I/O; every event carries
+// the wall time it happened at, so tests drive it with plain numbers.
+//
+// Speech is timed on the caller's audio clock (Twilio's media timestamps), and each moment is paired
+// with the wall time its frame arrived, which is what the latency metrics measure from.
+
+export interface TurnMachineSettings {
+  /** Audio per frame (20 ms on the phone line). */
+  frameMs: number;
+  /** Consecutive voiced frames that make speech start (a click or a pop is shorter). */
+  speechStartFrames: number;
+  /** Silence after speech that ends the utterance (VAD_HANGOVER_MS). */
+  hangoverMs: number;
+  /** Utterances shorter than this, start to end, are not a turn (MIN_UTT_SEC). */
+  minUtteranceMs: number;
+  /** Voiced audio in one utterance that counts as a real interruption (barge-in). */
+  bargeInMinMs: number;
+  /** Partials closer together than this are coalesced (STT_PARTIAL_DEBOUNCE_MS). */
+  partialDebounceMs: number;
+  /** After the end of the utterance, how long to wait for a final (STT_TIMEOUT_MS). */
+  sttTimeoutMs: number;
+}
+
+/** A point on the caller's audio clock and the wall time (ms) its frame arrived. */
+export interface AudioMoment {
+  audioMs: number;
+  at: number;
+}
+
+export interface Utterance {
+  /** Start of the first voiced frame. */
+  start: AudioMoment;
+  /** End of the last voiced frame (speech end, before the hangover). */
+  end: AudioMoment;
+  /** Wall time of the first STT result (partial, or a final when no partial came). */
+  firstResultAt?: number;
+}
+
+export type TurnEvent =
+  | { type: "frame"; voiced: boolean; audioMs: number; at: number }
+  /** `audioEndMs`: where the result ends on the caller's audio clock, when the recognizer says. */
+  | { type: "partial"; text: string; audioEndMs?: number; at: number }
+  | { type: "final"; text: string; audioEndMs?: number; at: number }
+  | { type: "sttTimeout"; id: number; at: number };
+
+export type TurnAction =
+  | { type: "speechStart"; start: AudioMoment }
+  /** The utterance has enough voiced audio to interrupt the agent. Once per utterance. */
+  | { type: "speechSustained"; start: AudioMoment; voicedMs: number }
+  /** The transcript so far; throttled to one per debounce window, the latest text is always kept. */
+  | { type: "partial"; text: string; at: number }
+  | { type: "utteranceDiscarded"; durationMs: number }
+  | { type: "endOfUtterance"; utterance: Utterance; at: number }
+  /** Ask the shell for a timer; it answers with `sttTimeout` carrying the same id. */
+  | { type: "awaitTranscript"; id: number; timeoutMs: number }
+  | {
+      type: "turn";
+      transcript: string;
+      usedPartial: boolean;
+      utterance: Utterance;
+      /** Wall time the end of utterance was decided. */
+      eouAt: number;
+      /** Wall time the transcript used arrived (the final) or was settled for (the timeout). */
+      transcriptAt: number;
+    }
+  | { type: "noTranscript"; utterance: Utterance };
+
+type Phase = "idle" | "speaking" | "awaiting";
+
+export class TurnMachine {
+  private phase: Phase = "idle";
+  /** Consecutive voiced frames while not speaking, and where that run began. */
+  private run = 0;
+  private runStart: AudioMoment = { audioMs: 0, at: 0 };
+  private utterance: Utterance | undefined;
+  private voicedMs = 0;
+  private sustained = false;
+  /** Start of the last voiced stretch after a pause; a final ending before it misses the tail. */
+  private resumedAudioMs = 0;
+  private finals: string[] = [];
+  private lastFinalEndMs: number | undefined;
+  private lastFinalAt = 0;
+  private pendingPartial: string | undefined;
+  private lastPartialEmitAt: number | undefined;
+  private eouAt = 0;
+  private timerId = 0;
+
+  constructor(private readonly settings: TurnMachineSettings) {}
+
+  /** True between speech start and the turn decision. */
+  get inUtterance(): boolean {
+    return this.phase !== "idle";
+  }
+
+  handle(event: TurnEvent): TurnAction[] {
+    switch (event.type) {
+      case "frame":
+        return event.voiced ? this.voicedFrame(event.audioMs, event.at) : this.silentFrame(event.audioMs, event.at);
+      case "partial":
+        return this.partial(event.text, event.audioEndMs, event.at);
+      case "final":
+        return this.final(event.text, event.audioEndMs, event.at);
+      case "sttTimeout":
+        return this.timeout(event.id, event.at);
+    }
+  }
+
+  private voicedFrame(audioMs: number, at: number): TurnAction[] {
+    const { frameMs, speechStartFrames, bargeInMinMs } = this.settings;
+    if (this.phase === "speaking") {
+      const utterance = this.utterance!;
+      if (audioMs - utterance.end.audioMs >= speechStartFrames * frameMs) this.resumedAudioMs = audioMs;
+      utterance.end = { audioMs: audioMs + frameMs, at };
+      this.voicedMs += frameMs;
+      return this.checkSustained();
+    }
+    if (this.run === 0) this.runStart = { audioMs, at };
+    this.run++;
+    if (this.run < speechStartFrames) return [];
+    this.run = 0;
+    if (this.phase === "awaiting") {
+      // The caller went on talking after a pause: same utterance, the pending decision is void.
+      this.timerId++;
+      this.phase = "speaking";
+      this.resumedAudioMs = this.runStart.audioMs;
+      this.utterance!.end = { audioMs: audioMs + frameMs, at };
+      this.voicedMs += speechStartFrames * frameMs;
+      return this.checkSustained();
+    }
+    this.phase = "speaking";
+    this.utterance = { start: this.runStart, end: { audioMs: audioMs + frameMs, at } };
+    this.resumedAudioMs = this.runStart.audioMs;
+    this.voicedMs = speechStartFrames * frameMs;
+    this.sustained = false;
+    this.clearTranscript();
+    const actions: TurnAction[] = [{ type: "speechStart", start: this.runStart }];
+    if (bargeInMinMs <= this.voicedMs) actions.push(...this.checkSustained());
+    return actions;
+  }
+
+  private checkSustained(): TurnAction[] {
+    if (this.sustained || this.voicedMs < this.settings.bargeInMinMs) return [];
+    this.sustained = true;
+    return [{ type: "speechSustained", start: this.utterance!.start, voicedMs: this.voicedMs }];
+  }
+
+  private silentFrame(audioMs: number, at: number): TurnAction[] {
+    this.run = 0;
+    if (this.phase !== "speaking") return [];
+    const utterance = this.utterance!;
+    const silenceMs = audioMs + this.settings.frameMs - utterance.end.audioMs;
+    if (silenceMs < this.settings.hangoverMs) return [];
+    const durationMs = utterance.end.audioMs - utterance.start.audioMs;
+    if (durationMs < this.settings.minUtteranceMs) {
+      this.reset();
+      return [{ type: "utteranceDiscarded", durationMs }];
+    }
+    this.eouAt = at;
+    const actions: TurnAction[] = [{ type: "endOfUtterance", utterance, at }];
+    if (this.pendingPartial === undefined && this.finals.length > 0 && this.finalCoversEnd()) {
+      actions.push(this.commit(false, this.lastFinalAt));
+      return actions;
+    }
+    this.phase = "awaiting";
+    actions.push({ type: "awaitTranscript", id: ++this.timerId, timeoutMs: this.settings.sttTimeoutMs });
+    return actions;
+  }
+
+  /** Results from before this utterance (a late final of the previous turn, noise) are not ours. */
+  private accepts(text: string, audioEndMs: number | undefined): boolean {
+    if (this.phase === "idle" || text.trim() === "") return false;
+    return audioEndMs === undefined || audioEndMs > this.utterance!.start.audioMs;
+  }
+
+  private partial(text: string, audioEndMs: number | undefined, at: number): TurnAction[] {
+    if (!this.accepts(text, audioEndMs)) return [];
+    this.utterance!.firstResultAt ??= at;
+    this.pendingPartial = text.trim();
+    const last = this.lastPartialEmitAt;
+    if (last !== undefined && at - last < this.settings.partialDebounceMs) return [];
+    this.lastPartialEmitAt = at;
+    return [{ type: "partial", text: this.transcript(), at }];
+  }
+
+  private final(text: string, audioEndMs: number | undefined, at: number): TurnAction[] {
+    if (!this.accepts(text, audioEndMs)) return [];
+    this.utterance!.firstResultAt ??= at;
+    this.finals.push(text.trim());
+    this.lastFinalEndMs = audioEndMs;
+    this.lastFinalAt = at;
+    this.pendingPartial = undefined;
+    if (this.phase === "awaiting" && this.finalCoversEnd()) return [this.commit(false, at)];
+    return [];
+  }
+
+  private finalCoversEnd(): boolean {
+    return this.lastFinalEndMs === undefined || this.lastFinalEndMs >= this.resumedAudioMs;
+  }
+
+  private timeout(id: number, at: number): TurnAction[] {
+    if (this.phase !== "awaiting" || id !== this.timerId) return [];
+    if (this.transcript() === "") {
+      const utterance = this.utterance!;
+      this.reset();
+      return [{ type: "noTranscript", utterance }];
+    }
+    return [this.commit(this.pendingPartial !== undefined, at)];
+  }
+
+  private commit(usedPartial: boolean, transcriptAt: number): TurnAction {
+    const action: TurnAction = {
+      type: "turn",
+      transcript: this.transcript(),
+      usedPartial,
+      utterance: this.utterance!,
+      eouAt: this.eouAt,
+      transcriptAt,
+    };
+    this.reset();
+    return action;
+  }
+
+  private transcript(): string {
+    const parts = this.pendingPartial === undefined ? this.finals : [...this.finals, this.pendingPartial];
+    return parts.join(" ");
+  }
+
+  private clearTranscript(): void {
+    this.finals = [];
+    this.lastFinalEndMs = undefined;
+    this.pendingPartial = undefined;
+    this.lastPartialEmitAt = undefined;
+  }
+
+  private reset(): void {
+    this.phase = "idle";
+    this.run = 0;
+    this.timerId++;
+    this.utterance = undefined;
+    this.clearTranscript();
+  }
+}

@@ -1,0 +1,84 @@
+// The core as a process, as `npm start` and the deploy pipeline run it: it starts against the local
+// emulators, logs APP_START once with the port it listens on, serves a call, and on SIGTERM closes
+// that call and exits cleanly.
+import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import WebSocket from "ws";
+import { signCoreToken } from "@voice/protocol";
+import { startEmulators, type Emulators } from "../../infra/local/emulators/index.js";
+
+const SECRET = "process-test-secret-0123456789";
+const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
+const mainPath = fileURLToPath(new URL("./main.ts", import.meta.url));
+
+let emulators: Emulators;
+let core: ChildProcessWithoutNullStreams;
+const lines: Array<Record<string, unknown>> = [];
+const waiters: Array<{ message: string; resolve: (line: Record<string, unknown>) => void }> = [];
+
+function nextLine(message: string): Promise<Record<string, unknown>> {
+  const seen = lines.find((line) => line.message === message);
+  return seen ? Promise.resolve(seen) : new Promise((resolve) => waiters.push({ message, resolve }));
+}
+
+beforeAll(async () => {
+  emulators = await startEmulators({ speech: { log: () => {} }, tts: { log: () => {} }, openai: { log: () => {} } });
+  core = spawn(process.execPath, ["--import", "tsx", mainPath], {
+    cwd: repoRoot,
+    env: { ...process.env, ...emulators.env, CORE_SHARED_SECRET: SECRET, PORT: "0" },
+  });
+  createInterface({ input: core.stdout }).on("line", (text) => {
+    const line = JSON.parse(text) as Record<string, unknown>;
+    lines.push(line);
+    for (const waiter of waiters.splice(0)) {
+      if (waiter.message === line.message) waiter.resolve(line);
+      else waiters.push(waiter);
+    }
+  });
+});
+
+afterAll(async () => {
+  if (core.exitCode === null) core.kill("SIGKILL");
+  await emulators?.close();
+});
+
+it("starts warm, serves a call, and closes it on SIGTERM", async () => {
+  const start = await nextLine("APP_START");
+  expect(start).toMatchObject({ severity: "INFO", language: "he-IL", warmup: { tts_cached_phrases: 3 } });
+  expect(start.warmup).not.toHaveProperty("tts_warmup_error");
+  const port = start.port as number;
+  const health = await (await fetch(`http://127.0.0.1:${port}/health`)).json();
+  expect(health).toMatchObject({ status: "ok", active_calls: 0 });
+
+  const token = await signCoreToken(SECRET, "CA-process", Date.now());
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/call`, { headers: { Authorization: `Bearer ${token}` } });
+  await new Promise((resolve, reject) => ws.once("open", resolve).once("error", reject));
+  const closed = new Promise<number>((resolve) => ws.once("close", (code) => resolve(code)));
+  ws.send(
+    JSON.stringify({
+      event: "start",
+      sequenceNumber: "1",
+      streamSid: "MZ-process",
+      start: {
+        accountSid: "AC1",
+        streamSid: "MZ-process",
+        callSid: "CA-process",
+        tracks: ["inbound"],
+        customParameters: {},
+        mediaFormat: { encoding: "audio/x-mulaw", sampleRate: 8000, channels: 1 },
+      },
+    }),
+  );
+  await nextLine("CALL_START");
+
+  // "close" comes after the process exited and its stdout was read to the end.
+  const exited = new Promise<number | null>((resolve) => core.once("close", (code) => resolve(code)));
+  core.kill("SIGTERM");
+  expect(await closed).toBe(1001);
+  expect(await exited).toBe(0);
+  expect(lines.find((line) => line.message === "CALL")).toMatchObject({ call_id: "CA-process", end_reason: "shutdown" });
+  expect(lines.filter((line) => line.message === "APP_START")).toHaveLength(1);
+  expect(lines.find((line) => line.message === "APP_STOP")).toMatchObject({ signal: "SIGTERM", active_calls: 1 });
+});

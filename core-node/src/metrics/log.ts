@@ -1,0 +1,37 @@
+// Structured logging in Cloud Logging's shape: one JSON object per line with `severity`, `message`
+// and an ISO `timestamp`. Writes go through an asynchronous destination so a log call on the hot
+// path never blocks on stdout.
+import pino, { type DestinationStream, type Logger } from "pino";
+
+export type { Logger };
+
+const SEVERITY: Record<string, string> = {
+  trace: "DEBUG",
+  debug: "DEBUG",
+  info: "INFO",
+  warn: "WARNING",
+  error: "ERROR",
+  fatal: "CRITICAL",
+};
+
+export interface LoggerOptions {
+  level: "trace" | "debug" | "info" | "warn" | "error" | "fatal";
+  /** DEBUG=true turns on verbose output (debug level) whatever LOG_LEVEL says. */
+  debug: boolean;
+  /** Where lines go; stdout (asynchronously) when omitted. Tests pass a stream to read them. */
+  destination?: DestinationStream;
+}
+
+export function createLogger(options: LoggerOptions): Logger {
+  const level = options.debug && options.level !== "trace" ? "debug" : options.level;
+  return pino(
+    {
+      level,
+      messageKey: "message",
+      base: undefined,
+      timestamp: () => `,"timestamp":"${new Date().toISOString()}"`,
+      formatters: { level: (label) => ({ severity: SEVERITY[label] ?? "DEFAULT" }) },
+    },
+    options.destination ?? pino.destination({ dest: 1, sync: false }),
+  );
+}

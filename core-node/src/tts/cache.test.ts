@@ -1,0 +1,97 @@
+import { describe, expect, it } from "vitest";
+import { CachedTextToSpeech, TtsCache, cacheKey } from "./cache.js";
+import { synthesisRequest, type SynthesisRequest, type TextToSpeech } from "./types.js";
+
+const voice = { languageCode: "he-IL", name: "he-IL-Wavenet-A" };
+
+/** A synthesizer that records its requests; the "audio" is the text's bytes. */
+function countingTts() {
+  const requests: SynthesisRequest[] = [];
+  const tts: TextToSpeech = {
+    async synthesize(request) {
+      requests.push(request);
+      await Promise.resolve();
+      return new TextEncoder().encode(request.input.text);
+    },
+    async listVoices() {
+      return [voice.name];
+    },
+  };
+  return { tts, requests };
+}
+
+describe("cacheKey", () => {
+  it("is the same for the same request however its keys are ordered", () => {
+    const a = synthesisRequest("שלום", voice);
+    const b = {
+      audioConfig: { sampleRateHertz: 8000, audioEncoding: "MULAW" },
+      voice: { name: voice.name, languageCode: "he-IL" },
+      input: { text: "שלום" },
+    } as const;
+    expect(cacheKey(a)).toBe(cacheKey(b));
+    expect(cacheKey(a)).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it("changes with the text, the voice or the language", () => {
+    const base = cacheKey(synthesisRequest("שלום", voice));
+    expect(cacheKey(synthesisRequest("שלום.", voice))).not.toBe(base);
+    expect(cacheKey(synthesisRequest("שלום", { ...voice, name: "he-IL-Wavenet-B" }))).not.toBe(base);
+    expect(cacheKey(synthesisRequest("שלום", { ...voice, languageCode: "en-US" }))).not.toBe(base);
+  });
+});
+
+describe("TtsCache", () => {
+  it("evicts the least recently used entries to stay within its byte budget", () => {
+    const cache = new TtsCache(10);
+    cache.set("a", new Uint8Array(4));
+    cache.set("b", new Uint8Array(4));
+    cache.get("a"); // a is now more recent than b
+    cache.set("c", new Uint8Array(4));
+    expect(cache.get("b")).toBeUndefined();
+    expect(cache.get("a")).toHaveLength(4);
+    expect(cache.get("c")).toHaveLength(4);
+    expect(cache.bytes).toBe(8);
+    expect(cache.size).toBe(2);
+  });
+
+  it("replaces an entry without counting it twice, and skips audio larger than the budget", () => {
+    const cache = new TtsCache(10);
+    cache.set("a", new Uint8Array(4));
+    cache.set("a", new Uint8Array(6));
+    expect(cache.bytes).toBe(6);
+    cache.set("huge", new Uint8Array(11));
+    expect(cache.get("huge")).toBeUndefined();
+    expect(cache.get("a")).toHaveLength(6);
+  });
+});
+
+describe("CachedTextToSpeech", () => {
+  it("serves a repeated phrase from the cache and shares concurrent requests", async () => {
+    const { tts, requests } = countingTts();
+    const speech = new CachedTextToSpeech(tts, new TtsCache(1024), voice);
+    const [first, second] = await Promise.all([speech.synthesize("שלום"), speech.synthesize("שלום")]);
+    expect(requests).toHaveLength(1);
+    expect(first.cacheHit).toBe(false);
+    expect(second.audio).toEqual(first.audio);
+    const third = await speech.synthesize("שלום");
+    expect(third).toEqual({ audio: first.audio, cacheHit: true });
+    expect(requests).toEqual([synthesisRequest("שלום", voice)]);
+  });
+
+  it("does not cache a failure", async () => {
+    let fail = true;
+    const tts: TextToSpeech = {
+      async synthesize(request) {
+        if (fail) throw new Error("unavailable");
+        return new TextEncoder().encode(request.input.text);
+      },
+      async listVoices() {
+        return [];
+      },
+    };
+    const speech = new CachedTextToSpeech(tts, new TtsCache(1024), voice);
+    await expect(speech.synthesize("x")).rejects.toThrow("unavailable");
+    fail = false;
+    expect((await speech.synthesize("x")).cacheHit).toBe(false);
+  });
+});

@@ -1,0 +1,96 @@
+import { describe, expect, it } from "vitest";
+import { FRAME_BYTES } from "@voice/protocol";
+import { OutboundFrames } from "../audio/frames.js";
+import type { Synthesized } from "./cache.js";
+import { Speaker } from "./speaker.js";
+
+/** Synthesis whose completion each test controls: `resolve(text)` delivers 2 frames of audio. */
+function controlledSynthesis() {
+  const waiting = new Map<string, { resolve: (s: Synthesized) => void; reject: (e: Error) => void }>();
+  return {
+    synthesize: (text: string) =>
+      new Promise<Synthesized>((resolve, reject) => waiting.set(text, { resolve, reject })),
+    resolve: (text: string) => waiting.get(text)!.resolve({ audio: new Uint8Array(FRAME_BYTES * 2), cacheHit: false }),
+    reject: (text: string) => waiting.get(text)!.reject(new Error("tts down")),
+  };
+}
+
+function setup(onMarkHook: (name: string) => void = () => {}) {
+  const synthesis = controlledSynthesis();
+  const sent: string[] = [];
+  const marks: Array<[string, string | undefined]> = [];
+  const errors: string[] = [];
+  let clock = 0;
+  const speaker = new Speaker({
+    turn: 3,
+    frames: new OutboundFrames("MZ1"),
+    synthesize: synthesis.synthesize,
+    send: (frame) => sent.push(JSON.parse(frame).event === "mark" ? `mark ${JSON.parse(frame).mark.name}` : "media"),
+    onMark: (name, sentence) => {
+      marks.push([name, sentence]);
+      onMarkHook(name);
+    },
+    onError: (sentence) => errors.push(sentence),
+    now: () => ++clock,
+  });
+  return { speaker, synthesis, sent, marks, errors };
+}
+
+describe("Speaker", () => {
+  it("plays sentences in order even when a later one is synthesized first, then the end mark", async () => {
+    const { speaker, synthesis, sent, marks } = setup();
+    speaker.say("ראשון.");
+    speaker.say("שני.");
+    synthesis.resolve("שני.");
+    synthesis.resolve("ראשון.");
+    await speaker.finish();
+    expect(sent).toEqual(["media", "media", "mark 3.1:ראשון.", "media", "media", "mark 3.2:שני.", "mark 3.end"]);
+    expect(marks).toEqual([
+      ["3.1:ראשון.", "ראשון."],
+      ["3.2:שני.", "שני."],
+      ["3.end", undefined],
+    ]);
+    expect(speaker.spoken).toEqual(["ראשון.", "שני."]);
+    expect(speaker.firstAudio).toMatchObject({ cacheHit: false });
+    const first = speaker.firstAudio!;
+    expect(first.ttsRequestedAt).toBeLessThan(first.ttsReadyAt);
+    expect(first.ttsReadyAt).toBeLessThanOrEqual(first.firstFrameAt);
+  });
+
+  it("skips a sentence whose synthesis failed and goes on", async () => {
+    const { speaker, synthesis, sent, errors } = setup();
+    speaker.say("a.");
+    speaker.say("b.");
+    synthesis.reject("a.");
+    synthesis.resolve("b.");
+    await speaker.finish();
+    expect(errors).toEqual(["a."]);
+    expect(sent).toEqual(["media", "media", "mark 3.2:b.", "mark 3.end"]);
+    expect(speaker.failures).toBe(1);
+  });
+
+  it("sends nothing more once aborted, not even the end mark", async () => {
+    let firstPlayed!: () => void;
+    const played = new Promise<void>((resolve) => (firstPlayed = resolve));
+    const { speaker, synthesis, sent } = setup((name) => name === "3.1:a." && firstPlayed());
+    speaker.say("a.");
+    speaker.say("b.");
+    synthesis.resolve("a.");
+    await played;
+    speaker.abort();
+    synthesis.resolve("b.");
+    speaker.say("c.");
+    await speaker.finish();
+    expect(sent).toEqual(["media", "media", "mark 3.1:a."]);
+    expect(speaker.spoken).toEqual(["a."]);
+  });
+
+  it("finishes at once on abort even while a synthesis hangs", async () => {
+    const { speaker, sent } = setup();
+    speaker.say("never answered.");
+    const finished = speaker.finish();
+    speaker.abort();
+    await finished;
+    expect(sent).toEqual([]);
+  });
+});
