@@ -1,0 +1,196 @@
+// Test support: a tiny stand-in for our edge that the simulator calls. It checks Twilio's signatures,
+// answers TwiML, validates every frame it receives against the protocol schemas, greets, and answers
+// each caller utterance (found by energy on the audio clock) with a tone and sentence/end marks.
+import { createServer, type IncomingMessage } from "node:http";
+import type { AddressInfo } from "node:net";
+import {
+  FRAME_BYTES,
+  SAMPLE_RATE,
+  mulawToPcm,
+  pcmToMulaw,
+  toBase64,
+  twilioInboundFrame,
+  verifyTwilioSignature,
+  type TwilioInboundFrame,
+} from "@voice/protocol";
+import { WebSocketServer, type WebSocket } from "ws";
+
+export interface FakeEdgeOptions {
+  authToken: string;
+  /** Greeting length in 20 ms frames (default 25). */
+  greetingFrames?: number;
+  /** Answer length in 20 ms frames (default 15). */
+  answerFrames?: number;
+  /** Sends `clear` once this many caller frames arrived after an answer was sent. */
+  clearAfterFrames?: number;
+  /** Right after `start`, sends frames Twilio would reject (binary, not JSON, malformed). */
+  sendJunk?: boolean;
+  /** Greets but never answers. */
+  mute?: boolean;
+}
+
+export interface FakeEdge {
+  url: string;
+  webhookParams: Record<string, string>[];
+  /** Signature checks that failed. */
+  rejections: string[];
+  /** Every valid frame received, with its arrival time (performance.now()). */
+  frames: Array<{ frame: TwilioInboundFrame; at: number }>;
+  /** Schema failures of frames received. */
+  invalidFrames: string[];
+  /** Marks sent, with the ms of audio sent just before them and when. */
+  sentMarks: Array<{ name: string; audioMsBefore: number; at: number }>;
+  clearedAt: number[];
+  /** Resolves when the simulator has closed the media stream. */
+  streamClosed: Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Mean amplitude above which a caller frame counts as speech; eSpeak's gaps between words fall below. */
+const SPEECH_RMS = 250;
+/** Speech frames an utterance needs, and silent frames that end it. */
+const MIN_SPEECH_FRAMES = 5;
+const HANGOVER_FRAMES = 15;
+
+export async function startFakeEdge(options: FakeEdgeOptions): Promise<FakeEdge> {
+  const greetingFrames = options.greetingFrames ?? 25;
+  const answerFrames = options.answerFrames ?? 15;
+  let closeStream!: () => void;
+  const edge: Omit<FakeEdge, "url" | "close"> = {
+    webhookParams: [],
+    rejections: [],
+    frames: [],
+    invalidFrames: [],
+    sentMarks: [],
+    clearedAt: [],
+    streamClosed: new Promise((resolve) => (closeStream = resolve)),
+  };
+  const server = createServer(async (req, res) => {
+    const params = Object.fromEntries(new URLSearchParams(await readBody(req)));
+    const signed = await verifyTwilioSignature(options.authToken, header(req, "x-twilio-signature"), `${base}/twilio/voice`, params);
+    if (req.method !== "POST" || req.url !== "/twilio/voice" || !signed) {
+      edge.rejections.push(`webhook ${req.method} ${req.url} signed=${signed}`);
+      res.writeHead(403).end("forbidden");
+      return;
+    }
+    edge.webhookParams.push(params);
+    const parameters =
+      `<Parameter name="callSid" value="${params.CallSid}"/><Parameter name="from" value="${params.From}"/>` +
+      `<Parameter name="note" value="fish &amp; chips"/>`;
+    res.writeHead(200, { "content-type": "text/xml" });
+    res.end(`<?xml version="1.0" encoding="UTF-8"?><Response><Connect><Stream url="${wsBase}/twilio/media">${parameters}</Stream></Connect></Response>`);
+  });
+  const wss = new WebSocketServer({ noServer: true });
+  server.on("upgrade", async (req, socket, head) => {
+    const streamUrl = `${wsBase}${req.url}`;
+    if (!(await verifyTwilioSignature(options.authToken, header(req, "x-twilio-signature"), streamUrl, {}))) {
+      edge.rejections.push(`upgrade ${req.url}`);
+      socket.end("HTTP/1.1 403 Forbidden\r\n\r\n");
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => serveStream(ws));
+  });
+
+  function serveStream(ws: WebSocket): void {
+    let streamSid = "";
+    let turn = 0;
+    let speechFrames = 0;
+    let silentFrames = 0;
+    let framesSinceAnswer: number | null = null;
+    const send = (frame: object) => ws.send(JSON.stringify(frame));
+    const sendBurst = (frames: number, hz: number, marks: string[]) => {
+      for (const payload of tone(frames, hz)) send({ event: "media", streamSid, media: { payload } });
+      const at = performance.now();
+      for (const name of marks) {
+        send({ event: "mark", streamSid, mark: { name } });
+        edge.sentMarks.push({ name, audioMsBefore: frames * 20, at });
+      }
+    };
+
+    ws.on("close", () => closeStream());
+    ws.on("message", (data, isBinary) => {
+      const at = performance.now();
+      const parsed = isBinary ? null : twilioInboundFrame.safeParse(parseJson(data.toString()));
+      if (!parsed?.success) {
+        edge.invalidFrames.push(parsed ? parsed.error.message : "binary frame");
+        return;
+      }
+      const frame = parsed.data;
+      edge.frames.push({ frame, at });
+      if (frame.event === "start") {
+        streamSid = frame.streamSid;
+        if (options.sendJunk) {
+          ws.send(Buffer.from([1, 2, 3]));
+          ws.send("not json");
+          send({ event: "media", streamSid });
+        }
+        sendBurst(greetingFrames, 440, ["greeting"]);
+      } else if (frame.event === "media") {
+        if (framesSinceAnswer !== null && ++framesSinceAnswer === options.clearAfterFrames) {
+          send({ event: "clear", streamSid });
+          edge.clearedAt.push(performance.now());
+        }
+        if (rms(Buffer.from(frame.media.payload, "base64")) > SPEECH_RMS) {
+          speechFrames++;
+          silentFrames = 0;
+        } else if (speechFrames > 0 && ++silentFrames >= HANGOVER_FRAMES) {
+          const utterance = speechFrames >= MIN_SPEECH_FRAMES;
+          speechFrames = silentFrames = 0;
+          if (utterance && !options.mute) {
+            turn++;
+            sendBurst(answerFrames, 660, [`${turn}.0:answer ${turn}`, `${turn}.end`]);
+            framesSinceAnswer = 0;
+          }
+        }
+      }
+    });
+  }
+
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  const base = `http://127.0.0.1:${port}`;
+  const wsBase = `ws://127.0.0.1:${port}`;
+  return {
+    ...edge,
+    url: base,
+    async close() {
+      for (const client of wss.clients) client.terminate();
+      wss.close();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+function header(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  let body = "";
+  for await (const chunk of req) body += chunk;
+  return body;
+}
+
+function tone(frames: number, hz: number): string[] {
+  const pcm = new Int16Array(frames * FRAME_BYTES);
+  for (let i = 0; i < pcm.length; i++) pcm[i] = Math.round(6000 * Math.sin((2 * Math.PI * hz * i) / SAMPLE_RATE));
+  const mulaw = pcmToMulaw(pcm);
+  return Array.from({ length: frames }, (_, f) => toBase64(mulaw.subarray(f * FRAME_BYTES, (f + 1) * FRAME_BYTES)));
+}
+
+function rms(mulaw: Uint8Array): number {
+  const pcm = mulawToPcm(mulaw);
+  let sum = 0;
+  for (const sample of pcm) sum += sample * sample;
+  return Math.sqrt(sum / pcm.length);
+}
