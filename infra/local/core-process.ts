@@ -1,0 +1,95 @@
+// Runs the core as its own Node process, as Cloud Run does, and reads its structured stdout.
+import { spawn, type ChildProcess } from "node:child_process";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+
+const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const CORE_MAIN = fileURLToPath(new URL("../../core-node/src/main.ts", import.meta.url));
+
+/** One line the core wrote: parsed when it is one of its JSON log lines. */
+export interface CoreLogLine {
+  text: string;
+  json?: Record<string, unknown> & { message?: string; severity?: string };
+  stream: "stdout" | "stderr";
+}
+
+export interface CoreProcess {
+  url: string;
+  port: number;
+  /** Every line the core has written so far, in order. */
+  lines: CoreLogLine[];
+  onLine(listener: (line: CoreLogLine) => void): void;
+  stop(): Promise<void>;
+}
+
+export interface StartCoreOptions {
+  env: Record<string, string>;
+  /** 0 (default) lets the core pick a free port; it reports it in APP_START. */
+  port?: number;
+  startTimeoutMs?: number;
+}
+
+export function parseCoreLine(text: string, stream: CoreLogLine["stream"]): CoreLogLine {
+  if (!text.startsWith("{")) return { text, stream };
+  try {
+    return { text, stream, json: JSON.parse(text) as CoreLogLine["json"] };
+  } catch {
+    return { text, stream };
+  }
+}
+
+export async function startCore(options: StartCoreOptions): Promise<CoreProcess> {
+  const child = spawn(process.execPath, ["--import", "tsx", CORE_MAIN], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, ...options.env, PORT: String(options.port ?? 0) },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const lines: CoreLogLine[] = [];
+  const listeners: ((line: CoreLogLine) => void)[] = [];
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  for (const stream of ["stdout", "stderr"] as const) {
+    createInterface({ input: child[stream] }).on("line", (text) => {
+      const line = parseCoreLine(text, stream);
+      lines.push(line);
+      for (const listener of listeners) listener(line);
+    });
+  }
+
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`core did not log APP_START within ${options.startTimeoutMs ?? 30_000} ms`)),
+      options.startTimeoutMs ?? 30_000,
+    );
+    listeners.push((line) => {
+      if (line.json?.message === "APP_START") {
+        clearTimeout(timer);
+        resolve(Number(line.json.port));
+      }
+    });
+    void exited.then((code) => {
+      clearTimeout(timer);
+      const tail = lines.slice(-5).map((l) => l.text).join("\n");
+      reject(new Error(`core exited with code ${code} before APP_START:\n${tail}`));
+    });
+  }).catch(async (error: unknown) => {
+    await stopChild(child, exited);
+    throw error;
+  });
+
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    lines,
+    onLine: (listener) => void listeners.push(listener),
+    stop: () => stopChild(child, exited),
+  };
+}
+
+/** SIGTERM (the core drains and exits), then SIGKILL if it has not gone within 5 s. */
+async function stopChild(child: ChildProcess, exited: Promise<unknown>): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill("SIGTERM");
+  const timer = setTimeout(() => child.kill("SIGKILL"), 5_000);
+  await exited;
+  clearTimeout(timer);
+}

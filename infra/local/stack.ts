@@ -1,0 +1,76 @@
+// The whole system on loopback: emulators (in this process), the core (its own Node process) and
+// the edge (workerd). Used by `npm start` and by the end-to-end tests, so both run the same stack.
+import { startCore, type CoreLogLine, type CoreProcess } from "./core-process.js";
+import { readWranglerConfig, startEdge, type EdgeLogLine, type RunningEdge } from "./edge.js";
+import { startEmulators, type Emulators, type EmulatorsOptions } from "./emulators/index.js";
+
+/** Local-only secrets; a deployment gets real ones from Secret Manager / `wrangler secret put`. */
+export const LOCAL_SECRETS = {
+  TWILIO_AUTH_TOKEN: "local-twilio-auth-token",
+  CORE_SHARED_SECRET: "local-core-shared-secret",
+  DEPLOY_TOKEN: "local-deploy-token",
+} as const;
+
+export interface StackOptions {
+  emulators?: EmulatorsOptions;
+  /** Extra core settings (VAD_HANGOVER_MS, ...) on top of the ones pointing it at the emulators. */
+  coreEnv?: Record<string, string>;
+  corePort?: number;
+  edgePort?: number;
+  onCoreLine?: (line: CoreLogLine) => void;
+  onEdgeLine?: (line: EdgeLogLine) => void;
+}
+
+export interface Stack {
+  emulators: Emulators;
+  core: CoreProcess;
+  edge: RunningEdge;
+  /** What the edge's /health/warmup answered after start (greeting put in KV, core warmed). */
+  warmup: Record<string, unknown>;
+  stop(): Promise<void>;
+}
+
+export async function startStack(options: StackOptions = {}): Promise<Stack> {
+  const stops: (() => Promise<void>)[] = [];
+  const stop = async () => {
+    for (const stopOne of stops.reverse()) await stopOne().catch(() => undefined);
+  };
+  try {
+    const emulators = await startEmulators(options.emulators);
+    stops.push(() => emulators.close());
+    // The greeting's text and voice come from wrangler.toml for both sides, so the key the core
+    // computes for the greeting audio is the key the edge looks up.
+    const { vars } = await readWranglerConfig();
+    const shared = { GREETING_TEXT: vars.GREETING_TEXT, LANGUAGE: vars.LANGUAGE, TTS_VOICE: vars.TTS_VOICE };
+    const core = await startCore({
+      env: { ...emulators.env, ...definedOnly(shared), CORE_SHARED_SECRET: LOCAL_SECRETS.CORE_SHARED_SECRET, ...options.coreEnv },
+      ...(options.corePort !== undefined && { port: options.corePort }),
+    });
+    stops.push(() => core.stop());
+    if (options.onCoreLine) {
+      for (const line of core.lines) options.onCoreLine(line);
+      core.onLine(options.onCoreLine);
+    }
+    const edge = await startEdge({
+      coreUrl: core.url,
+      secrets: LOCAL_SECRETS,
+      ...(options.edgePort !== undefined && { port: options.edgePort }),
+      ...(options.onEdgeLine && { onLog: options.onEdgeLine }),
+    });
+    stops.push(() => edge.close());
+    // As the deploy pipeline does after a rollout: the greeting goes into KV, the core warms.
+    const response = await fetch(`${edge.url}/health/warmup`, {
+      headers: { Authorization: `Bearer ${LOCAL_SECRETS.DEPLOY_TOKEN}` },
+    });
+    const warmup = (await response.json()) as Record<string, unknown>;
+    if (!response.ok || warmup.ok !== true) throw new Error(`edge warmup failed: ${JSON.stringify(warmup)}`);
+    return { emulators, core, edge, warmup, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+function definedOnly(record: Record<string, string | undefined>): Record<string, string> {
+  return Object.fromEntries(Object.entries(record).filter((entry): entry is [string, string] => entry[1] !== undefined));
+}

@@ -1,0 +1,56 @@
+// `npm start`: the whole stack on loopback, on fixed ports so `npm run call` finds the edge.
+// Prints the URLs, streams the core's TURN/CALL lines and any warning, and stops everything on Ctrl-C.
+import { startStack, type Stack } from "./stack.js";
+import type { CoreLogLine } from "./core-process.js";
+
+const PORTS = { edge: 8787, core: 8080, speech: 50051, tts: 50052, openai: 8090 };
+
+function showCoreLine(line: CoreLogLine): void {
+  const { json } = line;
+  if (!json) return void process.stderr.write(`core: ${line.text}\n`);
+  const important = json.message === "TURN" || json.message === "CALL" || json.message === "APP_START";
+  const severity = String(json.severity ?? "INFO");
+  if (important || !["DEBUG", "INFO"].includes(severity)) process.stdout.write(`core: ${line.text}\n`);
+}
+
+let stack: Stack | undefined;
+let stopping = false;
+async function shutdown(code: number): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  process.stdout.write("\nstopping...\n");
+  await stack?.stop();
+  process.exit(code);
+}
+process.on("SIGINT", () => void shutdown(0));
+process.on("SIGTERM", () => void shutdown(0));
+
+try {
+  stack = await startStack({
+    emulators: {
+      speech: { port: PORTS.speech },
+      tts: { port: PORTS.tts },
+      openai: { port: PORTS.openai },
+    },
+    corePort: PORTS.core,
+    edgePort: PORTS.edge,
+    onCoreLine: showCoreLine,
+  });
+  process.stdout.write(
+    [
+      "",
+      "voice agent running on loopback:",
+      `  edge  ${stack.edge.url}   (Twilio webhook: POST ${stack.edge.url}/twilio/voice)`,
+      `  core  ${stack.core.url}`,
+      `  speech emulator ${stack.emulators.speech.address}, TTS emulator ${stack.emulators.tts.address}, OpenAI emulator ${stack.emulators.openai.baseURL}`,
+      `  greeting in KV: ${String(stack.warmup.greeting_key)}`,
+      "",
+      "place a call:  npm run call        (or: npm run call -- --json, npm run call -- --wav call.wav)",
+      "Ctrl-C stops everything.",
+      "",
+    ].join("\n"),
+  );
+} catch (error) {
+  process.stderr.write(`npm start failed: ${error instanceof Error ? error.message : String(error)}\n`);
+  await shutdown(1);
+}
