@@ -46,7 +46,16 @@ export async function startCore(options: StartCoreOptions): Promise<CoreProcess>
   });
   const lines: CoreLogLine[] = [];
   const listeners: ((line: CoreLogLine) => void)[] = [];
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  // Whatever way this process ends (Ctrl-C handled by Miniflare's own exit hook, a crash), the core
+  // must not outlive it: SIGTERM lets it close its calls and exit on its own.
+  const killOnExit = () => child.kill("SIGTERM");
+  process.once("exit", killOnExit);
+  const exited = new Promise<number | null>((resolve) =>
+    child.once("exit", (code) => {
+      process.removeListener("exit", killOnExit);
+      resolve(code);
+    }),
+  );
   for (const stream of ["stdout", "stderr"] as const) {
     createInterface({ input: child[stream] }).on("line", (text) => {
       const line = parseCoreLine(text, stream);
