@@ -109,7 +109,7 @@ class CallRelay {
     this.streamSid = parsed.data.streamSid;
     this.startedAt = Date.now();
     this.phase = "connecting";
-    logEvent("INFO", "call started", { callSid: this.callSid, streamSid: this.streamSid });
+    logEvent("INFO", "call started", { call_id: this.callSid, streamSid: this.streamSid });
     this.connect(text).catch((error: unknown) =>
       this.end("relay failed", "ERROR", CLOSE_INTERNAL_ERROR, { error: errorText(error) }),
     );
@@ -148,7 +148,7 @@ class CallRelay {
     const buffered = this.pending.length;
     for (const frame of this.pending) this.sendToCore(frame);
     this.pending = [];
-    logEvent("INFO", "core connected", { callSid: this.callSid, connectMs: Date.now() - this.startedAt, buffered });
+    logEvent("INFO", "core connected", { call_id: this.callSid, connectMs: Date.now() - this.startedAt, buffered });
   }
 
   /** Sends the KV greeting to the caller at once; resolves whether it played. Never throws. */
@@ -158,14 +158,14 @@ class CallRelay {
       const audio = await this.env.GREETINGS.get(key, "arrayBuffer");
       if (this.phase === "ended") return false;
       if (!audio || audio.byteLength === 0) {
-        logEvent("WARNING", "greeting not in KV, the core will speak it", { callSid: this.callSid, key });
+        logEvent("WARNING", "greeting not in KV, the core will speak it", { call_id: this.callSid, key });
         return false;
       }
       for (const frame of greetingFrames(new Uint8Array(audio), this.streamSid)) this.sendToCaller(frame);
-      logEvent("INFO", "greeting played", { callSid: this.callSid, bytes: audio.byteLength, ms: Date.now() - this.startedAt });
+      logEvent("INFO", "greeting played", { call_id: this.callSid, bytes: audio.byteLength, ms: Date.now() - this.startedAt });
       return true;
     } catch (error) {
-      logEvent("WARNING", "greeting failed, the core will speak it", { callSid: this.callSid, error: errorText(error) });
+      logEvent("WARNING", "greeting failed, the core will speak it", { call_id: this.callSid, error: errorText(error) });
       return false;
     }
   }
@@ -174,7 +174,7 @@ class CallRelay {
     if (this.phase === "ended") return;
     if (typeof data !== "string") return this.drop("binary frame from core", { bytes: data.byteLength });
     if (isControlMessage(data)) {
-      logEvent("INFO", "core control message", { callSid: this.callSid, event: peekEvent(data) });
+      logEvent("INFO", "core control message", { call_id: this.callSid, event: peekEvent(data) });
       return;
     }
     this.sendToCaller(data);
@@ -203,9 +203,9 @@ class CallRelay {
   private drop(reason: string, fields: Record<string, unknown> = {}): void {
     this.framesDropped++;
     if (this.framesDropped <= MAX_LOGGED_DROPS) {
-      logEvent("WARNING", "frame dropped", { callSid: this.callSid, reason, ...fields });
+      logEvent("WARNING", "frame dropped", { call_id: this.callSid, reason, ...fields });
     } else if (this.framesDropped === MAX_LOGGED_DROPS + 1) {
-      logEvent("WARNING", "further dropped frames of this call are only counted", { callSid: this.callSid });
+      logEvent("WARNING", "further dropped frames of this call are only counted", { call_id: this.callSid });
     }
   }
 
@@ -220,7 +220,7 @@ class CallRelay {
     closeQuietly(this.caller, closeCode, reason);
     if (this.core) closeQuietly(this.core, closeCode, reason);
     logEvent(severity, "call ended", {
-      callSid: this.callSid,
+      call_id: this.callSid,
       streamSid: this.streamSid || undefined,
       reason,
       ...fields,

@@ -119,7 +119,7 @@ describe("a call through edge, core and emulators", () => {
     expect(report.turns[0]?.agent_audio_ms).toBeGreaterThan(500);
 
     await expect
-      .poll(() => edgeLines.filter((l) => l.json?.message === "frame dropped" && l.json.callSid === hostileSid).length)
+      .poll(() => edgeLines.filter((l) => l.json?.message === "frame dropped" && l.json.call_id === hostileSid).length)
       .toBeGreaterThanOrEqual(2);
     await expect
       .poll(() => coreLines(hostileSid).filter((l) => l.json?.message === "frame dropped").length)

@@ -262,10 +262,10 @@ describe("edge in workerd: a call", () => {
     call.socket.close(1011, "core crashed");
     await twilio.closed;
     const ended = await logs.until(
-      (lines) => lines.some((l) => l.json?.message === "call ended" && l.json.callSid === twilio.callSid),
+      (lines) => lines.some((l) => l.json?.message === "call ended" && l.json.call_id === twilio.callSid),
       "the call-ended line",
     );
-    expect(ended.find((l) => l.json?.callSid === twilio.callSid && l.json.message === "call ended")?.json).toMatchObject({
+    expect(ended.find((l) => l.json?.call_id === twilio.callSid && l.json.message === "call ended")?.json).toMatchObject({
       reason: "core closed",
       coreCloseCode: 1011,
     });
