@@ -1,12 +1,14 @@
 // One simulated phone call against the edge, as Twilio places it, with a caller who follows a script:
-// listen to the greeting, then for each line pause, speak, and wait for the answer to finish.
+// listen to the greeting, then for each line wait for the turn to come (the answer ended, then a
+// pause; or, for a barge-in, a set time into the answer), and speak, make noise or press keys.
 import { FRAME_MS } from "@voice/protocol";
-import { callerLineFrames } from "./caller-audio.js";
+import { turnTicks, type CallerTick } from "./caller-audio.js";
+import type { LineInfo, Segment } from "./conversation.js";
 import type { StreamIds } from "./frames.js";
 import { CallRecorder } from "./recording.js";
 import { ErrorLog, type CallReport } from "./report.js";
-import type { CallerScript } from "./script.js";
-import { MediaStreamSession } from "./session.js";
+import { callerTurn, checkCallerScript, type CallerScript, type CallerTurn } from "./script.js";
+import { MediaStreamSession, type WaitOutcome } from "./session.js";
 import { newSid, openMediaStream, requestStreamTwiml } from "./twilio-client.js";
 
 export interface CallOptions {
@@ -15,10 +17,12 @@ export interface CallOptions {
   /** Twilio auth token the edge checks signatures with. */
   authToken: string;
   script: CallerScript;
-  /** How long to wait for the greeting to finish, and for each answer to finish (default 15000). */
+  /** How long to wait for the greeting to finish, for each answer to start and finish, and for the agent to fall silent (default 15000). */
   timeoutMs?: number;
-  /** Silence before each line, as a person takes a breath (default 400). */
+  /** Silence before each line, as a person takes a breath (default 400); a line's own pauseMs wins. */
   pauseMs?: number;
+  /** After a line that wants no answer, and once the agent is silent, how long to listen for an answer that must not come (default 1500). */
+  quietMs?: number;
   /** eSpeak pitch of the caller's voice (default 70). */
   callerPitch?: number;
   /** Caller and called numbers in the webhook. */
@@ -30,21 +34,29 @@ export interface CallOptions {
 
 export const DEFAULT_TIMEOUT_MS = 15_000;
 const DEFAULT_PAUSE_MS = 400;
+const DEFAULT_QUIET_MS = 1500;
 const DEFAULT_CALLER_PITCH = 70;
 /** Bounds the webhook request and the WebSocket handshake. */
 const SETUP_TIMEOUT_MS = 10_000;
 
+interface PreparedLine {
+  turn: CallerTurn;
+  info: LineInfo;
+  ticks: CallerTick[];
+}
+
 /** Places the call; never rejects: what went wrong is in report.errors. */
 export async function runCall(options: CallOptions): Promise<CallReport> {
   const log = options.log ?? (() => {});
-  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const errors = new ErrorLog();
   const ids: StreamIds = { accountSid: newSid("AC"), callSid: newSid("CA"), streamSid: newSid("MZ") };
 
   let session: MediaStreamSession;
-  let speech: Uint8Array[][];
+  let lines: PreparedLine[];
   try {
-    speech = await synthesizeLines(options);
+    const checked = checkCallerScript(options.script);
+    if (!checked.ok) throw new Error(`the caller script is invalid: ${checked.reason}`);
+    lines = await prepareLines(checked.script, options);
     const twiml = await requestStreamTwiml(options.url, options.authToken, webhookParams(ids, options), SETUP_TIMEOUT_MS);
     log(`call ${ids.callSid}: streaming to ${twiml.streamUrl}`);
     const socket = await openMediaStream(twiml.streamUrl, options.authToken, SETUP_TIMEOUT_MS);
@@ -55,31 +67,98 @@ export async function runCall(options: CallOptions): Promise<CallReport> {
   }
 
   session.begin();
-  const greeting = await session.until(() => session.greetingFinished, timeoutMs);
-  if (greeting === "timeout") errors.add(`greeting did not finish within ${timeoutMs} ms`);
-  else if (greeting === "done") log("greeting heard");
-
-  const pauseTicks = Math.round((options.pauseMs ?? DEFAULT_PAUSE_MS) / FRAME_MS);
-  for (const [index, text] of options.script.lines.entries()) {
-    if ((await session.waitTicks(pauseTicks)) === "closed") break;
-    log(`turn ${index + 1}: caller says: ${text}`);
-    if ((await session.speak(text, speech[index]!)) === "closed") break;
-    const answer = await session.until(() => session.answerFinished, timeoutMs);
-    if (answer === "closed") break;
-    if (answer === "timeout") errors.add(`no answer to turn ${index + 1} (waited ${timeoutMs} ms)`);
-    else log(`turn ${index + 1}: answer heard`);
+  try {
+    await converse(session, lines, options, errors, log);
+  } catch (error) {
+    errors.add(`simulator failed mid-call: ${(error as Error).message}`);
+  } finally {
+    await session.hangUp();
   }
-
-  await session.hangUp();
   return session.report();
 }
 
+async function converse(session: MediaStreamSession, lines: PreparedLine[], options: CallOptions, errors: ErrorLog, log: (line: string) => void) {
+  const timing: Timing = {
+    timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    pauseMs: options.pauseMs ?? DEFAULT_PAUSE_MS,
+    quietMs: options.quietMs ?? DEFAULT_QUIET_MS,
+  };
+  for (const [index, line] of lines.entries()) {
+    if (!(await awaitTurn(session, line.turn, timing, errors, log))) return;
+    log(`turn ${index + 1}: caller ${describeLine(line.info)}`);
+    if ((await session.speak(line.info, line.ticks)) === "closed") return;
+  }
+  await awaitTurn(session, undefined, timing, errors, log);
+}
+
+interface Timing {
+  timeoutMs: number;
+  pauseMs: number;
+  quietMs: number;
+}
+
+/**
+ * Waits until the caller's `next` line is due (or, with no next line, until the call can end): for a
+ * barge-in, a set time after the current answer started playing; otherwise until the previous line's
+ * answer has been heard (or, for a line that wants none, until the agent has been silent for quietMs),
+ * then the pause. Returns false once the stream has closed.
+ */
+async function awaitTurn(session: MediaStreamSession, next: CallerTurn | undefined, timing: Timing, errors: ErrorLog, log: (line: string) => void) {
+  const open = (outcome: WaitOutcome) => outcome !== "closed";
+  const { conversation } = session;
+  if (next?.interruptAfterMs !== undefined) {
+    const answer = conversation.answerReference;
+    const started = await session.until(() => answer.firstPlayAudioMs !== null, timing.timeoutMs);
+    if (started === "timeout") errors.add(noAnswer(answer, timing.timeoutMs));
+    const due = (answer.firstPlayAudioMs ?? session.audioClockMs) + next.interruptAfterMs;
+    return open(started) && open(await session.until(() => session.audioClockMs >= due, Infinity));
+  }
+
+  const previous = conversation.current;
+  if (previous === conversation.greeting) {
+    const heard = await session.until(() => session.greetingFinished, timing.timeoutMs);
+    if (!open(heard)) return false;
+    if (heard === "timeout") errors.add(`greeting did not finish within ${timing.timeoutMs} ms`);
+    else log("greeting heard");
+  } else if (previous.line.expectAnswer) {
+    const heard = await session.until(() => previous.finished, timing.timeoutMs);
+    if (!open(heard)) return false;
+    if (heard === "timeout") errors.add(noAnswer(previous, timing.timeoutMs));
+    else log(`turn ${previous.index}: answer heard`);
+  } else {
+    // A line the agent must let pass: it may finish what it was saying; then nothing may follow (an
+    // answer that does is an error, see the session), and the caller waits for that to end too.
+    const untilSilent = async () => {
+      const silent = await session.until(() => session.agentIdle, timing.timeoutMs);
+      if (silent === "timeout") errors.add(`the agent was still speaking ${timing.timeoutMs} ms after turn ${previous.index}`);
+      return open(silent);
+    };
+    const quiet = async () => open(await session.waitTicks(Math.round(timing.quietMs / FRAME_MS)));
+    if (!(await untilSilent()) || !(await quiet()) || !(await untilSilent())) return false;
+  }
+  if (!next) return true;
+  return open(await session.waitTicks(Math.round((next.pauseMs ?? timing.pauseMs) / FRAME_MS)));
+}
+
+function noAnswer(segment: Segment, timeoutMs: number): string {
+  return segment.index === 0 ? `greeting did not start within ${timeoutMs} ms` : `no answer to turn ${segment.index} (waited ${timeoutMs} ms)`;
+}
+
+function describeLine(info: LineInfo): string {
+  if (info.kind === "speech") return `says: ${info.text}`;
+  return info.kind === "dtmf" ? `presses: ${info.text}` : "makes a noise";
+}
+
 /** Up front, so that no eSpeak work competes with the 20 ms clock during the call. */
-async function synthesizeLines(options: CallOptions): Promise<Uint8Array[][]> {
-  const voice = { voice: options.script.voice, pitch: options.callerPitch ?? DEFAULT_CALLER_PITCH };
-  const speech: Uint8Array[][] = [];
-  for (const text of options.script.lines) speech.push(await callerLineFrames(text, voice));
-  return speech;
+async function prepareLines(script: CallerScript, options: CallOptions): Promise<PreparedLine[]> {
+  const voice = { voice: script.voice, pitch: options.callerPitch ?? DEFAULT_CALLER_PITCH };
+  const prepared: PreparedLine[] = [];
+  for (const [index, line] of script.lines.entries()) {
+    const turn = callerTurn(line);
+    const text = turn.act.kind === "speech" ? turn.act.text : turn.act.kind === "dtmf" ? turn.act.digits : "";
+    prepared.push({ turn, info: { kind: turn.act.kind, text, expectAnswer: turn.expectAnswer }, ticks: await turnTicks(turn, voice, index + 1) });
+  }
+  return prepared;
 }
 
 function webhookParams(ids: StreamIds, options: CallOptions): Record<string, string> {
@@ -100,6 +179,7 @@ function emptyReport(ids: StreamIds, errors: ErrorLog): CallReport {
     greeting_text: "",
     greeting_audio: new Uint8Array(0),
     turns: [],
+    clears: [],
     errors: errors.messages,
     recording: new CallRecorder().finish(),
   };

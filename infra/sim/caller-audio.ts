@@ -1,6 +1,8 @@
-// The caller's voice: a script line spoken by eSpeak-NG, as the 20 ms mu-law frames Twilio would send.
-import { SAMPLE_RATE, pcmToMulaw, splitFrames } from "@voice/protocol";
+// The caller's side of each tick: a script line spoken by eSpeak-NG, a burst of noise, or keypad
+// digits, as the 20 ms mu-law frames (and dtmf events) Twilio would send.
+import { FRAME_BYTES, FRAME_MS, MULAW_SILENCE, SAMPLE_RATE, pcmToMulaw, splitFrames } from "@voice/protocol";
 import { synthesizeSpeech } from "../local/espeak.js";
+import type { CallerTurn } from "./script.js";
 
 export interface CallerVoice {
   /** eSpeak voice name, e.g. "he". */
@@ -9,10 +11,40 @@ export interface CallerVoice {
   pitch: number;
 }
 
+/** What the caller sends on one 20 ms tick: its audio, and a key pressed on that tick. */
+export interface CallerTick {
+  audio: Uint8Array;
+  dtmf?: string;
+}
+
 /** Samples quieter than this at either end are eSpeak's padding, not speech. */
 const SILENCE_LEVEL = 64;
+/** About eSpeak's own level (-22 dBFS RMS), so noise is as loud as the caller's speech. */
+const NOISE_LEVEL_DBFS = -20;
+/** Gap between keys, as a person presses them. */
+export const DTMF_INTERVAL_MS = 150;
 
-export async function callerLineFrames(text: string, voice: CallerVoice): Promise<Uint8Array[]> {
+const SILENT_FRAME = new Uint8Array(FRAME_BYTES).fill(MULAW_SILENCE);
+
+/** Lines already spoken in this process: eSpeak runs on the event loop, so a script used by many calls
+ *  (a benchmark) is synthesized once rather than stalling the 20 ms clocks of the calls under way. */
+const spokenLines = new Map<string, Promise<Uint8Array[]>>();
+const SPOKEN_LINES_KEPT = 256;
+
+/** The caller's frames for `text` (shared between calls: never modify them). */
+export function callerLineFrames(text: string, voice: CallerVoice): Promise<Uint8Array[]> {
+  const key = JSON.stringify([voice.voice, voice.pitch, text]);
+  let frames = spokenLines.get(key);
+  if (!frames) {
+    frames = speakLine(text, voice);
+    spokenLines.set(key, frames);
+    frames.catch(() => spokenLines.delete(key));
+    if (spokenLines.size > SPOKEN_LINES_KEPT) spokenLines.delete(spokenLines.keys().next().value!);
+  }
+  return frames;
+}
+
+async function speakLine(text: string, voice: CallerVoice): Promise<Uint8Array[]> {
   const pcm = await synthesizeSpeech(text, { voice: voice.voice, sampleRate: SAMPLE_RATE, pitch: voice.pitch });
   // Trimmed so that "the caller's last frame" is where speech ends, which is what latency is measured from.
   return splitFrames(pcmToMulaw(trimSilence(pcm, SILENCE_LEVEL)));
@@ -26,3 +58,43 @@ export function trimSilence(pcm: Int16Array, level: number): Int16Array {
   return pcm.subarray(start, end);
 }
 
+/** `ms` of white noise at speech level (the last frame padded with silence); the same for the same seed. */
+export function noiseFrames(ms: number, seed: number): Uint8Array[] {
+  const random = mulberry32(seed);
+  // Uniform samples in [-a, a] have an RMS of a / sqrt(3).
+  const amplitude = Math.sqrt(3) * 32768 * 10 ** (NOISE_LEVEL_DBFS / 20);
+  const pcm = new Int16Array(Math.round((ms * SAMPLE_RATE) / 1000)).map(() => Math.round((random() * 2 - 1) * amplitude));
+  return splitFrames(pcmToMulaw(pcm));
+}
+
+/** One key every DTMF_INTERVAL_MS (to the nearest tick), silence in between; ends on the tick of the last key. */
+export function dtmfTicks(digits: string): CallerTick[] {
+  const keyTicks = [...digits].map((_, k) => Math.round((k * DTMF_INTERVAL_MS) / FRAME_MS));
+  const ticks: CallerTick[] = Array.from({ length: keyTicks.at(-1)! + 1 }, () => ({ audio: SILENT_FRAME }));
+  [...digits].forEach((digit, k) => (ticks[keyTicks[k]!]!.dtmf = digit));
+  return ticks;
+}
+
+/** The ticks of one script line; `seed` makes its noise differ from another line's. */
+export async function turnTicks(turn: CallerTurn, voice: CallerVoice, seed: number): Promise<CallerTick[]> {
+  switch (turn.act.kind) {
+    case "speech":
+      return (await callerLineFrames(turn.act.text, voice)).map((audio) => ({ audio }));
+    case "noise":
+      return noiseFrames(turn.act.ms, seed).map((audio) => ({ audio }));
+    case "dtmf":
+      return dtmfTicks(turn.act.digits);
+  }
+}
+
+/** A small seeded PRNG (mulberry32): numbers in [0, 1). */
+function mulberry32(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

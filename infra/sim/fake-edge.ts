@@ -1,6 +1,7 @@
 // Test support: a tiny stand-in for our edge that the simulator calls. It checks Twilio's signatures,
 // answers TwiML, validates every frame it receives against the protocol schemas, greets, and answers
-// each caller utterance (found by energy on the audio clock) with a tone and sentence/end marks.
+// each caller utterance (found by energy on the audio clock) and each run of keys with a tone and
+// sentence/end marks; optionally it clears an answer the caller speaks over, as a barge-in.
 import { createServer, type IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
 import {
@@ -23,6 +24,10 @@ export interface FakeEdgeOptions {
   answerFrames?: number;
   /** Sends `clear` once this many caller frames arrived after an answer was sent. */
   clearAfterFrames?: number;
+  /** Sends `clear` when an utterance reaches this many speech frames while an answer is playing (its end mark not echoed). */
+  bargeInFrames?: number;
+  /** Speech frames an utterance needs to be answered (default 5). */
+  minUtteranceFrames?: number;
   /** Right after `start`, sends frames Twilio would reject (binary, not JSON, malformed). */
   sendJunk?: boolean;
   /** Greets but never answers. */
@@ -41,6 +46,8 @@ export interface FakeEdge {
   /** Marks sent, with the ms of audio sent just before them and when. */
   sentMarks: Array<{ name: string; audioMsBefore: number; at: number }>;
   clearedAt: number[];
+  /** Barge-in clears, with the caller audio received when each was sent (the end of the frame that triggered it). */
+  bargeIns: Array<{ audioMs: number; at: number }>;
   /** Resolves when the simulator has closed the media stream. */
   streamClosed: Promise<void>;
   close(): Promise<void>;
@@ -48,13 +55,14 @@ export interface FakeEdge {
 
 /** Mean amplitude above which a caller frame counts as speech; eSpeak's gaps between words fall below. */
 const SPEECH_RMS = 250;
-/** Speech frames an utterance needs, and silent frames that end it. */
+/** Speech frames an utterance needs, and silent frames that end it (or a run of keys). */
 const MIN_SPEECH_FRAMES = 5;
 const HANGOVER_FRAMES = 15;
 
 export async function startFakeEdge(options: FakeEdgeOptions): Promise<FakeEdge> {
   const greetingFrames = options.greetingFrames ?? 25;
   const answerFrames = options.answerFrames ?? 15;
+  const minUtteranceFrames = options.minUtteranceFrames ?? MIN_SPEECH_FRAMES;
   let closeStream!: () => void;
   const edge: Omit<FakeEdge, "url" | "close"> = {
     webhookParams: [],
@@ -63,6 +71,7 @@ export async function startFakeEdge(options: FakeEdgeOptions): Promise<FakeEdge>
     invalidFrames: [],
     sentMarks: [],
     clearedAt: [],
+    bargeIns: [],
     streamClosed: new Promise((resolve) => (closeStream = resolve)),
   };
   const server = createServer(async (req, res) => {
@@ -97,7 +106,17 @@ export async function startFakeEdge(options: FakeEdgeOptions): Promise<FakeEdge>
     let speechFrames = 0;
     let silentFrames = 0;
     let framesSinceAnswer: number | null = null;
+    let keys = "";
+    let framesSinceKey = 0;
+    /** End marks of answers sent and not yet echoed: those answers are still playing. */
+    const playing = new Set<string>();
     const send = (frame: object) => ws.send(JSON.stringify(frame));
+    const answer = (text: string) => {
+      turn++;
+      sendBurst(answerFrames, 660, [`${turn}.0:${text}`, `${turn}.end`]);
+      playing.add(`${turn}.end`);
+      framesSinceAnswer = 0;
+    };
     const sendBurst = (frames: number, hz: number, marks: string[]) => {
       for (const payload of tone(frames, hz)) send({ event: "media", streamSid, media: { payload } });
       const at = performance.now();
@@ -125,22 +144,32 @@ export async function startFakeEdge(options: FakeEdgeOptions): Promise<FakeEdge>
           send({ event: "media", streamSid });
         }
         sendBurst(greetingFrames, 440, ["greeting"]);
+      } else if (frame.event === "mark") {
+        playing.delete(frame.mark.name);
+      } else if (frame.event === "dtmf") {
+        keys += frame.dtmf.digit;
+        framesSinceKey = 0;
       } else if (frame.event === "media") {
         if (framesSinceAnswer !== null && ++framesSinceAnswer === options.clearAfterFrames) {
           send({ event: "clear", streamSid });
           edge.clearedAt.push(performance.now());
         }
+        if (keys && ++framesSinceKey >= HANGOVER_FRAMES) {
+          if (!options.mute) answer(`keys ${keys}`);
+          keys = "";
+        }
         if (rms(Buffer.from(frame.media.payload, "base64")) > SPEECH_RMS) {
           speechFrames++;
           silentFrames = 0;
-        } else if (speechFrames > 0 && ++silentFrames >= HANGOVER_FRAMES) {
-          const utterance = speechFrames >= MIN_SPEECH_FRAMES;
-          speechFrames = silentFrames = 0;
-          if (utterance && !options.mute) {
-            turn++;
-            sendBurst(answerFrames, 660, [`${turn}.0:answer ${turn}`, `${turn}.end`]);
-            framesSinceAnswer = 0;
+          if (speechFrames === options.bargeInFrames && playing.size > 0) {
+            send({ event: "clear", streamSid });
+            playing.clear();
+            edge.bargeIns.push({ audioMs: Number(frame.media.timestamp) + 20, at: performance.now() });
           }
+        } else if (speechFrames > 0 && ++silentFrames >= HANGOVER_FRAMES) {
+          const utterance = speechFrames >= minUtteranceFrames;
+          speechFrames = silentFrames = 0;
+          if (utterance && !options.mute) answer(`answer ${turn + 1}`);
         }
       }
     });

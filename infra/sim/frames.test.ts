@@ -1,6 +1,6 @@
 import { twilioInboundFrame } from "@voice/protocol";
 import { describe, expect, it } from "vitest";
-import { connectedMessage, markMessage, mediaMessage, startMessage, stopMessage } from "./frames.js";
+import { connectedMessage, dtmfMessage, markMessage, mediaMessage, startMessage, stopMessage } from "./frames.js";
 import { parseStreamTwiml } from "./twiml.js";
 
 const ids = { accountSid: "AC" + "1".repeat(32), callSid: "CA" + "2".repeat(32), streamSid: "MZ" + "3".repeat(32) };
@@ -12,7 +12,8 @@ describe("Twilio frames", () => {
       startMessage(1, ids, { callSid: ids.callSid }),
       mediaMessage(2, ids.streamSid, 0, new Uint8Array(160)),
       markMessage(3, ids.streamSid, "1.0:שלום"),
-      stopMessage(4, ids),
+      dtmfMessage(4, ids.streamSid, "#"),
+      stopMessage(5, ids),
     ];
     for (const frame of frames) expect(twilioInboundFrame.parse(JSON.parse(JSON.stringify(frame)))).toEqual(frame);
   });

@@ -4,6 +4,7 @@ import {
   SAMPLE_RATE,
   toBase64,
   type ConnectedFrame,
+  type DtmfFrame,
   type InboundMediaFrame,
   type MarkFrame,
   type StartFrame,
@@ -44,6 +45,11 @@ export function mediaMessage(sequence: number, streamSid: string, tick: number, 
     streamSid,
     media: { track: "inbound", chunk: String(tick + 1), timestamp: String(tick * FRAME_MS), payload: toBase64(mulaw) },
   };
+}
+
+/** A key the caller pressed; Twilio names the caller's track "inbound_track" here. */
+export function dtmfMessage(sequence: number, streamSid: string, digit: string): DtmfFrame {
+  return { event: "dtmf", sequenceNumber: String(sequence), streamSid, dtmf: { track: "inbound_track", digit } };
 }
 
 export function markMessage(sequence: number, streamSid: string, name: string): MarkFrame {

@@ -1,16 +1,25 @@
 // One Media Stream as Twilio runs it: after `start`, a caller frame goes out on every 20 ms tick
-// (silence unless the caller is speaking) and one frame of buffered agent audio is heard; marks are
-// echoed once the audio before them has played, or at once on `clear`.
-import { FRAME_BYTES, MULAW_SILENCE, twilioOutboundFrame } from "@voice/protocol";
+// (silence unless the caller is speaking, with a dtmf frame on a tick a key is pressed) and one frame
+// of buffered agent audio is heard; marks are echoed once the audio before them has played, or at
+// once on `clear`. The audio clock is the caller audio sent so far: tick n's frame has timestamp 20n.
+import { FRAME_BYTES, FRAME_MS, MULAW_SILENCE, twilioOutboundFrame } from "@voice/protocol";
 import { WebSocket, type RawData } from "ws";
+import type { CallerTick } from "./caller-audio.js";
 import { startFrameClock, type FrameClock } from "./clock.js";
-import { Conversation, type Segment } from "./conversation.js";
-import { connectedMessage, markMessage, mediaMessage, startMessage, stopMessage, type StreamIds } from "./frames.js";
+import { Conversation, type LineInfo, type Segment } from "./conversation.js";
+import { connectedMessage, dtmfMessage, markMessage, mediaMessage, startMessage, stopMessage, type StreamIds } from "./frames.js";
 import { PlayoutBuffer } from "./playout.js";
 import { CallRecorder, concat } from "./recording.js";
 import { audioMs, type CallReport, type ErrorLog, type TurnReport } from "./report.js";
 
 export type WaitOutcome = "done" | "timeout" | "closed";
+
+/** A line on its way out: its ticks go one per clock tick. */
+interface Speaking {
+  line: LineInfo;
+  ticks: CallerTick[];
+  next: number;
+}
 
 interface Waiter {
   condition: () => boolean;
@@ -24,10 +33,9 @@ const CLOSE_GRACE_MS = 2000;
 
 export class MediaStreamSession {
   readonly conversation = new Conversation();
-  private readonly playout = new PlayoutBuffer();
+  private readonly playout = new PlayoutBuffer<Segment>();
   private readonly recorder = new CallRecorder();
-  /** Caller frames still to be sent, one per tick. */
-  private readonly speech: Uint8Array[] = [];
+  private speaking: Speaking | undefined;
   private readonly waiters = new Set<Waiter>();
   private clock: FrameClock | undefined;
   private sequence = 0;
@@ -60,16 +68,22 @@ export class MediaStreamSession {
     return this.conversation.greeting.finished && this.playout.isEmpty;
   }
 
-  /** The answer to the line being spoken has ended (its end mark was echoed). */
-  get answerFinished(): boolean {
-    return this.conversation.current.finished;
+  /** Nothing of the agent's is arriving or waiting to be heard. */
+  get agentIdle(): boolean {
+    return !this.conversation.answerOpen && this.playout.isEmpty;
   }
 
-  /** Starts a turn: the frames go out on the next ticks; resolves once the last one was sent. */
-  speak(text: string, frames: Uint8Array[]): Promise<WaitOutcome> {
-    this.conversation.startTurn(text);
-    this.speech.push(...frames);
-    return this.until(() => this.speech.length === 0, Infinity);
+  /** Caller audio sent so far, in ms: the timestamp the next media frame will carry. */
+  get audioClockMs(): number {
+    return this.ticks * FRAME_MS;
+  }
+
+  /** Starts a line: its ticks go out from the next tick on (which opens its segment); resolves once the last one was sent. */
+  speak(line: LineInfo, ticks: CallerTick[]): Promise<WaitOutcome> {
+    if (ticks.length === 0) return Promise.resolve("done");
+    const speaking: Speaking = { line, ticks, next: 0 };
+    this.speaking = speaking;
+    return this.until(() => this.speaking !== speaking, Infinity);
   }
 
   /** Resolves after `count` more ticks (time measured on the audio clock). */
@@ -106,6 +120,7 @@ export class MediaStreamSession {
       greeting_text: greeting.sentences.join(" "),
       greeting_audio: concat(greeting.audio),
       turns: turns.map(turnReport),
+      clears: this.conversation.clears.map((clear) => ({ audio_ms: clear.audioMs, at: clear.at })),
       errors: this.errors.messages,
       recording: this.recorder.finish(),
     };
@@ -113,14 +128,21 @@ export class MediaStreamSession {
 
   private onTick(tick: number): void {
     const now = performance.now();
-    const spoken = this.speech.shift();
-    const callerFrame = spoken ?? SILENT_FRAME;
+    const clockMs = tick * FRAME_MS;
+    const speaking = this.speaking;
+    if (speaking?.next === 0) this.conversation.startTurn(speaking.line, clockMs);
+    const step = speaking?.ticks[speaking.next++];
+    const callerFrame = step?.audio ?? SILENT_FRAME;
     this.send(mediaMessage(++this.sequence, this.ids.streamSid, tick, callerFrame));
-    if (spoken && this.speech.length === 0) this.conversation.callerFinished(now);
+    if (step?.dtmf) this.send(dtmfMessage(++this.sequence, this.ids.streamSid, step.dtmf));
+    if (speaking && speaking.next === speaking.ticks.length) {
+      this.conversation.callerFinished(now, clockMs + FRAME_MS);
+      this.speaking = undefined;
+    }
 
     const heard = this.playout.tick();
-    for (const name of heard.finishedMarks) this.echoMark(name, true);
-    if (heard.frame) this.conversation.agentPlayed(heard.frame.subarray(0, heard.audioBytes), now);
+    for (const mark of heard.finishedMarks) this.echoMark(mark.owner, mark.name, true);
+    if (heard.frame && heard.owner) this.conversation.agentPlayed(heard.owner, heard.frame.subarray(0, heard.audioBytes), now, clockMs);
     this.recorder.addTick(callerFrame, heard.frame);
     this.ticks = tick + 1;
     this.settleWaiters();
@@ -153,17 +175,29 @@ export class MediaStreamSession {
       if (this.greetingMs === null && this.conversation.turns.length === 0) {
         this.greetingMs = performance.now() - this.startSentAt;
       }
-      this.playout.pushAudio(Buffer.from(frame.media.payload, "base64"));
+      const { owner, began } = this.conversation.audioReceived();
+      if (began) this.checkAnswerWanted(owner);
+      this.playout.pushAudio(Buffer.from(frame.media.payload, "base64"), owner);
     } else if (frame.event === "mark") {
-      this.playout.pushMark(frame.mark.name);
+      const { owner, began } = this.conversation.markReceived(frame.mark.name);
+      if (began) this.checkAnswerWanted(owner);
+      this.playout.pushMark(frame.mark.name, owner);
     } else {
-      for (const name of this.playout.clear()) this.echoMark(name, false);
+      this.conversation.clearReceived(this.audioClockMs, performance.now());
+      for (const mark of this.playout.clear()) this.echoMark(mark.owner, mark.name, false);
     }
     this.settleWaiters();
   }
 
-  private echoMark(name: string, heard: boolean): void {
-    this.conversation.markEchoed(name, heard);
+  /** An answer began for `owner`: an error when its line asked for none (a backchannel, a cough). */
+  private checkAnswerWanted(owner: Segment): void {
+    if (owner !== this.conversation.greeting && !owner.line.expectAnswer) {
+      this.errors.add(`turn ${owner.index} expects no answer, but the agent answered it`);
+    }
+  }
+
+  private echoMark(owner: Segment, name: string, heard: boolean): void {
+    this.conversation.markEchoed(owner, name, heard);
     this.send(markMessage(++this.sequence, this.ids.streamSid, name));
   }
 
@@ -193,10 +227,18 @@ function turnReport(segment: Segment): TurnReport {
   const latency =
     segment.firstPlayAt === null || segment.callerEndAt === null ? null : Math.round(segment.firstPlayAt - segment.callerEndAt);
   return {
-    caller_text: segment.callerText,
+    caller_text: segment.line.text,
+    caller_kind: segment.line.kind,
+    expect_answer: segment.line.expectAnswer,
     agent_text: segment.sentences.join(" "),
     caller_latency_ms: latency,
     agent_audio_ms: audioMs(segment.audioBytes),
     agent_audio: concat(segment.audio),
+    speech_start_audio_ms: segment.callerStartAudioMs,
+    speech_end_audio_ms: segment.callerEndAudioMs,
+    first_answer_audio_ms: segment.firstPlayAudioMs,
+    first_answer_at: segment.firstPlayAt,
+    interrupted_previous: segment.clearAudioMs !== null,
+    clear_audio_ms: segment.clearAudioMs,
   };
 }

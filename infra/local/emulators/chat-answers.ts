@@ -1,6 +1,7 @@
 // The chat emulator's "model": a small rule table keyed on words of the caller's last message, so
-// a scripted call gets sensible, different answers. Hebrew by default; English when the caller's
-// message has no Hebrew letters.
+// a scripted call gets sensible, different answers. Hebrew when the caller's message has Hebrew
+// letters, English when it has Latin ones; a message with neither (keypad digits) keeps the language
+// of the caller's earlier messages, Hebrew by default.
 
 interface AnswerRule {
   /** Matched as lower-case substrings, so Hebrew prefixes (ה, ל, ב, ו) still match. */
@@ -11,6 +12,13 @@ interface AnswerRule {
 
 // First match wins: a thank-you that also asks a question gets the question answered.
 const RULES: AnswerRule[] = [
+  {
+    // A long answer: three sentences, to show the first one spoken before the rest is generated. The
+    // number, the time and the abbreviation inside sentences are where a naive splitter would cut.
+    keywords: ["ספר לי על", "ספרי לי על", "tell me about"],
+    he: "המרפאה שלנו פועלת כבר 3.5 שנים ברחוב הרצל בתל־אביב, ובראשה עומדת ד״ר כהן. אנחנו פותחים כל בוקר ב־8:30, ויש חניה חינם מול הבניין. רוצה שאקבע לך תור?",
+    en: "Our clinic has been open for 3.5 years on Herzl Street in Tel Aviv, and Dr. Cohen heads it. We open every morning at 8:30, and parking across the street is free. Shall I book you an appointment?",
+  },
   {
     keywords: ["שעות", "פתוחים", "hours", "open"],
     he: "אנחנו פתוחים בימים ראשון עד חמישי, משמונה בבוקר עד שש בערב. ביום שישי אנחנו פתוחים עד אחת בצהריים.",
@@ -33,13 +41,38 @@ const NOT_UNDERSTOOD = {
   en: "Sorry, I didn't understand. Could you say that in other words?",
 };
 
-const HEBREW_LETTER = /[\u05d0-\u05ea]/;
+/** How the agent passes keypad digits to the model: "[keypad] 1234". */
+const KEYPAD_TAG = "[keypad]";
+const keypadAnswer = {
+  he: (digits: string) => `קיבלתי את המספר ${digits}, תודה.`,
+  en: (digits: string) => `I got the number ${digits}, thank you.`,
+};
 
-/** The answer to the caller's last message. */
-export function answerFor(lastUserText: string): string {
-  const text = lastUserText.toLowerCase();
-  const language = HEBREW_LETTER.test(text) || !text.trim() ? "he" : "en";
-  const rule = RULES.find((candidate) => candidate.keywords.some((keyword) => text.includes(keyword)));
+type Language = "he" | "en";
+
+/** A user message, lower-cased, split into whether it came from the keypad and the rest. */
+function parseUserText(text: string): { keypad: boolean; words: string } {
+  const lower = text.trim().toLowerCase();
+  const keypad = lower.startsWith(KEYPAD_TAG);
+  return { keypad, words: keypad ? lower.slice(KEYPAD_TAG.length) : lower };
+}
+
+function languageOf(words: string): Language | undefined {
+  if (/[\u05d0-\u05ea]/.test(words)) return "he";
+  if (/[a-z]/.test(words)) return "en";
+  return undefined;
+}
+
+/** The answer to the caller's last message; `earlierUserTexts` (oldest first) only decide the language of one without words. */
+export function answerFor(lastUserText: string, earlierUserTexts: string[] = []): string {
+  const { keypad, words } = parseUserText(lastUserText);
+  const earlier = earlierUserTexts.map((text) => languageOf(parseUserText(text).words));
+  const language = languageOf(words) ?? earlier.findLast((found) => found !== undefined) ?? "he";
+  if (keypad) {
+    const digits = words.match(/[0-9*#]/g)?.join("");
+    return digits ? keypadAnswer[language](digits) : NOT_UNDERSTOOD[language];
+  }
+  const rule = RULES.find((candidate) => candidate.keywords.some((keyword) => words.includes(keyword)));
   return (rule ?? NOT_UNDERSTOOD)[language];
 }
 

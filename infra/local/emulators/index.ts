@@ -2,16 +2,29 @@
 // reaches them.
 import defaultScript from "../scripts/default.he.json" with { type: "json" };
 import { startOpenAiEmulator, type OpenAiEmulator, type OpenAiEmulatorOptions } from "./openai.js";
-import { startSpeechEmulator, type SpeechEmulator, type SpeechEmulatorOptions } from "./speech.js";
+import { startSpeechEmulator, type SpeechEmulator, type SpeechEmulatorOptions, type SpeechScriptLine } from "./speech.js";
 import { startTtsEmulator, type TtsEmulator, type TtsEmulatorOptions } from "./tts.js";
 
-export { startOpenAiEmulator, type OpenAiEmulator, type OpenAiEmulatorOptions, type OpenAiEmulatorStats } from "./openai.js";
-export { startSpeechEmulator, type SpeechEmulator, type SpeechEmulatorOptions, type SpeechEmulatorStats, type SpeechFault } from "./speech.js";
+export {
+  startOpenAiEmulator,
+  type CompletionTimeline,
+  type OpenAiEmulator,
+  type OpenAiEmulatorOptions,
+  type OpenAiEmulatorStats,
+} from "./openai.js";
+export {
+  startSpeechEmulator,
+  type SpeechEmulator,
+  type SpeechEmulatorOptions,
+  type SpeechEmulatorStats,
+  type SpeechFault,
+  type SpeechScriptLine,
+} from "./speech.js";
 export { startTtsEmulator, type TtsEmulator, type TtsEmulatorOptions, type TtsEmulatorStats } from "./tts.js";
 
 export interface EmulatorsOptions {
   /** The caller's lines the speech emulator transcribes (default: scripts/default.he.json). */
-  script?: string[];
+  script?: SpeechScriptLine[];
   speech?: Omit<SpeechEmulatorOptions, "script">;
   tts?: TtsEmulatorOptions;
   openai?: OpenAiEmulatorOptions;

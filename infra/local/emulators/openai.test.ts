@@ -7,13 +7,39 @@ import { startOpenAiEmulator, type OpenAiEmulator } from "./openai.js";
 
 describe("chat answers", () => {
   it("gives the default script's three lines three different, sensible answers", () => {
-    const answers = defaultScript.lines.map(answerFor);
+    const answers = defaultScript.lines.map((line) => answerFor(line));
     expect(new Set(answers).size).toBe(3);
     expect(answers[0]).toMatch(/פתוחים/);
     expect(answers[1]).toMatch(/תור/);
     expect(answers[2]).toMatch(/להתראות/);
     expect(answerFor("מה מזג האוויר?")).toMatch(/סליחה, לא הבנתי/);
     expect(answerFor("When are you open?")).toMatch(/^We are open/);
+  });
+
+  it("answers 'tell me about' at length: three sentences, with a number, a time and an abbreviation inside them", () => {
+    for (const [question, language] of [
+      ["ספר לי על המרפאה", "he"],
+      ["ספרי לי על המרפאה בבקשה", "he"],
+      ["Tell me about the clinic", "en"],
+    ] as const) {
+      const answer = answerFor(question);
+      expect(answer).toMatch(/ 3\.5 /);
+      expect(answer).toMatch(/8:30,/);
+      // The three sentences are where ICU's segmenter puts them, save for an English "Dr." it cuts after.
+      const sentences = [...new Intl.Segmenter(language, { granularity: "sentence" }).segment(answer)].map((s) => s.segment.trim());
+      expect(sentences).toHaveLength(language === "he" ? 3 : 4);
+      expect(sentences.at(-1)).toMatch(/\?$/);
+    }
+    expect(answerFor("ספר לי על המרפאה")).toMatch(/ד״ר/);
+  });
+
+  it("quotes keypad digits back, in the language the caller has been speaking", () => {
+    expect(answerFor("[keypad] 1234")).toBe("קיבלתי את המספר 1234, תודה.");
+    expect(answerFor("[keypad] 5 0 #", ["שלום, מה שעות הפתיחה שלכם?"])).toBe("קיבלתי את המספר 50#, תודה.");
+    expect(answerFor("[keypad] 42", ["Hello", "[keypad] 7"])).toBe("I got the number 42, thank you.");
+    expect(answerFor("[keypad]")).toMatch(/סליחה, לא הבנתי/);
+    // Digits spoken rather than typed are an ordinary message.
+    expect(answerFor("1234")).toMatch(/סליחה, לא הבנתי/);
   });
 
   it("splits an answer into word tokens that join back to it", () => {
@@ -52,6 +78,24 @@ describe("OpenAI emulator with the real openai SDK", () => {
     expect(emulator.stats.lastMessages).toEqual(messages);
   });
 
+  it("records each completion's timeline: arrival, first token, end", async () => {
+    const messagesTold: OpenAI.ChatCompletionMessageParam[] = [{ role: "user", content: "ספר לי על המרפאה" }];
+    const sentAt = performance.now();
+    const stream = await client.chat.completions.create({ model: "gpt-4o-mini", messages: messagesTold, stream: true });
+    let firstTokenSeenAt: number | undefined;
+    for await (const chunk of stream) if (chunk.choices[0]?.delta.content) firstTokenSeenAt ??= performance.now();
+    const doneAt = performance.now();
+
+    const timeline = emulator.stats.completions.at(-1)!;
+    expect(timeline).toMatchObject({ cancelled: false, messages: messagesTold, answer: answerFor("ספר לי על המרפאה") });
+    expect(timeline.startedAt).toBeGreaterThanOrEqual(sentAt);
+    expect(timeline.firstTokenAt! - timeline.startedAt).toBeGreaterThanOrEqual(50);
+    expect(timeline.firstTokenAt!).toBeLessThanOrEqual(firstTokenSeenAt!);
+    const tokens = streamTokens(timeline.answer).length;
+    expect(timeline.endedAt! - timeline.firstTokenAt!).toBeGreaterThanOrEqual(20 * (tokens - 1) - 1);
+    expect(timeline.endedAt!).toBeLessThanOrEqual(doneAt);
+  });
+
   it("answers without streaming too", async () => {
     const completion = await client.chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "תודה רבה, להתראות" }] });
     expect(completion.choices[0]!.message).toMatchObject({ role: "assistant", content: answerFor("תודה") });
@@ -70,6 +114,9 @@ describe("OpenAI emulator with the real openai SDK", () => {
     expect(contentChunks).toBe(2);
     await vi.waitFor(() => expect(emulator.stats.cancelled).toBe(before.cancelled + 1));
     expect(emulator.stats.completed).toBe(before.completed);
+    const timeline = emulator.stats.completions.at(-1)!;
+    expect(timeline.cancelled).toBe(true);
+    expect(timeline.endedAt! - timeline.firstTokenAt!).toBeGreaterThanOrEqual(19);
   });
 
   it("sends SSE in OpenAI's wire format, ending with [DONE]", async () => {

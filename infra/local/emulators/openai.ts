@@ -36,6 +36,25 @@ const ChatRequest = z.looseObject({
   stream_options: z.looseObject({ include_usage: z.boolean().optional() }).nullish(),
 });
 
+/**
+ * One chat completion's timeline. Times are performance.now() of the process running the emulator
+ * (in tests and `npm start` the same process as the call simulator, so the two compare directly).
+ */
+export interface CompletionTimeline {
+  /** The request arrived. */
+  startedAt: number;
+  /** The first content token was written (a non-streamed answer: the whole answer was). */
+  firstTokenAt?: number;
+  /** The last byte was written, or the client went away (see `cancelled`). */
+  endedAt?: number;
+  /** The client went away before the end (an aborted stream). */
+  cancelled: boolean;
+  /** The messages as sent. */
+  messages: ChatMessage[];
+  /** The whole answer the rule table gave, whether or not all of it was sent. */
+  answer: string;
+}
+
 export interface OpenAiEmulatorStats {
   /** Chat completion requests received (valid or not). */
   requests: number;
@@ -46,6 +65,8 @@ export interface OpenAiEmulatorStats {
   transcriptions: number;
   /** The messages of the last valid chat completion request, as sent. */
   lastMessages: ChatMessage[];
+  /** Valid chat completions in arrival order (the latest MAX_COMPLETIONS_KEPT). */
+  completions: CompletionTimeline[];
 }
 
 export interface OpenAiEmulator {
@@ -57,6 +78,9 @@ export interface OpenAiEmulator {
   stats: OpenAiEmulatorStats;
   close(): Promise<void>;
 }
+
+/** Bounds the timelines kept, so a long-running `npm start` does not grow without end. */
+const MAX_COMPLETIONS_KEPT = 500;
 
 /** OpenAI's upload limit for transcriptions, also our body limit. */
 const MAX_BODY_BYTES = 25 * 1024 * 1024;
@@ -79,9 +103,10 @@ export async function startOpenAiEmulator(options: OpenAiEmulatorOptions = {}): 
     models: options.models ?? ["gpt-4o-mini", "whisper-1"],
   };
   const log = options.log ?? ((line: string) => console.error(`[openai-emulator] ${line}`));
-  const stats: OpenAiEmulatorStats = { requests: 0, completed: 0, cancelled: 0, transcriptions: 0, lastMessages: [] };
+  const stats: OpenAiEmulatorStats = { requests: 0, completed: 0, cancelled: 0, transcriptions: 0, lastMessages: [], completions: [] };
 
   const route = async (req: IncomingMessage, res: ServerResponse) => {
+    const arrivedAt = performance.now();
     const path = new URL(req.url ?? "/", "http://emulator").pathname;
     const endpoint = `${req.method} ${path}`;
     if (endpoint === "POST /v1/chat/completions") stats.requests++;
@@ -90,7 +115,7 @@ export async function startOpenAiEmulator(options: OpenAiEmulatorOptions = {}): 
     }
     switch (endpoint) {
       case "POST /v1/chat/completions":
-        return chatCompletion(parseChatRequest(await readBody(req)), res);
+        return chatCompletion(parseChatRequest(await readBody(req)), res, arrivedAt);
       case "POST /v1/audio/transcriptions":
         return transcription(req, res);
       case "GET /v1/models":
@@ -103,10 +128,14 @@ export async function startOpenAiEmulator(options: OpenAiEmulatorOptions = {}): 
     }
   };
 
-  const chatCompletion = async (request: z.infer<typeof ChatRequest>, res: ServerResponse) => {
+  const chatCompletion = async (request: z.infer<typeof ChatRequest>, res: ServerResponse, arrivedAt: number) => {
     stats.lastMessages = request.messages;
-    const lastUser = request.messages.findLast((message) => message.role === "user");
-    const tokens = streamTokens(answerFor(lastUser ? textOf(lastUser) : ""));
+    const userTexts = request.messages.filter((message) => message.role === "user").map(textOf);
+    const answer = answerFor(userTexts.at(-1) ?? "", userTexts.slice(0, -1));
+    const tokens = streamTokens(answer);
+    const timeline: CompletionTimeline = { startedAt: arrivedAt, cancelled: false, messages: request.messages, answer };
+    stats.completions.push(timeline);
+    if (stats.completions.length > MAX_COMPLETIONS_KEPT) stats.completions.shift();
     const meta = { id: `chatcmpl-${randomUUID().replaceAll("-", "")}`, created: Math.floor(Date.now() / 1000), model: request.model };
     const usage = {
       prompt_tokens: request.messages.reduce((sum, message) => sum + streamTokens(textOf(message)).length, 0),
@@ -118,12 +147,15 @@ export async function startOpenAiEmulator(options: OpenAiEmulatorOptions = {}): 
     res.on("close", () => {
       if (res.writableFinished) return;
       stats.cancelled++;
+      timeline.cancelled = true;
+      timeline.endedAt = performance.now();
       gone.abort();
     });
     const wait = (ms: number) => sleep(ms, undefined, { signal: gone.signal });
     try {
       if (!request.stream) {
         await wait(settings.firstTokenMs + settings.tokenIntervalMs * Math.max(0, tokens.length - 1));
+        timeline.firstTokenAt = performance.now();
         sendJson(res, 200, {
           ...meta,
           object: "chat.completion",
@@ -146,12 +178,14 @@ export async function startOpenAiEmulator(options: OpenAiEmulatorOptions = {}): 
         for (const [i, token] of tokens.entries()) {
           if (i > 0) await wait(settings.tokenIntervalMs);
           event(chunk({ content: token }, null));
+          timeline.firstTokenAt ??= performance.now();
         }
         event(chunk({}, "stop"));
         if (includeUsage) event({ ...meta, object: "chat.completion.chunk", choices: [], usage });
         event("[DONE]");
         res.end();
       }
+      timeline.endedAt = performance.now();
       stats.completed++;
     } catch (error) {
       if (!gone.signal.aborted) throw error;

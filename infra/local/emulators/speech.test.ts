@@ -21,6 +21,16 @@ async function spoken(text: string): Promise<Uint8Array> {
 
 const silence = (ms: number) => new Uint8Array(ms * BYTES_PER_MS).fill(MULAW_SILENCE);
 
+/** Uniform noise at about -20 dBFS (as loud as speech), the same every run. */
+function noise(ms: number): Uint8Array {
+  let seed = 12345;
+  const pcm = new Int16Array(ms * BYTES_PER_MS).map(() => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return Math.round((seed / 2 ** 31 - 0.5) * 11000);
+  });
+  return pcmToMulaw(pcm);
+}
+
 function concat(parts: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
   let at = 0;
@@ -152,6 +162,33 @@ describe("speech emulator with the real SpeechClient", () => {
       expect.objectContaining({ isFinal: true, transcript: SCRIPT[0] }),
       expect.objectContaining({ isFinal: true, transcript: SCRIPT[1] }),
     ]);
+  });
+
+  it("gives a 150 ms noise burst no result at all, and the next utterance still gets the first line", async () => {
+    const { emulator, client } = await start();
+    const { results, error } = await streamAudio(client, concat([silence(300), noise(150), silence(800), lines[0]!, silence(600), noise(150)]));
+
+    expect(error).toBeUndefined();
+    expect(utterances(results).map((group) => group.at(-1)!.transcript)).toEqual([SCRIPT[0]]);
+    // Nothing came back for the burst: the first result is a partial of the line, timed after it.
+    expect(results[0]!.endMs).toBeGreaterThan(300 + 150 + 800);
+    expect(emulator.stats).toMatchObject({ shortBurstsIgnored: 2, finalsSent: 1 });
+  });
+
+  it("sends only partials for a line that withholds its final, then carries on with the script", async () => {
+    const { emulator, client } = await start({ script: [{ text: SCRIPT[0]!, withholdFinal: true }, SCRIPT[1]!] });
+    const { results, error } = await streamAudio(client, concat([lines[0]!, silence(800), lines[1]!, silence(600)]));
+
+    expect(error).toBeUndefined();
+    const firstLineMs = lines[0]!.length / BYTES_PER_MS;
+    const first = results.filter((r) => r.endMs <= firstLineMs + 300);
+    expect(first.length).toBeGreaterThanOrEqual(2);
+    for (const partial of first) {
+      expect(partial.isFinal).toBe(false);
+      expect(SCRIPT[0]!.startsWith(partial.transcript)).toBe(true);
+    }
+    expect(results.filter((r) => r.isFinal).map((r) => r.transcript)).toEqual([SCRIPT[1]]);
+    expect(emulator.stats).toMatchObject({ finalsWithheld: 1, finalsSent: 1 });
   });
 
   it("waits finalDelayMs of wall-clock time before a final", async () => {

@@ -1,6 +1,7 @@
 // Google Speech-to-Text v1 emulator: a real gRPC server speaking google.cloud.speech.v1.Speech, so the
 // real @google-cloud/speech client talks to it unchanged. It cannot understand speech: utterance k of a
-// stream is transcribed as script[k % n], timed from the audio received (see utterances.ts).
+// stream is transcribed as script[k % n], timed from the audio received (see utterances.ts). Bursts
+// shorter than minSpeechMs (coughs, clicks) give no result and take no script line.
 import { setTimeout as sleep } from "node:timers/promises";
 import * as grpc from "@grpc/grpc-js";
 import { durationFromMs, grpcError, listenOnLoopback, loadGoogleService, stderrLogger } from "./grpc-host.js";
@@ -14,11 +15,21 @@ export interface SpeechFault {
   details?: string;
 }
 
+/** A script line: what the caller says, or that plus how the emulator treats that utterance. */
+export type SpeechScriptLine =
+  | string
+  | {
+      text: string;
+      /** Partials only: the final of this utterance never comes (as when Google drops it), so the
+       *  agent must fall back to the latest partial. */
+      withholdFinal?: boolean;
+    };
+
 export interface SpeechEmulatorOptions extends Partial<UtteranceTiming> {
   /** 0 (default) picks a free port. */
   port?: number;
   /** What the caller says, one line per utterance. */
-  script: string[];
+  script: SpeechScriptLine[];
   /** Speech audio per word revealed in partials (default 350, about eSpeak's 175 words a minute). */
   msPerWord?: number;
   /** Wall-clock delay before each final is sent (default 0). */
@@ -37,6 +48,10 @@ export interface SpeechEmulatorStats {
   streamsEnded: number;
   finalsSent: number;
   partialsSent: number;
+  /** Finals not sent because their script line says withholdFinal. */
+  finalsWithheld: number;
+  /** Energy bursts shorter than minSpeechMs that produced nothing. */
+  shortBurstsIgnored: number;
   bytesReceived: number;
   recognizeRequests: number;
 }
@@ -86,11 +101,24 @@ function partialTranscript(line: string, speechMs: number, msPerWord: number): s
   return words.slice(0, shown).join(" ");
 }
 
+interface ScriptLine {
+  text: string;
+  withholdFinal: boolean;
+}
+
+function scriptLines(script: SpeechScriptLine[]): ScriptLine[] {
+  if (script.length === 0) throw new Error("speech emulator: script must have at least one line");
+  return script.map((line, index) => {
+    const { text, withholdFinal } = typeof line === "string" ? { text: line, withholdFinal: false } : line;
+    if (typeof text !== "string" || !text.trim()) throw new Error(`speech emulator: script line ${index + 1} has no text`);
+    return { text, withholdFinal: withholdFinal === true };
+  });
+}
+
 export async function startSpeechEmulator(options: SpeechEmulatorOptions): Promise<SpeechEmulator> {
-  if (options.script.length === 0) throw new Error("speech emulator: script must have at least one line");
   const settings = {
     timing: { ...DEFAULT_UTTERANCE_TIMING, ...definedOnly(options) },
-    script: options.script,
+    script: scriptLines(options.script),
     msPerWord: options.msPerWord ?? 350,
     finalDelayMs: options.finalDelayMs ?? 0,
     maxStreamMs: options.maxStreamMs ?? 305_000,
@@ -102,6 +130,8 @@ export async function startSpeechEmulator(options: SpeechEmulatorOptions): Promi
     streamsEnded: 0,
     finalsSent: 0,
     partialsSent: 0,
+    finalsWithheld: 0,
+    shortBurstsIgnored: 0,
     bytesReceived: 0,
     recognizeRequests: 0,
   };
@@ -121,7 +151,7 @@ export async function startSpeechEmulator(options: SpeechEmulatorOptions): Promi
     },
     Recognize: (call: grpc.ServerUnaryCall<RecognizeRequestMessage, unknown>, callback: grpc.sendUnaryData<unknown>) => {
       stats.recognizeRequests++;
-      const answer = recognize(call.request, settings.script, settings.timing);
+      const answer = recognize(call.request, settings.script, settings.timing, stats);
       if (answer.ok) return callback(null, answer.value);
       settings.log(`Recognize rejected: ${answer.reason}`);
       callback(grpcError(grpc.status.INVALID_ARGUMENT, answer.reason));
@@ -133,7 +163,7 @@ export async function startSpeechEmulator(options: SpeechEmulatorOptions): Promi
 
 interface StreamContext {
   timing: UtteranceTiming;
-  script: string[];
+  script: ScriptLine[];
   msPerWord: number;
   finalDelayMs: number;
   maxStreamMs: number;
@@ -207,16 +237,21 @@ function serveStream(call: grpc.ServerDuplexStream<StreamingRequestMessage, Stre
   });
   const deliver = (event: UtteranceEvent) => {
     if (!config) return;
+    if (event.kind === "ignored") {
+      stats.shortBurstsIgnored++;
+      return;
+    }
     const line = script[(context.firstUtterance + event.utterance) % script.length]!;
     if (event.kind === "partial") {
-      if (config.interimResults) send(result(partialTranscript(line, event.speechMs, context.msPerWord), false, event.atMs), 0, "partialsSent");
+      if (config.interimResults) send(result(partialTranscript(line.text, event.speechMs, context.msPerWord), false, event.atMs), 0, "partialsSent");
       return;
     }
     nextUtterance = context.firstUtterance + event.utterance + 1;
     if (config.singleUtterance) {
       send({ speech_event_type: "END_OF_SINGLE_UTTERANCE", speech_event_time: durationFromMs(event.endMs) }, 0, undefined);
     }
-    send(result(line, true, event.endMs), context.finalDelayMs, "finalsSent");
+    if (line.withholdFinal) stats.finalsWithheld++;
+    else send(result(line.text, true, event.endMs), context.finalDelayMs, "finalsSent");
     if (config.singleUtterance) endAfterOutbox();
   };
   // Ends with OK once every queued response (a delayed final included) has been written.
@@ -286,8 +321,9 @@ function serveStream(call: grpc.ServerDuplexStream<StreamingRequestMessage, Stre
 
 function recognize(
   request: RecognizeRequestMessage,
-  script: string[],
+  script: ScriptLine[],
   timing: UtteranceTiming,
+  stats: SpeechEmulatorStats,
 ): { ok: true; value: { results: Omit<TranscriptResult, "is_final" | "stability">[] } } | { ok: false; reason: string } {
   const checked = checkRecognitionConfig(request.config);
   if (!checked.ok) return { ok: false, reason: `Invalid recognition 'config': ${checked.reason}` };
@@ -299,17 +335,22 @@ function recognize(
   if (tracker.audioMs > MAX_SYNC_AUDIO_MS) {
     return { ok: false, reason: "Sync input too long. For audio longer than 1 min use LongRunningRecognize with a 'uri' parameter." };
   }
-  const results = events.flatMap((event) =>
-    event.kind === "final"
-      ? [
-          {
-            alternatives: [{ transcript: script[event.utterance % script.length]!, confidence: CONFIDENCE }],
-            result_end_time: durationFromMs(event.endMs),
-            language_code: checked.value.languageCode.toLowerCase(),
-          },
-        ]
-      : [],
-  );
+  const results = events.flatMap((event) => {
+    if (event.kind === "ignored") stats.shortBurstsIgnored++;
+    if (event.kind !== "final") return [];
+    const line = script[event.utterance % script.length]!;
+    if (line.withholdFinal) {
+      stats.finalsWithheld++;
+      return [];
+    }
+    return [
+      {
+        alternatives: [{ transcript: line.text, confidence: CONFIDENCE }],
+        result_end_time: durationFromMs(event.endMs),
+        language_code: checked.value.languageCode.toLowerCase(),
+      },
+    ];
+  });
   return { ok: true, value: { results } };
 }
 

@@ -35,6 +35,8 @@ describe("TTS emulator with the real TextToSpeechClient", () => {
     expect(seconds).toBeLessThan(5);
     expect(levelDbfs(mulawToPcm(wav.data))).toBeGreaterThan(-30);
     expect(emulator.stats.characters).toBeGreaterThanOrEqual("שלום, איך אפשר לעזור?".length);
+    // With latencyMs 0 every answer waits for synthesis, which the stats own up to.
+    expect(emulator.stats.latencyOverruns).toBe(1);
   });
 
   it("defaults LINEAR16 to the voice's natural 24 kHz and speaks the words of SSML", async () => {
@@ -74,12 +76,60 @@ describe("TTS emulator with the real TextToSpeechClient", () => {
   });
 
   it("counts a call the client gives up on before the answer", async () => {
-    const call = slowClient.synthesizeSpeech(
-      { input: { text: "שלום" }, voice: { languageCode: "he-IL" }, audioConfig: { audioEncoding: "MULAW", sampleRateHertz: 8000 } },
-      { timeout: 300, maxRetries: 0 },
-    );
+    const call = slowClient.synthesizeSpeech(SHORT_REQUEST, { timeout: 300, maxRetries: 0 });
     await expect(call).rejects.toMatchObject({ code: grpc.status.DEADLINE_EXCEEDED });
     await vi.waitFor(() => expect(slow.stats.cancellations).toBe(1));
-    expect(slow.stats.requests).toBe(1);
+    expect(slow.stats).toMatchObject({ requests: 1, requestsInFlight: 0 });
+  });
+
+  it("counts a pending call the client cancels", async () => {
+    const before = { ...slow.stats };
+    await slowClient.initialize();
+    // The gax call under synthesizeSpeech(): its promise can be cancelled, as a barge-in does.
+    const call = slowClient.innerApiCalls.synthesizeSpeech!(SHORT_REQUEST, { maxRetries: 0 }) as Promise<unknown> & { cancel(): void };
+    const outcome = call.then(
+      () => "answered",
+      (error: grpc.ServiceError) => error.code,
+    );
+    await vi.waitFor(() => expect(slow.stats.requestsInFlight).toBe(1));
+    call.cancel();
+
+    expect(await outcome).toBe(grpc.status.CANCELLED);
+    await vi.waitFor(() => expect(slow.stats.cancellations).toBe(before.cancellations + 1));
+    expect(slow.stats).toMatchObject({ requests: before.requests + 1, requestsInFlight: 0 });
+  });
+});
+
+const SHORT_REQUEST = {
+  input: { text: "שלום" },
+  voice: { languageCode: "he-IL" },
+  audioConfig: { audioEncoding: "MULAW" as const, sampleRateHertz: 8000 },
+};
+
+describe("TTS emulator latencyMs", () => {
+  it("answers latencyMs after each request, with synthesis running meanwhile rather than after it", async () => {
+    const latencyMs = 1500;
+    // One eSpeak worker: four requests at once are synthesized one after another (~150-200 ms each,
+    // so all are done by ~0.7 s, with room for a machine twice as slow).
+    const fixed = await startTtsEmulator({ latencyMs, synthesisWorkers: 1, log: () => undefined });
+    const client = new TextToSpeechClient({ apiEndpoint: "127.0.0.1", port: fixed.port, sslCreds: grpc.credentials.createInsecure(), universeDomain: "googleapis.com" });
+    try {
+      await client.synthesizeSpeech(SHORT_REQUEST); // boots the worker outside the measurement
+      const sentences = ["אנחנו פתוחים עד שש בערב.", "יש תור פנוי מחר בבוקר.", "האם השעה מתאימה לך?", "תודה שהתקשרת, להתראות!"];
+      const elapsed = await Promise.all(
+        sentences.map(async (text) => {
+          const sentAt = performance.now();
+          const [response] = await client.synthesizeSpeech({ ...SHORT_REQUEST, input: { text } });
+          expect(parseWav(response.audioContent as Uint8Array).data.length).toBeGreaterThan(4000);
+          return performance.now() - sentAt;
+        }),
+      );
+      for (const ms of elapsed) expect(ms).toBeGreaterThanOrEqual(latencyMs);
+      // Sleeping first and synthesizing after would put the last answer at latencyMs + ~700 ms.
+      expect(Math.max(...elapsed)).toBeLessThan(latencyMs + 400);
+      expect(fixed.stats).toMatchObject({ requestsInFlight: 0, latencyOverruns: 0 });
+    } finally {
+      await Promise.all([client.close(), fixed.close()]);
+    }
   });
 });

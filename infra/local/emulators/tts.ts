@@ -13,7 +13,14 @@ import { listVoices, selectVoice, type TtsVoice } from "./tts-voices.js";
 export interface TtsEmulatorOptions {
   /** 0 (default) picks a free port. */
   port?: number;
-  /** Extra wall-clock delay before each SynthesizeSpeech answer (default 0). */
+  /**
+   * Fixed wall-clock time from a SynthesizeSpeech request's arrival to its answer (default 0).
+   * Synthesis runs meanwhile, and the answer leaves at max(arrival + latencyMs, synthesis done), so a
+   * test can fix TTS latency whatever eSpeak's speed, as long as latencyMs is above eSpeak's time:
+   * 150-250 ms per request here (mostly instantiating its WASM), more when requests queue for the
+   * synthesisWorkers; 300 or more is safe. stats.latencyOverruns counts answers that came later.
+   * Rejections (INVALID_ARGUMENT) are sent at once.
+   */
   latencyMs?: number;
   /** Worker threads running eSpeak (default 2), so synthesis never blocks this process's event loop. */
   synthesisWorkers?: number;
@@ -27,6 +34,10 @@ export interface TtsEmulatorStats {
   characters: number;
   /** SynthesizeSpeech calls the client cancelled (or let time out) before the answer. */
   cancellations: number;
+  /** SynthesizeSpeech calls received and neither answered nor cancelled yet. */
+  requestsInFlight: number;
+  /** Syntheses that finished after arrival + latencyMs, so their answer came later than latencyMs. */
+  latencyOverruns: number;
   listVoicesRequests: number;
 }
 
@@ -137,22 +148,28 @@ function encodeAudio(pcm: Int16Array, plan: Pick<SynthesisPlan, "encoding" | "sa
 export async function startTtsEmulator(options: TtsEmulatorOptions = {}): Promise<TtsEmulator> {
   const latencyMs = options.latencyMs ?? 0;
   const log = options.log ?? stderrLogger("tts-emulator");
-  const stats: TtsEmulatorStats = { requests: 0, characters: 0, cancellations: 0, listVoicesRequests: 0 };
+  const stats: TtsEmulatorStats = { requests: 0, characters: 0, cancellations: 0, requestsInFlight: 0, latencyOverruns: 0, listVoicesRequests: 0 };
   const espeak = new EspeakPool(options.synthesisWorkers ?? 2);
 
   const synthesize = async (call: grpc.ServerUnaryCall<SynthesizeRequestMessage, unknown>, callback: grpc.sendUnaryData<unknown>) => {
     stats.requests++;
+    stats.requestsInFlight++;
     const input = call.request.input;
     stats.characters += [...(input?.input_source === "ssml" ? input.ssml : (input?.text ?? ""))].length;
     const cancelled = new AbortController();
-    let answered = false;
+    let settled = false;
+    /** Ends the call's time in flight, once: by the answer or by the client's cancel. */
+    const settle = () => {
+      if (settled) return false;
+      settled = true;
+      stats.requestsInFlight--;
+      return true;
+    };
     const answer: grpc.sendUnaryData<unknown> = (error, value) => {
-      if (answered || cancelled.signal.aborted) return;
-      answered = true;
-      callback(error, value);
+      if (settle()) callback(error, value);
     };
     call.on("cancelled", () => {
-      if (answered) return;
+      if (!settle()) return;
       stats.cancellations++;
       cancelled.abort();
     });
@@ -163,12 +180,18 @@ export async function startTtsEmulator(options: TtsEmulatorOptions = {}): Promis
       return;
     }
     try {
-      if (latencyMs > 0) await sleep(latencyMs, undefined, { signal: cancelled.signal });
       const { text, voice, sampleRateHertz, wordsPerMinute, pitch } = plan.value;
-      const pcm = await espeak.synthesize(text, { voice: espeakVoiceFor(voice.languageCode), sampleRate: sampleRateHertz, wordsPerMinute, pitch });
+      let latencyPassed = false;
+      const [pcm] = await Promise.all([
+        espeak.synthesize(text, { voice: espeakVoiceFor(voice.languageCode), sampleRate: sampleRateHertz, wordsPerMinute, pitch }).then((pcm) => {
+          if (latencyPassed) stats.latencyOverruns++;
+          return pcm;
+        }),
+        sleep(latencyMs, undefined, { signal: cancelled.signal }).then(() => (latencyPassed = true)),
+      ]);
       answer(null, { audio_content: Buffer.from(encodeAudio(pcm, plan.value)) });
     } catch (error) {
-      if (cancelled.signal.aborted) return; // the sleep was aborted: nobody is waiting
+      if (cancelled.signal.aborted) return; // cancelled: nobody is waiting for the answer
       log(`SynthesizeSpeech failed: ${String(error)}`);
       answer(grpcError(grpc.status.INTERNAL, `synthesis failed: ${String(error)}`));
     }

@@ -1,6 +1,6 @@
 import { MULAW_SILENCE, pcmToMulaw } from "@voice/protocol";
 import { describe, expect, it } from "vitest";
-import { UtteranceTracker, type UtteranceEvent } from "./utterances.js";
+import { DEFAULT_UTTERANCE_TIMING, UtteranceTracker, type UtteranceEvent, type UtteranceTiming } from "./utterances.js";
 
 /** A 300 Hz tone at about -15 dBFS: speech by energy. */
 function tone(ms: number): Uint8Array {
@@ -9,8 +9,8 @@ function tone(ms: number): Uint8Array {
 }
 const silence = (ms: number) => new Uint8Array(ms * 8).fill(MULAW_SILENCE);
 
-function run(parts: Uint8Array[], chunkBytes = 160): UtteranceEvent[] {
-  const tracker = new UtteranceTracker();
+function run(parts: Uint8Array[], chunkBytes = 160, timing?: Partial<UtteranceTiming>): UtteranceEvent[] {
+  const tracker = new UtteranceTracker({ ...DEFAULT_UTTERANCE_TIMING, ...timing });
   const events: UtteranceEvent[] = [];
   for (const part of parts) for (let at = 0; at < part.length; at += chunkBytes) events.push(...tracker.push(part.subarray(at, at + chunkBytes)));
   return [...events, ...tracker.flush()];
@@ -36,6 +36,25 @@ describe("UtteranceTracker", () => {
   it("keeps a 280 ms pause inside the utterance, and ignores a 40 ms click", () => {
     const events = run([tone(300), silence(280), tone(300), silence(500), tone(40), silence(500)]);
     expect(events.filter((e) => e.kind === "final")).toEqual([{ kind: "final", utterance: 0, endMs: 880, atMs: 1180 }]);
+  });
+
+  it("gives a 150 ms burst no result and no utterance index; the next utterance is still the first", () => {
+    const events = run([silence(200), tone(150), silence(610), tone(400), silence(400)]);
+    expect(events).toEqual([
+      { kind: "ignored", startMs: 200, endMs: 360, atMs: 660 },
+      { kind: "partial", utterance: 0, speechMs: 200, atMs: 1160 },
+      { kind: "partial", utterance: 0, speechMs: 400, atMs: 1360 },
+      { kind: "final", utterance: 0, endMs: 1360, atMs: 1660 },
+    ]);
+  });
+
+  it("holds the first partial until the burst is minSpeechMs long, and ignores a short burst at the end", () => {
+    const events = run([tone(500), silence(400), tone(100)], 160, { firstPartialAfterMs: 100, minSpeechMs: 300 });
+    expect(events.slice(0, 2)).toEqual([
+      { kind: "partial", utterance: 0, speechMs: 300, atMs: 300 },
+      { kind: "partial", utterance: 0, speechMs: 500, atMs: 500 },
+    ]);
+    expect(events.slice(2).map((e) => e.kind)).toEqual(["final", "ignored"]);
   });
 
   it("finishes an utterance still open when the audio ends", () => {

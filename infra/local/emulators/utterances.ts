@@ -18,6 +18,9 @@ export interface UtteranceTiming {
   partialIntervalMs: number;
   /** Trailing silence (audio time) that ends an utterance with a final; shorter pauses do not. */
   finalSilenceMs: number;
+  /** An energy burst shorter than this (first to last speech frame: a cough, a click, a short noise)
+   *  gives no result at all and does not take a script line. */
+  minSpeechMs: number;
 }
 
 export const DEFAULT_UTTERANCE_TIMING: UtteranceTiming = {
@@ -26,13 +29,16 @@ export const DEFAULT_UTTERANCE_TIMING: UtteranceTiming = {
   firstPartialAfterMs: 200,
   partialIntervalMs: 200,
   finalSilenceMs: 300,
+  minSpeechMs: 200,
 };
 
 export type UtteranceEvent =
   /** `speechMs`: audio from the utterance start to the end of this frame; `atMs`: stream offset. */
   | { kind: "partial"; utterance: number; speechMs: number; atMs: number }
   /** `endMs`: stream offset of the end of the utterance's last speech frame. */
-  | { kind: "final"; utterance: number; endMs: number; atMs: number };
+  | { kind: "final"; utterance: number; endMs: number; atMs: number }
+  /** A burst shorter than `minSpeechMs` ended: no result, no utterance index used. */
+  | { kind: "ignored"; startMs: number; endMs: number; atMs: number };
 
 /** RMS level of 16-bit samples in dBFS (-Infinity for digital silence). */
 export function levelDbfs(pcm: Int16Array): number {
@@ -45,6 +51,8 @@ interface ActiveUtterance {
   startMs: number;
   lastSpeechEndMs: number;
   nextPartialAtMs: number;
+  /** Long enough to be an utterance (minSpeechMs reached); until then it may still be a cough. */
+  confirmed: boolean;
 }
 
 export class UtteranceTracker {
@@ -80,7 +88,8 @@ export class UtteranceTracker {
     return events;
   }
 
-  /** End of audio: an utterance still open is final now (as Google does on half-close). */
+  /** End of audio: an utterance still open is final now (as Google does on half-close); a burst still
+   *  shorter than minSpeechMs is ignored. */
   flush(): UtteranceEvent[] {
     if (!this.active) return [];
     return [this.finish(this.active)];
@@ -93,12 +102,13 @@ export class UtteranceTracker {
     if (!this.active) {
       if (this.speechRun < this.timing.onsetFrames) return;
       const startMs = endMs - this.speechRun * FRAME_MS;
-      this.active = { startMs, lastSpeechEndMs: endMs, nextPartialAtMs: startMs + this.timing.firstPartialAfterMs };
+      this.active = { startMs, lastSpeechEndMs: endMs, nextPartialAtMs: startMs + this.timing.firstPartialAfterMs, confirmed: false };
     }
     const active = this.active;
     if (isSpeech) {
       active.lastSpeechEndMs = endMs;
-      if (endMs >= active.nextPartialAtMs) {
+      active.confirmed ||= endMs - active.startMs >= this.timing.minSpeechMs;
+      if (active.confirmed && endMs >= active.nextPartialAtMs) {
         events.push({ kind: "partial", utterance: this.utterances, speechMs: endMs - active.startMs, atMs: endMs });
         active.nextPartialAtMs = endMs + this.timing.partialIntervalMs;
       }
@@ -109,6 +119,7 @@ export class UtteranceTracker {
 
   private finish(active: ActiveUtterance): UtteranceEvent {
     this.active = undefined;
+    if (!active.confirmed) return { kind: "ignored", startMs: active.startMs, endMs: active.lastSpeechEndMs, atMs: this.audioMs };
     return { kind: "final", utterance: this.utterances++, endMs: active.lastSpeechEndMs, atMs: this.audioMs };
   }
 }
