@@ -1,6 +1,16 @@
-import { readFileSync, statSync } from "node:fs";
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { ConfigError, DEFAULT_FIXED_PHRASES, DEFAULT_GREETING_TEXT, loadConfig, resolveGoogleCredentials } from "./config.js";
+import {
+  ConfigError,
+  DEFAULT_BACKCHANNEL_WORDS,
+  DEFAULT_FIXED_PHRASES,
+  DEFAULT_GREETING_TEXT,
+  DEFAULT_SYSTEM_PROMPT,
+  loadConfig,
+  resolveGoogleCredentials,
+} from "./config.js";
 
 const required = { OPENAI_API_KEY: "sk-test", CORE_SHARED_SECRET: "0123456789abcdef" };
 
@@ -22,8 +32,13 @@ describe("loadConfig", () => {
       VAD_MODE: 2,
       MIN_UTT_SEC: 0.25,
       BARGE_IN_MIN_MS: 200,
+      BACKCHANNEL_MAX_MS: 600,
+      BACKCHANNEL_WORDS: DEFAULT_BACKCHANNEL_WORDS,
+      HISTORY_MAX_TOKENS: 3000,
+      DTMF_TIMEOUT_MS: 1500,
       GREETING_TEXT: DEFAULT_GREETING_TEXT,
       SYSTEM_PROMPT: expect.stringContaining("language the caller speaks"),
+      systemPrompt: DEFAULT_SYSTEM_PROMPT,
       FIXED_PHRASES: DEFAULT_FIXED_PHRASES,
       DEBUG: false,
       LOG_LEVEL: "info",
@@ -70,6 +85,34 @@ describe("loadConfig", () => {
     expect(config.FIXED_PHRASES).toEqual({ ...DEFAULT_FIXED_PHRASES, answer_error: "Sorry, once more?", hold: "One moment." });
     expect(() => loadConfig({ ...required, FIXED_PHRASES: "[oops" })).toThrow(/FIXED_PHRASES/);
     expect(() => loadConfig({ ...required, FIXED_PHRASES: '{"a": 1}' })).toThrow(/FIXED_PHRASES/);
+  });
+
+  it("explains keypad input to the model in the default prompt", () => {
+    expect(DEFAULT_SYSTEM_PROMPT).toContain('"[keypad] 1 2 3 #"');
+  });
+
+  it("takes backchannel words per language, replacing that language's defaults only", () => {
+    const config = loadConfig({ ...required, BACKCHANNEL_WORDS: JSON.stringify({ EN: ["sure", "I see"], fr: ["oui"] }) });
+    expect(config.BACKCHANNEL_WORDS).toEqual({ he: DEFAULT_BACKCHANNEL_WORDS.he, en: ["sure", "I see"], fr: ["oui"] });
+    expect(() => loadConfig({ ...required, BACKCHANNEL_WORDS: '{"he": "כן"}' })).toThrow(/BACKCHANNEL_WORDS/);
+    expect(() => loadConfig({ ...required, BACKCHANNEL_WORDS: "כן" })).toThrow(/BACKCHANNEL_WORDS/);
+  });
+
+  it("reads the agent's prompt from AGENT_PROMPT_FILE once, in place of SYSTEM_PROMPT", () => {
+    const path = join(mkdtempSync(join(tmpdir(), "prompt-")), "agent.md");
+    writeFileSync(path, "# מרפאת שיניים\nשעות: א-ה 8-18.\n");
+    const config = loadConfig({ ...required, AGENT_PROMPT_FILE: path, SYSTEM_PROMPT: "ignored" });
+    expect(config.systemPrompt).toBe("# מרפאת שיניים\nשעות: א-ה 8-18.");
+    expect(config.AGENT_PROMPT_FILE).toEqual({ path, text: config.systemPrompt });
+  });
+
+  it("names AGENT_PROMPT_FILE when the file is missing or empty, along with any other bad key", () => {
+    const missing = join(tmpdir(), "no-such-dir-for-prompt", "agent.md");
+    expect(() => loadConfig({ ...required, AGENT_PROMPT_FILE: missing })).toThrow(/AGENT_PROMPT_FILE: cannot read .*ENOENT/);
+    const empty = join(mkdtempSync(join(tmpdir(), "prompt-")), "empty.md");
+    writeFileSync(empty, "  \n");
+    expect(() => loadConfig({ ...required, AGENT_PROMPT_FILE: empty })).toThrow(/AGENT_PROMPT_FILE: .* is empty/);
+    expect(() => loadConfig({ ...required, AGENT_PROMPT_FILE: missing, PORT: "x" })).toThrow(/PORT: .*AGENT_PROMPT_FILE|AGENT_PROMPT_FILE: .*PORT/);
   });
 });
 

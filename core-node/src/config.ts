@@ -1,6 +1,6 @@
 // The core's settings: one zod schema over the environment. Parsing fails with one message that
 // names every bad key, so a misconfigured deploy dies at start, not on its first call.
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { z } from "zod";
@@ -14,7 +14,19 @@ export const DEFAULT_SYSTEM_PROMPT = [
   "Opening hours: Sunday to Thursday 8:00-18:00, Friday 8:00-13:00.",
   "You can book, move or cancel appointments; ask for the caller's name and a preferred time.",
   "If you do not know something, say so briefly and offer to have the clinic call back.",
+  // DTMF reaches the model as a user message of this exact shape (see call/dtmf.ts).
+  'When the caller presses phone keys you receive a message like "[keypad] 1 2 3 #": the keys pressed, in order, space-separated; "#" means the caller finished the entry with the pound key.',
 ].join(" ");
+
+/**
+ * Words and short phrases that, alone, are a listener's acknowledgement rather than a request to
+ * stop ("backchannels"), per language prefix. While the agent speaks they neither interrupt it nor
+ * make a turn. Matching ignores case and punctuation (see eou/backchannel.ts).
+ */
+export const DEFAULT_BACKCHANNEL_WORDS: Record<string, string[]> = {
+  he: ["כן", "אהה", "אה", "נכון", "אוקיי", "ממ", "בסדר", "טוב"],
+  en: ["yes", "yeah", "uh-huh", "mm", "mhm", "right", "okay", "ok"],
+};
 
 /** Short phrases the core may speak without asking the LLM; all are synthesized at warmup. */
 export const DEFAULT_FIXED_PHRASES = {
@@ -52,7 +64,43 @@ const fixedPhrases = z
   // Given phrases override the defaults by name; the defaults the core relies on stay present.
   .transform((given): FixedPhrases => ({ ...DEFAULT_FIXED_PHRASES, ...given }));
 
-export const configSchema = z.object({
+const backchannelWords = z
+  .string()
+  .transform((text, ctx) => {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      ctx.addIssue({ code: "custom", message: "expected a JSON object of language prefix -> list of words" });
+      return z.NEVER;
+    }
+  })
+  .pipe(z.record(z.string().min(1), z.array(z.string().trim().min(1))))
+  // A language given replaces that language's default list; the other defaults stay.
+  .transform((given) => ({
+    ...DEFAULT_BACKCHANNEL_WORDS,
+    ...Object.fromEntries(Object.entries(given).map(([language, words]) => [language.toLowerCase(), words])),
+  }));
+
+/** The agent's instructions and business facts, read once at start (UTF-8 text or markdown). */
+const promptFile = z
+  .string()
+  .min(1)
+  .transform((path, ctx) => {
+    let text: string;
+    try {
+      text = readFileSync(path, "utf8");
+    } catch (error) {
+      ctx.addIssue({ code: "custom", message: `cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}` });
+      return z.NEVER;
+    }
+    if (text.trim() === "") {
+      ctx.addIssue({ code: "custom", message: `${path} is empty` });
+      return z.NEVER;
+    }
+    return { path, text: text.trim() };
+  });
+
+const settingsSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   LANGUAGE: z.string().min(2).default("he-IL"),
   TTS_VOICE: z.string().min(1).default("he-IL-Wavenet-A"),
@@ -73,15 +121,30 @@ export const configSchema = z.object({
   VAD_HANGOVER_MS: z.coerce.number().int().min(20).default(160),
   VAD_MODE: z.coerce.number().int().min(0).max(3).default(2),
   MIN_UTT_SEC: z.coerce.number().min(0).default(0.25),
-  /** Voiced caller speech that interrupts the agent while it talks. */
+  /** Voiced caller audio below which nothing interrupts the agent (a cough, a click). */
   BARGE_IN_MIN_MS: z.coerce.number().int().min(20).default(200),
+  /** Voiced caller audio after which the agent is interrupted even if only backchannel words were heard. */
+  BACKCHANNEL_MAX_MS: z.coerce.number().int().min(20).default(600),
+  BACKCHANNEL_WORDS: backchannelWords.default({ ...DEFAULT_BACKCHANNEL_WORDS }),
   GREETING_TEXT: z.string().min(1).default(DEFAULT_GREETING_TEXT),
   SYSTEM_PROMPT: z.string().min(1).default(DEFAULT_SYSTEM_PROMPT),
+  /** Path of the system prompt with the business facts; when set it is the prompt (SYSTEM_PROMPT is not used). */
+  AGENT_PROMPT_FILE: promptFile.optional(),
+  /** Budget of the conversation history sent to the LLM (system prompt not counted); see llm/history.ts. */
+  HISTORY_MAX_TOKENS: z.coerce.number().int().min(100).default(3000),
+  /** Keypad digits form a turn on "#" or after this long without another key. */
+  DTMF_TIMEOUT_MS: z.coerce.number().int().min(100).default(1500),
   FIXED_PHRASES: fixedPhrases.default({ ...DEFAULT_FIXED_PHRASES }),
   CORE_SHARED_SECRET: z.string().min(16, "must be at least 16 characters"),
   DEBUG: flag.default(false),
   LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal"]).default("info"),
 });
+
+export const configSchema = settingsSchema.transform((settings) => ({
+  ...settings,
+  /** The system prompt in use: the prompt file's text, else SYSTEM_PROMPT. */
+  systemPrompt: settings.AGENT_PROMPT_FILE?.text ?? settings.SYSTEM_PROMPT,
+}));
 
 export type Config = z.infer<typeof configSchema>;
 

@@ -33,6 +33,8 @@ async function main(): Promise<void> {
       tts_endpoint: config.TTS_ENDPOINT ? `${config.TTS_ENDPOINT.host}:${config.TTS_ENDPOINT.port}` : "google",
       openai_base_url: config.OPENAI_BASE_URL ?? "openai",
       google_credentials_path: credentialsPath,
+      agent_prompt_file: config.AGENT_PROMPT_FILE?.path,
+      system_prompt_chars: config.systemPrompt.length,
       warmup,
       startup_ms: Math.round(performance.now() - startedAt),
       node: process.version,

@@ -6,3 +6,4 @@ export * from "./greeting.js";
 export { timingSafeEqual, toBase64 } from "./crypto.js";
 export * from "./mulaw.js";
 export * from "./wav.js";
+export * from "./turn-line.js";

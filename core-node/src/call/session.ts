@@ -1,12 +1,16 @@
 // One call: composes the stages around the app's shared services.
 //   media -> mu-law decode -> VAD -> turn machine -> (transcript) -> LLM stream -> sentences -> TTS -> frames
-// The frame handler does only decode + VAD + STT write + one machine step; everything slower runs
-// off the frame path. Bad input is dropped with one logged reason and never ends the call.
+// The frame handler does only decode + VAD (trimmed by the speech gate) + STT write + one machine
+// step + a numeric barge-in check; everything slower runs off the frame path. Bad input is dropped with one logged reason and
+// never ends the call.
 import {
+  CALL_ID_LABEL,
   FRAME_BYTES,
+  FRAME_MS,
   edgeToCore,
   mulawToPcm,
   peekEvent,
+  type BargeInLineFields,
   type EdgeGreeting,
   type InboundMediaFrame,
   type StartFrame,
@@ -14,32 +18,24 @@ import {
 import type { RawData, WebSocket } from "ws";
 import type { z } from "zod";
 import { errorText, type App } from "../app.js";
-import type { Logger } from "../metrics/log.js";
 import { OutboundFrames } from "../audio/frames.js";
-import type { VoiceActivityDetector } from "../eou/vad.js";
+import { BackchannelLexicon } from "../eou/backchannel.js";
+import { BargeInJudge } from "../eou/barge-in.js";
 import { TurnMachine, type TurnAction } from "../eou/turn-machine.js";
+import { SpeechGate, frameLevelDbfs } from "../eou/speech-gate.js";
+import type { VoiceActivityDetector } from "../eou/vad.js";
+import { ConversationHistory } from "../llm/history.js";
 import { SentenceSplitter } from "../llm/sentences.js";
 import type { ChatMessage } from "../llm/types.js";
-import { CALL_ID_LABEL, callLine, turnLine, type TurnTimeline } from "../metrics/turn.js";
+import { AudioClock } from "../metrics/clock.js";
+import type { Logger } from "../metrics/log.js";
+import { buildBargeInLine, buildCallLine, buildTurnLine, type TurnTimeline } from "../metrics/turn.js";
 import type { SttResult, SttStream } from "../stt/types.js";
-import { Speaker } from "../tts/speaker.js";
+import { Answer, type TurnReport } from "./answer.js";
+import { DtmfCollector, keypadMessage, type DtmfAction, type KeypadEntry } from "./dtmf.js";
 
 /** Consecutive voiced 20 ms frames that start speech. */
 const SPEECH_START_FRAMES = 3;
-
-/** One answer of the agent (or the greeting, turn 0), from the first sentence to its last mark's echo. */
-interface Answer {
-  turn: number;
-  abort: AbortController;
-  speaker: Speaker;
-  /** Sentence of each mark sent, to know what the caller heard when the echo comes. */
-  sentenceOfMark: Map<string, string>;
-  heard: string[];
-  /** The assistant's entry in the history, once the answer was sent (absent for the greeting). */
-  entry?: ChatMessage;
-  recordInHistory: boolean;
-  interrupted: boolean;
-}
 
 export interface SessionOptions {
   /** The call the edge's token was issued for; the start frame must name the same call. */
@@ -47,31 +43,65 @@ export interface SessionOptions {
   onEnded(session: CallSession): void;
 }
 
+/** Why and when the agent is stopped for the caller. */
+interface Interruption {
+  reason: BargeInLineFields["reason"];
+  /** Wall time of the frame, transcript or key that decided it. */
+  decidedAt: number;
+  voicedMs: number;
+  speechStartAudioMs?: number;
+  transcript: string;
+}
+
+/** A turn about to be answered: what the caller said or keyed, and when. */
+type TurnInput = Omit<TurnReport, "fallbacks">;
+
 export class CallSession {
   private readonly callId: string;
   /** Logger whose every line carries the call id (and its Cloud Logging label). */
   private readonly log: Logger;
+  private readonly debug: boolean;
   private streamSid: string | undefined;
   private frames: OutboundFrames | undefined;
   private detector: VoiceActivityDetector | undefined;
+  private readonly gate = new SpeechGate();
   private stt: SttStream | undefined;
   private readonly machine: TurnMachine;
+  private readonly judge: BargeInJudge;
+  private readonly backchannels: BackchannelLexicon;
+  private readonly keypad: DtmfCollector;
+  private readonly clock = new AudioClock(FRAME_MS);
   private readonly pcm = new Int16Array(FRAME_BYTES);
-  private readonly history: ChatMessage[] = [];
+  private readonly history = new ConversationHistory();
   private greetingSeen = false;
+  /** The greeting the edge plays, until its mark comes back: its mark and history entry. */
+  private edgeGreeting: { mark: string; entry: ChatMessage } | undefined;
   private answer: Answer | undefined;
   /** Marks sent towards the caller (the edge's greeting mark too) whose echo has not come back. */
   private readonly outstandingMarks = new Set<string>();
   private sttTimer: NodeJS.Timeout | undefined;
+  private keypadTimer: NodeJS.Timeout | undefined;
+  /** End of the latest caller audio received, on the caller's clock. */
+  private audioNowMs = 0;
   private turnCount = 0;
   private ended = false;
-  private readonly debug: boolean;
   private readonly startedAt = performance.now();
   // Per-utterance snapshots, so a turn reports the STT failures that happened while it was spoken.
   private sttErrors = 0;
   private sttErrorsAtSpeechStart = 0;
   private sttReopensAtSpeechStart = 0;
-  private readonly stats = { framesIn: 0, framesOut: 0, droppedFrames: 0, bargeIns: 0, totalLatenciesMs: [] as number[] };
+  private readonly stats = {
+    framesIn: 0,
+    framesOut: 0,
+    droppedFrames: 0,
+    bargeIns: 0,
+    backchannels: 0,
+    dtmfTurns: 0,
+    fallbacks: 0,
+    cacheHits: 0,
+    ttsSyntheses: 0,
+    totalLatenciesMs: [] as number[],
+  };
 
   constructor(
     private readonly app: App,
@@ -83,14 +113,16 @@ export class CallSession {
     this.debug = app.log.isLevelEnabled("debug");
     const c = app.config;
     this.machine = new TurnMachine({
-      frameMs: 20,
+      frameMs: FRAME_MS,
       speechStartFrames: SPEECH_START_FRAMES,
       hangoverMs: c.VAD_HANGOVER_MS,
       minUtteranceMs: c.MIN_UTT_SEC * 1000,
-      bargeInMinMs: c.BARGE_IN_MIN_MS,
       partialDebounceMs: c.STT_PARTIAL_DEBOUNCE_MS,
       sttTimeoutMs: c.STT_TIMEOUT_MS,
     });
+    this.backchannels = BackchannelLexicon.forLanguage(c.LANGUAGE, c.BACKCHANNEL_WORDS);
+    this.judge = new BargeInJudge({ minMs: c.BARGE_IN_MIN_MS, backchannelMaxMs: c.BACKCHANNEL_MAX_MS }, this.backchannels);
+    this.keypad = new DtmfCollector(c.DTMF_TIMEOUT_MS);
     socket.on("message", (data, isBinary) => this.guard("frame handler", () => this.onMessage(data, isBinary)));
     socket.on("close", () => this.end("socket closed"));
     socket.on("error", (error) => {
@@ -109,6 +141,7 @@ export class CallSession {
 
   private onMessage(data: RawData, isBinary: boolean): void {
     if (this.ended) return;
+    const at = performance.now();
     if (isBinary) return this.drop("binary frame (the call link carries JSON text frames only)");
     const text = Buffer.isBuffer(data)
       ? data.toString("utf8")
@@ -126,7 +159,7 @@ export class CallSession {
     const frame = parsed.data;
     switch (frame.event) {
       case "media":
-        return this.onMedia(frame);
+        return this.onMedia(frame, at);
       case "mark":
         return this.onMarkEcho(frame.mark.name);
       case "start":
@@ -138,8 +171,7 @@ export class CallSession {
         this.socket.close(1000, "call stopped");
         return;
       case "dtmf":
-        if (this.debug) this.log.debug({ digit: frame.dtmf.digit }, "dtmf");
-        return;
+        return this.onKey(frame.dtmf.digit, at);
       case "connected":
         return;
     }
@@ -185,39 +217,45 @@ export class CallSession {
     if (this.greetingSeen) return this.drop("second edge.greeting", greeting.event);
     this.greetingSeen = true;
     // The caller hears the greeting either way; the model should know it was said.
-    this.history.push({ role: "assistant", content: greeting.text });
+    const entry = this.history.add("assistant", greeting.text);
     if (greeting.played) {
-      // While the edge's greeting plays, caller speech is a barge-in like any other.
-      if (greeting.mark) this.outstandingMarks.add(greeting.mark);
+      // While the edge's greeting plays, caller speech interrupts it like any answer.
+      if (greeting.mark) {
+        this.outstandingMarks.add(greeting.mark);
+        this.edgeGreeting = { mark: greeting.mark, entry };
+      }
       return;
     }
-    const answer = this.newAnswer(0, false);
+    const answer = this.newAnswer(0, true, undefined);
+    answer.entry = entry;
     answer.speaker.say(greeting.text);
-    void answer.speaker.finish();
+    void answer.speaker.finish().then(() => this.settle(answer));
   }
 
-  private onMedia(frame: InboundMediaFrame): void {
+  private onMedia(frame: InboundMediaFrame, at: number): void {
     if (!this.frames) return this.drop("media before start", "media");
     const mulaw = Buffer.from(frame.media.payload, "base64");
     if (mulaw.length !== FRAME_BYTES) return this.drop(`media payload of ${mulaw.length} bytes, expected ${FRAME_BYTES}`, "media");
     this.stats.framesIn++;
     const audioMs = Number(frame.media.timestamp);
-    const voiced = this.detector!.isVoiced(mulawToPcm(mulaw, this.pcm));
+    this.clock.observe(audioMs, at);
+    this.audioNowMs = audioMs + FRAME_MS;
+    const pcm = mulawToPcm(mulaw, this.pcm);
+    const voiced = this.gate.isSpeech(this.detector!.isVoiced(pcm), frameLevelDbfs(pcm));
     this.stt!.write(mulaw, audioMs);
-    const actions = this.machine.handle({ type: "frame", voiced, audioMs, at: performance.now() });
+    const actions = this.machine.handle({ type: "frame", voiced, audioMs, at });
     if (actions.length > 0) this.apply(actions);
+    if (voiced) this.considerBargeIn(at);
   }
 
   /** Twilio echoes marks in order as the audio before each finishes playing. */
   private onMarkEcho(name: string): void {
     // Not outstanding: a mark of an interrupted answer that Twilio returned on `clear`.
     if (!this.outstandingMarks.has(name)) return;
-    const answer = this.answer;
     for (const mark of this.outstandingMarks) {
       this.outstandingMarks.delete(mark);
-      const sentence = answer?.sentenceOfMark.get(mark);
-      if (sentence !== undefined) answer!.heard.push(sentence);
-      if (answer && mark === `${answer.turn}.end`) this.answer = undefined;
+      if (mark === this.edgeGreeting?.mark) this.edgeGreeting = undefined;
+      if (this.answer?.markEchoed(mark)) this.answer = undefined;
       if (mark === name) break;
     }
   }
@@ -229,6 +267,10 @@ export class CallSession {
     const at = performance.now();
     const event = { text: result.transcript, audioEndMs: result.audioEndMs, at };
     const actions = this.machine.handle(result.isFinal ? { type: "final", ...event } : { type: "partial", ...event });
+    if (this.machine.inUtterance) {
+      this.judge.hear(this.machine.transcriptSoFar);
+      this.considerBargeIn(at);
+    }
     if (actions.length > 0) this.apply(actions);
   }
 
@@ -242,12 +284,10 @@ export class CallSession {
     for (const action of actions) {
       switch (action.type) {
         case "speechStart":
+          this.judge.reset();
           this.sttErrorsAtSpeechStart = this.sttErrors;
           this.sttReopensAtSpeechStart = this.stt?.reopenCount ?? 0;
-          if (this.debug) this.log.debug({ audio_ms: action.start.audioMs }, "speech start");
-          break;
-        case "speechSustained":
-          if (this.agentSpeaking()) this.interrupt("barge-in");
+          if (this.debug) this.log.debug({ audio_ms: action.startMs }, "speech start");
           break;
         case "partial":
           if (this.debug) this.log.debug({ text: action.text }, "partial");
@@ -256,7 +296,7 @@ export class CallSession {
           if (this.debug) this.log.debug({ duration_ms: action.durationMs }, "utterance too short");
           break;
         case "endOfUtterance":
-          if (this.debug) this.log.debug({ audio_ms: action.utterance.end.audioMs }, "end of utterance");
+          if (this.debug) this.log.debug({ audio_ms: action.utterance.endMs }, "end of utterance");
           break;
         case "awaitTranscript":
           clearTimeout(this.sttTimer);
@@ -267,37 +307,135 @@ export class CallSession {
           break;
         case "turn":
           clearTimeout(this.sttTimer);
-          this.startTurn(action);
+          this.onTranscript(action);
           break;
         case "noTranscript":
           clearTimeout(this.sttTimer);
-          if (this.sttErrors > this.sttErrorsAtSpeechStart) this.speakPhrase(this.app.config.FIXED_PHRASES.stt_trouble, action.utterance.end.at);
+          if (this.sttErrors > this.sttErrorsAtSpeechStart) this.speakInterimPhrase(action);
           else if (this.debug) this.log.debug("utterance without transcript");
           break;
       }
     }
   }
 
-  // ---- answers ---------------------------------------------------------------------------------
+  private onTranscript(action: Extract<TurnAction, { type: "turn" }>): void {
+    // "כן" while the agent talks is the caller listening, not a turn.
+    if (this.answerInProgress() && this.backchannels.isBackchannelOnly(action.transcript)) {
+      this.stats.backchannels++;
+      if (this.debug) this.log.debug({ transcript: action.transcript }, "backchannel");
+      return;
+    }
+    const { utterance } = action;
+    this.startTurn(utterance.voicedMs, {
+      input: "speech",
+      transcript: action.transcript,
+      usedPartial: action.usedPartial,
+      speechStartAudioMs: utterance.startMs,
+      speechEndAudioMs: utterance.endMs,
+      retries: (this.stt?.reopenCount ?? 0) - this.sttReopensAtSpeechStart,
+      timeline: {
+        speechStartAt: this.wallAt(utterance.startMs),
+        speechEndAt: this.wallAt(utterance.endMs),
+        firstResultAt: utterance.firstResultAt,
+        eouAt: action.eouAt,
+        transcriptAt: action.transcriptAt,
+      },
+    });
+  }
 
-  private agentSpeaking(): boolean {
+  private wallAt(audioMs: number): number {
+    // A turn implies frames were observed, so the clock is set.
+    return this.clock.wallAt(audioMs)!;
+  }
+
+  // ---- keypad ----------------------------------------------------------------------------------
+
+  private onKey(key: string, at: number): void {
+    if (!this.frames) return this.drop("dtmf before start", "dtmf");
+    if (this.debug) this.log.debug({ digit: key }, "dtmf");
+    // A key pressed while the agent talks stops it, as on any phone menu.
+    if (this.answerInProgress()) this.interrupt({ reason: "dtmf", decidedAt: at, voicedMs: 0, transcript: "" });
+    this.applyKeypad(this.keypad.press(key, { at, audioMs: this.audioNowMs }));
+  }
+
+  private applyKeypad(action: DtmfAction | undefined): void {
+    if (!action) return;
+    clearTimeout(this.keypadTimer);
+    if (action.type === "awaitKey") {
+      this.keypadTimer = setTimeout(() => {
+        if (this.ended) return;
+        this.guard("keypad timeout", () => this.applyKeypad(this.keypad.timeout(action.id, performance.now())));
+      }, action.timeoutMs);
+      return;
+    }
+    this.startKeypadTurn(action.entry);
+  }
+
+  private startKeypadTurn(entry: KeypadEntry): void {
+    this.stats.dtmfTurns++;
+    this.startTurn(0, {
+      input: "dtmf",
+      transcript: keypadMessage(entry.keys),
+      usedPartial: false,
+      speechStartAudioMs: entry.first.audioMs,
+      speechEndAudioMs: entry.last.audioMs,
+      retries: 0,
+      timeline: { speechStartAt: entry.first.at, speechEndAt: entry.last.at, eouAt: entry.completedAt },
+    });
+  }
+
+  // ---- barge-in --------------------------------------------------------------------------------
+
+  /** An answer (or the greeting) is being prepared or played, or its audio has not finished playing. */
+  private answerInProgress(): boolean {
     return this.answer !== undefined || this.outstandingMarks.size > 0;
   }
 
-  /** The caller talks over the agent: stop the audio, the LLM and TTS; keep only what was heard. */
-  private interrupt(reason: string): void {
+  /** Cheap enough for every voiced frame: numbers only, the transcript was classified on arrival. */
+  private considerBargeIn(decidedAt: number): void {
+    if (!this.machine.inUtterance || !this.answerInProgress()) return;
+    const reason = this.judge.decide(this.machine.voicedMs);
+    if (!reason) return;
+    this.interrupt({
+      reason,
+      decidedAt,
+      voicedMs: this.machine.voicedMs,
+      speechStartAudioMs: this.machine.utteranceStartMs,
+      transcript: this.machine.transcriptSoFar,
+    });
+  }
+
+  /** The caller talks over the agent: stop the audio at once, then the LLM and TTS; keep only what was heard. */
+  private interrupt(cause: Interruption): void {
+    this.send(this.frames!.clear());
+    const clearedAt = performance.now();
     const answer = this.answer;
-    if (this.outstandingMarks.size > 0 || answer?.speaker.firstAudio) this.send(this.frames!.clear());
+    this.answer = undefined;
     this.outstandingMarks.clear();
-    this.stats.bargeIns++;
-    if (answer) {
-      answer.interrupted = true;
-      answer.abort.abort();
-      answer.speaker.abort();
-      if (answer.recordInHistory) this.keepOnlyHeard(answer);
-      this.answer = undefined;
+    if (this.edgeGreeting) {
+      // Its one mark did not come back: the caller did not hear it to the end.
+      this.history.remove(this.edgeGreeting.entry);
+      this.edgeGreeting = undefined;
     }
-    this.log.info({ reason, turn: answer?.turn, heard_sentences: answer?.heard.length }, "BARGE_IN");
+    answer?.stop();
+    if (answer) this.keepOnlyHeard(answer);
+    this.stats.bargeIns++;
+    this.app.log.info(
+      buildBargeInLine({
+        callId: this.callId,
+        turn: answer?.turn ?? 0,
+        reason: cause.reason,
+        heardSentences: answer?.heard.length ?? 0,
+        voicedMs: cause.voicedMs,
+        audioMs: this.audioNowMs,
+        speechStartAudioMs: cause.speechStartAudioMs,
+        decidedAt: cause.decidedAt,
+        clearedAt,
+        transcript: cause.transcript,
+      }),
+      "BARGE_IN",
+    );
+    if (answer) this.settle(answer);
   }
 
   /** The history keeps, of an interrupted answer, the sentences whose marks came back before `clear`. */
@@ -305,122 +443,140 @@ export class CallSession {
     const heard = answer.heard.join(" ");
     if (answer.entry) {
       answer.entry.content = heard;
-      if (heard === "") this.history.splice(this.history.indexOf(answer.entry), 1);
-    } else if (heard !== "") {
-      answer.entry = { role: "assistant", content: heard };
-      this.history.push(answer.entry);
+      if (heard === "") this.history.remove(answer.entry);
+    } else if (answer.recordsHistory && heard !== "") {
+      answer.entry = this.history.add("assistant", heard);
     }
   }
 
-  private newAnswer(turn: number, recordInHistory: boolean): Answer {
-    const abort = new AbortController();
-    const sentenceOfMark = new Map<string, string>();
-    const speaker = new Speaker({
-      turn,
+  // ---- answers ---------------------------------------------------------------------------------
+
+  private newAnswer(turn: number, recordsHistory: boolean, report: TurnReport | undefined): Answer {
+    const answer = new Answer(turn, recordsHistory, report, {
       frames: this.frames!,
-      synthesize: (text) => this.app.tts.synthesize(text),
+      synthesize: (text, signal) => this.app.tts.synthesize(text, signal),
       send: (frame) => this.send(frame),
-      onMark: (name, sentence) => {
-        this.outstandingMarks.add(name);
-        if (sentence !== undefined) sentenceOfMark.set(name, sentence);
-      },
-      onError: (sentence, error) =>
-        this.log.warn({ turn, sentence, error: errorText(error) }, "TTS failed; sentence skipped"),
+      onMark: (name) => this.outstandingMarks.add(name),
+      onError: (sentence, error) => this.log.warn({ turn, sentence, error: errorText(error) }, "TTS failed; sentence skipped"),
       now: () => performance.now(),
     });
-    const answer: Answer = { turn, abort, speaker, sentenceOfMark, heard: [], recordInHistory, interrupted: false };
     this.answer = answer;
     return answer;
   }
 
-  private startTurn(action: Extract<TurnAction, { type: "turn" }>): void {
-    if (this.agentSpeaking()) this.interrupt("caller spoke again");
+  /** `voicedMs`: the caller's voiced audio in the utterance (0 for keys). */
+  private startTurn(voicedMs: number, input: TurnInput): void {
+    if (this.answerInProgress()) {
+      this.interrupt({
+        reason: "new_turn",
+        decidedAt: Math.max(input.timeline.eouAt, input.timeline.transcriptAt ?? 0),
+        voicedMs,
+        speechStartAudioMs: input.input === "speech" ? input.speechStartAudioMs : undefined,
+        transcript: input.transcript,
+      });
+    }
     const turn = ++this.turnCount;
-    this.history.push({ role: "user", content: action.transcript });
-    const answer = this.newAnswer(turn, true);
-    const { utterance } = action;
-    const timeline: TurnTimeline = {
-      speechStartAt: utterance.start.at,
-      speechEndAt: utterance.end.at,
-      firstResultAt: utterance.firstResultAt,
-      eouAt: action.eouAt,
-      transcriptAt: action.transcriptAt,
-    };
-    const retries = (this.stt?.reopenCount ?? 0) - this.sttReopensAtSpeechStart;
-    void this.produceAnswer(answer, timeline)
-      .then(({ fallbacks }) =>
-        this.finishTurn(answer, timeline, { transcript: action.transcript, usedPartial: action.usedPartial, retries, fallbacks }),
-      )
+    this.history.add("user", input.transcript);
+    const answer = this.newAnswer(turn, true, { ...input, fallbacks: 0 });
+    void this.produceAnswer(answer)
+      .then(() => {
+        this.answerSent(answer);
+        this.settle(answer);
+      })
       .catch((error: unknown) => this.log.error({ turn, error: errorText(error) }, "turn failed"));
   }
 
   /** Streams the LLM's answer into the speaker, sentence by sentence. Never throws. */
-  private async produceAnswer(answer: Answer, timeline: TurnTimeline): Promise<{ fallbacks: number }> {
+  private async produceAnswer(answer: Answer): Promise<void> {
     const { config, llm } = this.app;
-    const log = this.log;
+    const report = answer.report!;
+    const dropped = this.history.bound(config.HISTORY_MAX_TOKENS);
+    if (dropped > 0 && this.debug) this.log.debug({ dropped_messages: dropped }, "history trimmed");
+    const messages: ChatMessage[] = [
+      { role: "system", content: config.systemPrompt },
+      ...this.history.messages.map((message) => ({ ...message })),
+    ];
     const splitter = new SentenceSplitter(config.LANGUAGE);
-    const messages: ChatMessage[] = [{ role: "system", content: config.SYSTEM_PROMPT }, ...this.history];
     let failed = false;
-    timeline.llmRequestAt = performance.now();
+    report.timeline.llmRequestAt = performance.now();
     try {
-      for await (const text of llm.stream(messages, answer.abort.signal)) {
-        timeline.llmFirstTokenAt ??= performance.now();
+      for await (const text of llm.stream(messages, answer.llm.signal)) {
+        report.timeline.llmFirstTokenAt ??= performance.now();
         for (const sentence of splitter.push(text)) answer.speaker.say(sentence);
       }
       for (const sentence of splitter.flush()) answer.speaker.say(sentence);
     } catch (error) {
-      if (answer.abort.signal.aborted) return { fallbacks: 0 };
+      if (answer.llm.signal.aborted) return;
       failed = true;
-      log.warn({ turn: answer.turn, error: errorText(error) }, "LLM stream failed");
+      this.log.warn({ turn: answer.turn, error: errorText(error) }, "LLM stream failed");
     }
-    let fallbacks = 0;
-    if (answer.speaker.sentenceCount === 0 && !answer.abort.signal.aborted) {
-      if (!failed) log.warn({ turn: answer.turn }, "LLM answered nothing");
+    if (answer.speaker.sentenceCount === 0 && !answer.interrupted) {
+      if (!failed) this.log.warn({ turn: answer.turn }, "LLM answered nothing");
       answer.speaker.say(config.FIXED_PHRASES.answer_error);
-      fallbacks++;
+      report.fallbacks++;
     }
     await answer.speaker.finish();
-    return { fallbacks };
   }
 
-  /** A fixed phrase as a turn of its own (no transcript, no LLM), e.g. while STT is failing. */
-  private speakPhrase(text: string, speechEndAt: number): void {
-    if (this.agentSpeaking()) return;
-    const answer = this.newAnswer(++this.turnCount, false);
-    answer.speaker.say(text);
-    const timeline: TurnTimeline = { speechStartAt: speechEndAt, speechEndAt, eouAt: speechEndAt, transcriptAt: speechEndAt };
-    const retries = (this.stt?.reopenCount ?? 0) - this.sttReopensAtSpeechStart;
-    void answer.speaker
-      .finish()
-      .then(() => this.finishTurn(answer, timeline, { transcript: "", usedPartial: false, retries, fallbacks: 1 }))
-      .catch((error: unknown) => this.log.error({ turn: answer.turn, error: errorText(error) }, "turn failed"));
+  /** Every sentence went out: the caller will hear it all unless they interrupt (then it is trimmed). */
+  private answerSent(answer: Answer): void {
+    const { spoken } = answer.speaker;
+    if (answer.interrupted || this.ended || !answer.recordsHistory || answer.entry || spoken.length === 0) return;
+    answer.entry = this.history.add("assistant", spoken.join(" "));
   }
 
-  private finishTurn(
-    answer: Answer,
-    timeline: TurnTimeline,
-    facts: { transcript: string; usedPartial: boolean; retries: number; fallbacks: number },
-  ): void {
-    const { speaker } = answer;
-    if (answer.recordInHistory && !answer.interrupted && speaker.spoken.length > 0) {
-      // Everything sent will be heard unless the caller interrupts; then interrupt() trims it.
-      answer.entry = { role: "assistant", content: speaker.spoken.join(" ") };
-      this.history.push(answer.entry);
-    }
+  /** A fixed phrase as a turn of its own (no transcript, no LLM) while speech recognition is failing. */
+  private speakInterimPhrase(action: Extract<TurnAction, { type: "noTranscript" }>): void {
+    if (this.answerInProgress()) return;
+    const { utterance } = action;
+    const answer = this.newAnswer(++this.turnCount, false, {
+      input: "speech",
+      transcript: "",
+      usedPartial: false,
+      speechStartAudioMs: utterance.startMs,
+      speechEndAudioMs: utterance.endMs,
+      retries: (this.stt?.reopenCount ?? 0) - this.sttReopensAtSpeechStart,
+      fallbacks: 1,
+      timeline: { speechStartAt: this.wallAt(utterance.startMs), speechEndAt: this.wallAt(utterance.endMs), eouAt: action.eouAt },
+    });
+    answer.speaker.say(this.app.config.FIXED_PHRASES.stt_trouble);
+    void answer.speaker.finish().then(() => this.settle(answer));
+  }
+
+  /**
+   * The answer's audio is all sent, or it was cut (barge-in, hang-up): count it and write its TURN
+   * line, once. Its metrics are complete by then; a barge-in during the playback that follows shows
+   * in the BARGE_IN line.
+   */
+  private settle(answer: Answer): void {
+    if (answer.settled) return;
+    answer.settled = true;
+    const { speaker, report } = answer;
+    this.stats.cacheHits += speaker.cacheHits;
+    this.stats.ttsSyntheses += speaker.syntheses;
+    if (!report) return;
+    this.stats.fallbacks += report.fallbacks;
     const first = speaker.firstAudio;
+    const timeline: TurnTimeline = { ...report.timeline };
     if (first) {
       timeline.ttsRequestAt = first.ttsRequestedAt;
       timeline.ttsReadyAt = first.ttsReadyAt;
       timeline.firstFrameAt = first.firstFrameAt;
       this.stats.totalLatenciesMs.push(Math.round(first.firstFrameAt - timeline.speechEndAt));
     }
-    // TURN and CALL lines name the call themselves, so they go through the app's logger.
+    // TURN lines name the call themselves, so they go through the app's logger.
     this.app.log.info(
-      turnLine(timeline, {
+      buildTurnLine(timeline, {
         callId: this.callId,
         turn: answer.turn,
-        ...facts,
+        input: report.input,
+        transcript: report.transcript,
+        usedPartial: report.usedPartial,
+        speechStartAudioMs: report.speechStartAudioMs,
+        speechEndAudioMs: report.speechEndAudioMs,
         cacheHit: first?.cacheHit,
+        retries: report.retries,
+        fallbacks: report.fallbacks,
         interrupted: answer.interrupted,
         sentences: speaker.spoken.length,
         ttsFailures: speaker.failures,
@@ -437,28 +593,38 @@ export class CallSession {
 
   // ---- the end ---------------------------------------------------------------------------------
 
+  /** Ends the call once: every timer cleared, LLM and TTS aborted, the STT stream closed, one CALL line. */
   private end(reason: string): void {
     if (this.ended) return;
     this.ended = true;
     clearTimeout(this.sttTimer);
-    if (this.answer) {
-      this.answer.abort.abort();
-      this.answer.speaker.abort();
-      this.answer.interrupted = true;
+    clearTimeout(this.keypadTimer);
+    const answer = this.answer;
+    this.answer = undefined;
+    if (answer) {
+      answer.stop();
+      this.settle(answer);
     }
     this.stt?.close();
     this.detector?.close();
+    const sttReopens = this.stt?.reopenCount ?? 0;
     this.app.log.info(
-      callLine({
+      buildCallLine({
         callId: this.callId,
         durationMs: performance.now() - this.startedAt,
         turns: this.turnCount,
+        dtmfTurns: this.stats.dtmfTurns,
         bargeIns: this.stats.bargeIns,
+        backchannels: this.stats.backchannels,
+        retries: sttReopens,
+        fallbacks: this.stats.fallbacks,
+        cacheHits: this.stats.cacheHits,
+        ttsSyntheses: this.stats.ttsSyntheses,
         framesIn: this.stats.framesIn,
         framesOut: this.stats.framesOut,
         droppedFrames: this.stats.droppedFrames,
         sttErrors: this.sttErrors,
-        sttReopens: this.stt?.reopenCount ?? 0,
+        sttReopens,
         endReason: reason,
         totalLatenciesMs: this.stats.totalLatenciesMs,
       }),

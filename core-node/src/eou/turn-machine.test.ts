@@ -6,7 +6,6 @@ const settings: TurnMachineSettings = {
   speechStartFrames: 3,
   hangoverMs: 160,
   minUtteranceMs: 250,
-  bargeInMinMs: 200,
   partialDebounceMs: 60,
   sttTimeoutMs: 240,
 };
@@ -32,7 +31,7 @@ describe("TurnMachine", () => {
   it("starts speech after a few voiced frames, at the first of them", () => {
     const m = new TurnMachine(settings);
     const actions = frames(m, "..###", 0);
-    expect(actions).toEqual([{ type: "speechStart", start: { audioMs: 40, at: 45 } }]);
+    expect(actions).toEqual([{ type: "speechStart", startMs: 40 }]);
   });
 
   it("ignores clicks shorter than the start run", () => {
@@ -44,23 +43,24 @@ describe("TurnMachine", () => {
   it("ends the utterance after the hangover of silence and waits for a final", () => {
     const m = new TurnMachine(settings);
     const actions = frames(m, voiced(600) + silent(160), 0);
-    expect(types(actions)).toEqual(["speechStart", "speechSustained", "endOfUtterance", "awaitTranscript"]);
+    expect(types(actions)).toEqual(["speechStart", "endOfUtterance", "awaitTranscript"]);
     const eou = actions.find((a) => a.type === "endOfUtterance")!;
     // Speech ends with the last voiced frame (600 ms); EOU is decided when the 8th silent frame arrives.
-    expect(eou).toMatchObject({ utterance: { start: { audioMs: 0 }, end: { audioMs: 600, at: 585 } }, at: 745 });
+    expect(eou).toMatchObject({ utterance: { startMs: 0, endMs: 600, voicedMs: 600 }, at: 745 });
     expect(actions.at(-1)).toEqual({ type: "awaitTranscript", id: expect.any(Number), timeoutMs: 240 });
   });
 
   it("does not end the utterance on a pause shorter than the hangover", () => {
     const m = new TurnMachine(settings);
     const actions = frames(m, voiced(300) + silent(140) + voiced(300) + silent(100), 0);
-    expect(types(actions)).toEqual(["speechStart", "speechSustained"]);
+    expect(types(actions)).toEqual(["speechStart"]);
+    expect(m.voicedMs).toBe(600);
   });
 
   it("discards speech shorter than MIN_UTT_SEC", () => {
     const m = new TurnMachine(settings);
     const actions = frames(m, voiced(200) + silent(200), 0);
-    expect(types(actions)).toEqual(["speechStart", "speechSustained", "utteranceDiscarded"]);
+    expect(types(actions)).toEqual(["speechStart", "utteranceDiscarded"]);
     expect(actions.at(-1)).toEqual({ type: "utteranceDiscarded", durationMs: 200 });
     expect(m.inUtterance).toBe(false);
   });
@@ -78,7 +78,7 @@ describe("TurnMachine", () => {
         type: "turn",
         transcript: "hello there",
         usedPartial: false,
-        utterance: { start: { audioMs: 0, at: 5 }, end: { audioMs: 600, at: 585 }, firstResultAt: 500 },
+        utterance: { startMs: 0, endMs: 600, voicedMs: 600, firstResultAt: 500 },
         eouAt: 745,
         transcriptAt: 820,
       },
@@ -148,7 +148,7 @@ describe("TurnMachine", () => {
     const second = frames(m, silent(160), 1160);
     expect(second[0]).toMatchObject({
       type: "endOfUtterance",
-      utterance: { start: { audioMs: 0 }, end: { audioMs: 1160 } },
+      utterance: { startMs: 0, endMs: 1160, voicedMs: 1000 },
     });
   });
 
@@ -169,12 +169,19 @@ describe("TurnMachine", () => {
     expect(next[1]).toMatchObject({ type: "turn", transcript: "second" });
   });
 
-  it("signals sustained speech once per utterance, at the barge-in threshold", () => {
+  it("exposes the utterance's voiced audio and its latest transcript, undebounced, for the barge-in decision", () => {
     const m = new TurnMachine(settings);
-    const actions = frames(m, voiced(180), 0);
-    expect(types(actions)).toEqual(["speechStart"]);
-    const more = frames(m, voiced(100), 180);
-    expect(more).toEqual([{ type: "speechSustained", start: { audioMs: 0, at: 5 }, voicedMs: 200 }]);
+    expect(m.transcriptSoFar).toBe("");
+    frames(m, voiced(180) + silent(60) + voiced(40), 0);
+    expect(m.voicedMs).toBe(220);
+    expect(m.utteranceStartMs).toBe(0);
+    m.handle({ type: "partial", text: "wait", at: 300 });
+    m.handle({ type: "partial", text: "wait a", at: 310 }); // within the debounce window: not emitted, still known
+    expect(m.transcriptSoFar).toBe("wait a");
+    frames(m, silent(160), 280);
+    m.handle({ type: "final", text: "wait a second", audioEndMs: 280, at: 500 });
+    expect(m.transcriptSoFar).toBe("");
+    expect(m.voicedMs).toBe(0);
   });
 
   it("measures silence on the audio clock, so a lost frame does not stretch the hangover", () => {

@@ -2,8 +2,9 @@
 // STT results, timer expiries), actions out. It reads no clock and does no I/O; every event carries
 // the wall time it happened at, so tests drive it with plain numbers.
 //
-// Speech is timed on the caller's audio clock (Twilio's media timestamps), and each moment is paired
-// with the wall time its frame arrived, which is what the latency metrics measure from.
+// Speech is timed on the caller's audio clock (Twilio's media timestamps); the session maps that
+// clock to wall time for the latency metrics (metrics/clock.ts). Whether speech interrupts the agent
+// is decided elsewhere (barge-in.ts) from what this machine exposes: voiced audio and transcript.
 
 export interface TurnMachineSettings {
   /** Audio per frame (20 ms on the phone line). */
@@ -14,25 +15,19 @@ export interface TurnMachineSettings {
   hangoverMs: number;
   /** Utterances shorter than this, start to end, are not a turn (MIN_UTT_SEC). */
   minUtteranceMs: number;
-  /** Voiced audio in one utterance that counts as a real interruption (barge-in). */
-  bargeInMinMs: number;
   /** Partials closer together than this are coalesced (STT_PARTIAL_DEBOUNCE_MS). */
   partialDebounceMs: number;
   /** After the end of the utterance, how long to wait for a final (STT_TIMEOUT_MS). */
   sttTimeoutMs: number;
 }
 
-/** A point on the caller's audio clock and the wall time (ms) its frame arrived. */
-export interface AudioMoment {
-  audioMs: number;
-  at: number;
-}
-
 export interface Utterance {
-  /** Start of the first voiced frame. */
-  start: AudioMoment;
-  /** End of the last voiced frame (speech end, before the hangover). */
-  end: AudioMoment;
+  /** Start of the first voiced frame, on the caller's audio clock. */
+  startMs: number;
+  /** End of the last voiced frame (speech end, before the hangover), on the caller's audio clock. */
+  endMs: number;
+  /** Voiced audio in the utterance (pauses excluded). */
+  voicedMs: number;
   /** Wall time of the first STT result (partial, or a final when no partial came). */
   firstResultAt?: number;
 }
@@ -45,9 +40,7 @@ export type TurnEvent =
   | { type: "sttTimeout"; id: number; at: number };
 
 export type TurnAction =
-  | { type: "speechStart"; start: AudioMoment }
-  /** The utterance has enough voiced audio to interrupt the agent. Once per utterance. */
-  | { type: "speechSustained"; start: AudioMoment; voicedMs: number }
+  | { type: "speechStart"; startMs: number }
   /** The transcript so far; throttled to one per debounce window, the latest text is always kept. */
   | { type: "partial"; text: string; at: number }
   | { type: "utteranceDiscarded"; durationMs: number }
@@ -64,7 +57,7 @@ export type TurnAction =
       /** Wall time the transcript used arrived (the final) or was settled for (the timeout). */
       transcriptAt: number;
     }
-  | { type: "noTranscript"; utterance: Utterance };
+  | { type: "noTranscript"; utterance: Utterance; eouAt: number };
 
 type Phase = "idle" | "speaking" | "awaiting";
 
@@ -72,10 +65,8 @@ export class TurnMachine {
   private phase: Phase = "idle";
   /** Consecutive voiced frames while not speaking, and where that run began. */
   private run = 0;
-  private runStart: AudioMoment = { audioMs: 0, at: 0 };
+  private runStartMs = 0;
   private utterance: Utterance | undefined;
-  private voicedMs = 0;
-  private sustained = false;
   /** Start of the last voiced stretch after a pause; a final ending before it misses the tail. */
   private resumedAudioMs = 0;
   private finals: string[] = [];
@@ -93,10 +84,25 @@ export class TurnMachine {
     return this.phase !== "idle";
   }
 
+  /** Voiced audio of the current utterance (0 outside one). */
+  get voicedMs(): number {
+    return this.utterance?.voicedMs ?? 0;
+  }
+
+  /** Start of the current utterance on the audio clock, if in one. */
+  get utteranceStartMs(): number | undefined {
+    return this.utterance?.startMs;
+  }
+
+  /** The current utterance's transcript so far: its finals and the latest partial, undebounced. */
+  get transcriptSoFar(): string {
+    return this.phase === "idle" ? "" : this.transcript();
+  }
+
   handle(event: TurnEvent): TurnAction[] {
     switch (event.type) {
       case "frame":
-        return event.voiced ? this.voicedFrame(event.audioMs, event.at) : this.silentFrame(event.audioMs, event.at);
+        return event.voiced ? this.voicedFrame(event.audioMs) : this.silentFrame(event.audioMs, event.at);
       case "partial":
         return this.partial(event.text, event.audioEndMs, event.at);
       case "final":
@@ -106,16 +112,16 @@ export class TurnMachine {
     }
   }
 
-  private voicedFrame(audioMs: number, at: number): TurnAction[] {
-    const { frameMs, speechStartFrames, bargeInMinMs } = this.settings;
+  private voicedFrame(audioMs: number): TurnAction[] {
+    const { frameMs, speechStartFrames } = this.settings;
     if (this.phase === "speaking") {
       const utterance = this.utterance!;
-      if (audioMs - utterance.end.audioMs >= speechStartFrames * frameMs) this.resumedAudioMs = audioMs;
-      utterance.end = { audioMs: audioMs + frameMs, at };
-      this.voicedMs += frameMs;
-      return this.checkSustained();
+      if (audioMs - utterance.endMs >= speechStartFrames * frameMs) this.resumedAudioMs = audioMs;
+      utterance.endMs = audioMs + frameMs;
+      utterance.voicedMs += frameMs;
+      return [];
     }
-    if (this.run === 0) this.runStart = { audioMs, at };
+    if (this.run === 0) this.runStartMs = audioMs;
     this.run++;
     if (this.run < speechStartFrames) return [];
     this.run = 0;
@@ -123,35 +129,25 @@ export class TurnMachine {
       // The caller went on talking after a pause: same utterance, the pending decision is void.
       this.timerId++;
       this.phase = "speaking";
-      this.resumedAudioMs = this.runStart.audioMs;
-      this.utterance!.end = { audioMs: audioMs + frameMs, at };
-      this.voicedMs += speechStartFrames * frameMs;
-      return this.checkSustained();
+      this.resumedAudioMs = this.runStartMs;
+      this.utterance!.endMs = audioMs + frameMs;
+      this.utterance!.voicedMs += speechStartFrames * frameMs;
+      return [];
     }
     this.phase = "speaking";
-    this.utterance = { start: this.runStart, end: { audioMs: audioMs + frameMs, at } };
-    this.resumedAudioMs = this.runStart.audioMs;
-    this.voicedMs = speechStartFrames * frameMs;
-    this.sustained = false;
+    this.utterance = { startMs: this.runStartMs, endMs: audioMs + frameMs, voicedMs: speechStartFrames * frameMs };
+    this.resumedAudioMs = this.runStartMs;
     this.clearTranscript();
-    const actions: TurnAction[] = [{ type: "speechStart", start: this.runStart }];
-    if (bargeInMinMs <= this.voicedMs) actions.push(...this.checkSustained());
-    return actions;
-  }
-
-  private checkSustained(): TurnAction[] {
-    if (this.sustained || this.voicedMs < this.settings.bargeInMinMs) return [];
-    this.sustained = true;
-    return [{ type: "speechSustained", start: this.utterance!.start, voicedMs: this.voicedMs }];
+    return [{ type: "speechStart", startMs: this.runStartMs }];
   }
 
   private silentFrame(audioMs: number, at: number): TurnAction[] {
     this.run = 0;
     if (this.phase !== "speaking") return [];
     const utterance = this.utterance!;
-    const silenceMs = audioMs + this.settings.frameMs - utterance.end.audioMs;
+    const silenceMs = audioMs + this.settings.frameMs - utterance.endMs;
     if (silenceMs < this.settings.hangoverMs) return [];
-    const durationMs = utterance.end.audioMs - utterance.start.audioMs;
+    const durationMs = utterance.endMs - utterance.startMs;
     if (durationMs < this.settings.minUtteranceMs) {
       this.reset();
       return [{ type: "utteranceDiscarded", durationMs }];
@@ -170,7 +166,7 @@ export class TurnMachine {
   /** Results from before this utterance (a late final of the previous turn, noise) are not ours. */
   private accepts(text: string, audioEndMs: number | undefined): boolean {
     if (this.phase === "idle" || text.trim() === "") return false;
-    return audioEndMs === undefined || audioEndMs > this.utterance!.start.audioMs;
+    return audioEndMs === undefined || audioEndMs > this.utterance!.startMs;
   }
 
   private partial(text: string, audioEndMs: number | undefined, at: number): TurnAction[] {
@@ -203,7 +199,7 @@ export class TurnMachine {
     if (this.transcript() === "") {
       const utterance = this.utterance!;
       this.reset();
-      return [{ type: "noTranscript", utterance }];
+      return [{ type: "noTranscript", utterance, eouAt: this.eouAt }];
     }
     return [this.commit(this.pendingPartial !== undefined, at)];
   }

@@ -1,9 +1,17 @@
 import { describe, expect, it } from "vitest";
+import { bargeInLine, callLine, turnLine } from "@voice/protocol";
 import { createLogger } from "./log.js";
 import { LogCapture } from "./log-capture.js";
-import { callLine, turnLine } from "./turn.js";
+import { buildBargeInLine, buildCallLine, buildTurnLine } from "./turn.js";
 
-describe("TURN and CALL lines", () => {
+/** Writes `fields` as `message` through the real logger and returns the parsed line. */
+function written(fields: object, message: string): Record<string, unknown> {
+  const capture = new LogCapture();
+  createLogger({ level: "info", debug: false, destination: capture }).info(fields, message);
+  return capture.lines[0]!;
+}
+
+describe("TURN, BARGE_IN and CALL lines", () => {
   const timeline = {
     speechStartAt: 1000,
     speechEndAt: 2600.4,
@@ -19,8 +27,11 @@ describe("TURN and CALL lines", () => {
   const facts = {
     callId: "CA1",
     turn: 2,
+    input: "speech" as const,
     transcript: "שלום, מה שעות הפתיחה?",
     usedPartial: true,
+    speechStartAudioMs: 4000,
+    speechEndAudioMs: 5600,
     cacheHit: true,
     retries: 0,
     fallbacks: 0,
@@ -29,12 +40,8 @@ describe("TURN and CALL lines", () => {
     ttsFailures: 0,
   };
 
-  it("is one Cloud Logging entry with the five metrics as top-level numbers", () => {
-    const capture = new LogCapture();
-    const log = createLogger({ level: "info", debug: false, destination: capture });
-    log.info(turnLine(timeline, facts), "TURN");
-    expect(capture.lines).toHaveLength(1);
-    const line = capture.lines[0]!;
+  it("is one Cloud Logging entry with the five metrics as top-level numbers, and parses with the shared schema", () => {
+    const line = written(buildTurnLine(timeline, facts), "TURN");
     expect(line).toEqual({
       severity: "INFO",
       timestamp: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
@@ -48,6 +55,9 @@ describe("TURN and CALL lines", () => {
       EOU_MS: 165,
       call_id: "CA1",
       turn: 2,
+      input: "speech",
+      speech_start_audio_ms: 4000,
+      speech_end_audio_ms: 5600,
       transcript: "שלום, מה שעות הפתיחה?",
       transcript_chars: 21,
       stt_used_partial: true,
@@ -58,20 +68,71 @@ describe("TURN and CALL lines", () => {
       answer_sentences: 2,
       tts_failures: 0,
     });
+    expect(turnLine.parse(line)).toEqual(line);
   });
 
-  it("leaves out a metric whose stage did not happen", () => {
-    const line = turnLine({ ...timeline, llmFirstTokenAt: undefined, firstFrameAt: undefined }, facts);
-    expect(JSON.parse(JSON.stringify(line))).not.toHaveProperty("LLM_FIRST_TOKEN_MS");
-    expect(JSON.parse(JSON.stringify(line))).not.toHaveProperty("TOTAL_LATENCY_MS");
+  it("leaves out a metric whose stage did not happen, and still parses", () => {
+    const line = written(buildTurnLine({ ...timeline, llmFirstTokenAt: undefined, firstFrameAt: undefined }, facts), "TURN");
+    expect(line).not.toHaveProperty("LLM_FIRST_TOKEN_MS");
+    expect(line).not.toHaveProperty("TOTAL_LATENCY_MS");
+    expect(turnLine.safeParse(line).success).toBe(true);
+  });
+
+  it("describes a keypad turn without speech recognition metrics", () => {
+    const keypad = buildTurnLine(
+      { speechStartAt: 100, speechEndAt: 900, eouAt: 900, llmRequestAt: 901, llmFirstTokenAt: 1200, ttsRequestAt: 1250, ttsReadyAt: 1400, firstFrameAt: 1401 },
+      { ...facts, input: "dtmf", transcript: "[keypad] 1 2 #", usedPartial: false, cacheHit: false },
+    );
+    const line = turnLine.parse(written(keypad, "TURN"));
+    expect(line).toMatchObject({ input: "dtmf", EOU_MS: 0, TOTAL_LATENCY_MS: 501 });
+    expect(line.STT_FIRST_PARTIAL_MS).toBeUndefined();
+    expect(line.STT_FINAL_MS).toBeUndefined();
+  });
+
+  it("is rejected by the schema when a field is missing or a metric is negative", () => {
+    const line = written(buildTurnLine(timeline, facts), "TURN");
+    const { EOU_MS: _eou, ...withoutEou } = line;
+    expect(turnLine.safeParse(withoutEou).success).toBe(false);
+    expect(turnLine.safeParse({ ...line, TOTAL_LATENCY_MS: -3 }).success).toBe(false);
+    expect(turnLine.safeParse({ ...line, message: "CALL" }).success).toBe(false);
+  });
+
+  it("parses as it arrives in a Cloud Logging export, with severity and labels lifted out", () => {
+    const { severity: _s, timestamp: _t, "logging.googleapis.com/labels": _l, ...payload } = written(buildTurnLine(timeline, facts), "TURN");
+    expect(turnLine.safeParse(payload).success).toBe(true);
+  });
+
+  it("reports a barge-in with the decision's audio time and how fast clear went out", () => {
+    const line = written(
+      buildBargeInLine({
+        callId: "CA1",
+        turn: 3,
+        reason: "words",
+        heardSentences: 1,
+        voicedMs: 240,
+        audioMs: 15_320,
+        speechStartAudioMs: 15_040,
+        decidedAt: 1000.02,
+        clearedAt: 1000.31,
+        transcript: "רגע, אני",
+      }),
+      "BARGE_IN",
+    );
+    expect(bargeInLine.parse(line)).toMatchObject({ turn: 3, reason: "words", voiced_ms: 240, audio_ms: 15_320, detect_to_clear_ms: 0.3 });
   });
 
   it("summarises a call", () => {
-    const line = callLine({
+    const fields = buildCallLine({
       callId: "CA1",
       durationMs: 12_345.6,
       turns: 3,
+      dtmfTurns: 1,
       bargeIns: 1,
+      backchannels: 2,
+      retries: 0,
+      fallbacks: 0,
+      cacheHits: 2,
+      ttsSyntheses: 4,
       framesIn: 600,
       framesOut: 400,
       droppedFrames: 2,
@@ -80,7 +141,16 @@ describe("TURN and CALL lines", () => {
       endReason: "stop",
       totalLatenciesMs: [800, 1000, 900],
     });
-    expect(line).toMatchObject({ duration_ms: 12346, total_latency_ms_max: 1000, total_latency_ms_avg: 900, end_reason: "stop" });
+    const line = callLine.parse(written(fields, "CALL"));
+    expect(line).toMatchObject({
+      duration_ms: 12346,
+      total_latency_ms_max: 1000,
+      total_latency_ms_avg: 900,
+      end_reason: "stop",
+      dtmf_turns: 1,
+      backchannels: 2,
+      cache_hits: 2,
+    });
   });
 });
 

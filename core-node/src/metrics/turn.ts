@@ -1,21 +1,21 @@
-// The TURN line (one per turn) and the CALL line (one per call), as Cloud Logging structured
-// entries. Timings are wall-clock milliseconds from one monotonic clock; a metric whose stage did
-// not happen (no LLM token, no audio) is left out rather than faked.
-
-export const CALL_ID_LABEL = "logging.googleapis.com/labels";
+// Builders of the TURN, BARGE_IN and CALL lines, in the shapes protocol/src/turn-line.ts defines
+// (the schemas readers parse them with). Timings are wall-clock milliseconds from one monotonic
+// clock; the moments about the caller's speech come from the caller's audio clock mapped to wall
+// time (clock.ts). A metric whose stage did not happen is left out rather than faked.
+import { CALL_ID_LABEL, type BargeInLineFields, type CallLineFields, type TurnLineFields } from "@voice/protocol";
 
 /** Wall times (ms) of the moments a turn is measured between. */
 export interface TurnTimeline {
-  /** Arrival of the frame where speech starts (VAD). */
+  /** Speech start (VAD) on the caller's clock, mapped to wall time; the first key for keypad input. */
   speechStartAt: number;
-  /** Arrival of the frame where speech ends (VAD, before the hangover). */
+  /** Speech end (VAD, before the hangover), mapped to wall time; the last key for keypad input. */
   speechEndAt: number;
-  /** First partial of the utterance (or the final, if no partial came). */
+  /** First STT result of the utterance (speech only). */
   firstResultAt?: number;
-  /** End of utterance decided (after the hangover). */
+  /** End of utterance decided (after the hangover), or the keypad entry complete. */
   eouAt: number;
-  /** The final arrived, or the partial was settled for at the timeout. */
-  transcriptAt: number;
+  /** The final arrived, or the partial was settled for at the timeout (speech with a transcript only). */
+  transcriptAt?: number;
   llmRequestAt?: number;
   llmFirstTokenAt?: number;
   ttsRequestAt?: number;
@@ -27,31 +27,36 @@ export interface TurnTimeline {
 export interface TurnFacts {
   callId: string;
   turn: number;
+  input: "speech" | "dtmf";
   transcript: string;
   usedPartial: boolean;
+  speechStartAudioMs: number;
+  speechEndAudioMs: number;
   cacheHit?: boolean;
   retries: number;
   fallbacks: number;
   interrupted: boolean;
   sentences: number;
-  /** Sentences skipped because synthesis failed. */
   ttsFailures: number;
 }
 
 const span = (from: number | undefined, to: number | undefined) =>
   from === undefined || to === undefined ? undefined : Math.round(to - from);
 
-export function turnLine(t: TurnTimeline, facts: TurnFacts) {
+export function buildTurnLine(t: TurnTimeline, facts: TurnFacts): TurnLineFields {
   return {
     [CALL_ID_LABEL]: { call_id: facts.callId },
+    call_id: facts.callId,
+    turn: facts.turn,
+    input: facts.input,
     STT_FIRST_PARTIAL_MS: span(t.speechStartAt, t.firstResultAt),
     STT_FINAL_MS: span(t.speechEndAt, t.transcriptAt),
     LLM_FIRST_TOKEN_MS: span(t.llmRequestAt, t.llmFirstTokenAt),
     TTS_READY_MS: span(t.ttsRequestAt, t.ttsReadyAt),
     TOTAL_LATENCY_MS: span(t.speechEndAt, t.firstFrameAt),
-    EOU_MS: span(t.speechEndAt, t.eouAt),
-    call_id: facts.callId,
-    turn: facts.turn,
+    EOU_MS: span(t.speechEndAt, t.eouAt)!,
+    speech_start_audio_ms: Math.round(facts.speechStartAudioMs),
+    speech_end_audio_ms: Math.round(facts.speechEndAudioMs),
     transcript: facts.transcript,
     transcript_chars: facts.transcript.length,
     stt_used_partial: facts.usedPartial,
@@ -64,11 +69,47 @@ export function turnLine(t: TurnTimeline, facts: TurnFacts) {
   };
 }
 
+export interface BargeIn {
+  callId: string;
+  turn: number;
+  reason: BargeInLineFields["reason"];
+  heardSentences: number;
+  voicedMs: number;
+  audioMs: number;
+  speechStartAudioMs?: number;
+  /** Wall times of the deciding frame, transcript or key, and of `clear` sent. */
+  decidedAt: number;
+  clearedAt: number;
+  transcript: string;
+}
+
+export function buildBargeInLine(b: BargeIn): BargeInLineFields {
+  return {
+    [CALL_ID_LABEL]: { call_id: b.callId },
+    call_id: b.callId,
+    turn: b.turn,
+    reason: b.reason,
+    heard_sentences: b.heardSentences,
+    voiced_ms: Math.round(b.voicedMs),
+    audio_ms: Math.round(b.audioMs),
+    speech_start_audio_ms: b.speechStartAudioMs === undefined ? undefined : Math.round(b.speechStartAudioMs),
+    // Sub-millisecond on a healthy core: keep a tenth of a millisecond.
+    detect_to_clear_ms: Math.max(0, Math.round((b.clearedAt - b.decidedAt) * 10) / 10),
+    transcript: b.transcript,
+  };
+}
+
 export interface CallSummary {
   callId: string;
   durationMs: number;
   turns: number;
+  dtmfTurns: number;
   bargeIns: number;
+  backchannels: number;
+  retries: number;
+  fallbacks: number;
+  cacheHits: number;
+  ttsSyntheses: number;
   framesIn: number;
   framesOut: number;
   droppedFrames: number;
@@ -78,14 +119,20 @@ export interface CallSummary {
   totalLatenciesMs: number[];
 }
 
-export function callLine(s: CallSummary) {
+export function buildCallLine(s: CallSummary): CallLineFields {
   const latencies = s.totalLatenciesMs;
   return {
     [CALL_ID_LABEL]: { call_id: s.callId },
     call_id: s.callId,
     duration_ms: Math.round(s.durationMs),
     turns: s.turns,
+    dtmf_turns: s.dtmfTurns,
     barge_ins: s.bargeIns,
+    backchannels: s.backchannels,
+    retries: s.retries,
+    fallbacks: s.fallbacks,
+    cache_hits: s.cacheHits,
+    tts_syntheses: s.ttsSyntheses,
     frames_in: s.framesIn,
     frames_out: s.framesOut,
     dropped_frames: s.droppedFrames,

@@ -2,11 +2,17 @@
 // stream per call carrying every frame (silence too, as Google expects), interim results on.
 // A failed stream is reported once and opened again on later audio, backing off while it keeps
 // failing. (Replaying the unrecognised audio and rotating before the 305 s limit come later.)
+//
+// The stream is gax's own (`_streamingRecognize`, typed public in the client's d.ts) rather than the
+// library's `streamingRecognize` helper: the helper wraps it in a pipeline whose destroy() did not end
+// the gRPC call (checked against the emulator), while gax's stream has cancel(), which ends it at once. The
+// helper only adds the first request carrying the config and wraps audio as {audioContent}; so do we.
 import type { SpeechClient, protos } from "@google-cloud/speech";
 import type { Client } from "@grpc/grpc-js";
 import type { SpeechToText, SttStream, SttStreamHandlers } from "./types.js";
 
 type StreamingResponse = protos.google.cloud.speech.v1.IStreamingRecognizeResponse;
+type StreamingConfig = protos.google.cloud.speech.v1.IStreamingRecognitionConfig;
 type Duration = protos.google.protobuf.IDuration;
 
 export interface GoogleSttOptions {
@@ -19,7 +25,7 @@ const MAX_REOPEN_DELAY_MS = 1600;
 const WARMUP_DEADLINE_MS = 5000;
 
 export function createGoogleSpeechToText(client: SpeechClient, options: GoogleSttOptions): SpeechToText {
-  const request = {
+  const streamingConfig: StreamingConfig = {
     config: {
       encoding: "MULAW" as const,
       sampleRateHertz: 8000,
@@ -29,7 +35,7 @@ export function createGoogleSpeechToText(client: SpeechClient, options: GoogleSt
     interimResults: true,
   };
   return {
-    openStream: (handlers) => new GoogleSttStream(client, request, handlers),
+    openStream: (handlers) => new GoogleSttStream(client, streamingConfig, handlers),
     async warmup() {
       await client.initialize();
       // The stub is a grpc-js Client; waiting for it to be ready opens the HTTP/2 connection.
@@ -41,7 +47,7 @@ export function createGoogleSpeechToText(client: SpeechClient, options: GoogleSt
   };
 }
 
-type Recognizer = ReturnType<SpeechClient["streamingRecognize"]>;
+type Recognizer = ReturnType<SpeechClient["_streamingRecognize"]>;
 
 class GoogleSttStream implements SttStream {
   private current: Recognizer | undefined;
@@ -54,7 +60,7 @@ class GoogleSttStream implements SttStream {
 
   constructor(
     private readonly client: SpeechClient,
-    private readonly request: Parameters<SpeechClient["streamingRecognize"]>[0],
+    private readonly streamingConfig: StreamingConfig,
     private readonly handlers: SttStreamHandlers,
   ) {}
 
@@ -65,33 +71,39 @@ class GoogleSttStream implements SttStream {
       if (this.reopenDelayMs > 0) this.reopenCount++;
       this.open(audioMs);
     }
-    this.current!.write(mulaw);
+    this.current!.write({ audioContent: mulaw });
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    // Half-close: the service finishes and ends the stream; nothing further is delivered.
-    this.current?.end();
+    // The call is over and no result is wanted: cancel rather than half-close, so the service ends
+    // the stream now instead of after its last (possibly delayed) final.
+    this.current?.cancel();
     this.current = undefined;
   }
 
   private open(zeroMs: number): void {
-    const recognizer = this.client.streamingRecognize(this.request);
+    const recognizer = this.client._streamingRecognize();
+    recognizer.write({ streamingConfig: this.streamingConfig });
     this.current = recognizer;
     this.streamZeroMs = zeroMs;
-    recognizer.on("data", (response: StreamingResponse) => {
-      if (this.closed || this.current !== recognizer) return;
-      this.reopenDelayMs = 0;
-      this.deliver(response);
-    });
-    recognizer.on("error", (error: Error) => {
+    const fail = (error: Error) => {
       if (this.closed || this.current !== recognizer) return;
       this.current = undefined;
+      recognizer.cancel();
       this.reopenDelayMs = Math.min(MAX_REOPEN_DELAY_MS, this.reopenDelayMs * 2 || FIRST_REOPEN_DELAY_MS);
       this.reopenNotBefore = performance.now() + this.reopenDelayMs;
       this.handlers.onError(error);
+    };
+    recognizer.on("data", (response: StreamingResponse) => {
+      if (this.closed || this.current !== recognizer) return;
+      // An error carried in a response (the helper turns these into stream errors too).
+      if (response.error?.code) return fail(Object.assign(new Error(response.error.message ?? "recognition error"), { code: response.error.code }));
+      this.reopenDelayMs = 0;
+      this.deliver(response);
     });
+    recognizer.on("error", fail);
     // The service ended the stream (e.g. its duration limit): the next frame opens a new one.
     recognizer.on("end", () => {
       if (this.current === recognizer) this.current = undefined;

@@ -94,4 +94,71 @@ describe("CachedTextToSpeech", () => {
     fail = false;
     expect((await speech.synthesize("x")).cacheHit).toBe(false);
   });
+
+  it("keys the cache by a hash of exactly the request sent to the service", async () => {
+    const { tts, requests } = countingTts();
+    const cache = new TtsCache(1024);
+    await new CachedTextToSpeech(tts, cache, voice).synthesize("בוקר טוב");
+    // What warmup stored is found by a turn sending the same request: the key is the request's hash.
+    expect(cache.get(cacheKey(requests[0]!))).toEqual(new TextEncoder().encode("בוקר טוב"));
+    expect(requests[0]).toEqual({
+      input: { text: "בוקר טוב" },
+      voice: { languageCode: "he-IL", name: "he-IL-Wavenet-A" },
+      audioConfig: { audioEncoding: "MULAW", sampleRateHertz: 8000 },
+    });
+  });
+
+  describe("cancellation", () => {
+    /** A synthesizer that never answers on its own and records cancellations. */
+    function hangingTts() {
+      const signals: AbortSignal[] = [];
+      const finish: Array<() => void> = [];
+      const tts: TextToSpeech = {
+        synthesize(request, signal) {
+          signals.push(signal!);
+          return new Promise((resolve, reject) => {
+            signal?.addEventListener("abort", () => reject(new Error("cancelled")));
+            finish.push(() => resolve(new TextEncoder().encode(request.input.text)));
+          });
+        },
+        async listVoices() {
+          return [];
+        },
+      };
+      return { tts, signals, finish };
+    }
+
+    it("stops waiting at once on abort and cancels the request nobody else waits for", async () => {
+      const { tts, signals } = hangingTts();
+      const speech = new CachedTextToSpeech(tts, new TtsCache(1024), voice);
+      const caller = new AbortController();
+      const pending = speech.synthesize("ארוך", caller.signal);
+      caller.abort(new Error("barge-in"));
+      await expect(pending).rejects.toThrow("barge-in");
+      expect(signals[0]!.aborted).toBe(true);
+    });
+
+    it("keeps a shared request going while another caller still waits, and caches its audio", async () => {
+      const { tts, signals, finish } = hangingTts();
+      const cache = new TtsCache(1024);
+      const speech = new CachedTextToSpeech(tts, cache, voice);
+      const leaving = new AbortController();
+      const left = speech.synthesize("משותף", leaving.signal);
+      const staying = speech.synthesize("משותף");
+      leaving.abort(new Error("barge-in"));
+      await expect(left).rejects.toThrow("barge-in");
+      expect(signals).toHaveLength(1);
+      expect(signals[0]!.aborted).toBe(false);
+      finish[0]!();
+      expect((await staying).cacheHit).toBe(false);
+      expect((await speech.synthesize("משותף")).cacheHit).toBe(true);
+    });
+
+    it("refuses at once when already aborted, without a request", async () => {
+      const { tts, signals } = hangingTts();
+      const speech = new CachedTextToSpeech(tts, new TtsCache(1024), voice);
+      await expect(speech.synthesize("x", AbortSignal.abort())).rejects.toThrow();
+      expect(signals).toEqual([]);
+    });
+  });
 });

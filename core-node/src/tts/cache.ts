@@ -66,9 +66,22 @@ export interface Synthesized {
   cacheHit: boolean;
 }
 
-/** Synthesis in the configured voice, cache first; concurrent requests for one text share a call. */
+/** One request to the service, shared by every caller that wants the same audio meanwhile. */
+interface InFlight {
+  audio: Promise<Uint8Array>;
+  /** Callers still waiting; when the last one gives up the request is cancelled. */
+  waiters: number;
+  cancel: AbortController;
+  settled: boolean;
+}
+
+/**
+ * Synthesis in the configured voice, cache first. Concurrent requests for one text share a call;
+ * a caller that aborts stops waiting at once, and the service call is cancelled when no one else
+ * waits for it (a barge-in must not cancel the same sentence for another call).
+ */
 export class CachedTextToSpeech {
-  private readonly inFlight = new Map<string, Promise<Uint8Array>>();
+  private readonly inFlight = new Map<string, InFlight>();
 
   constructor(
     private readonly tts: TextToSpeech,
@@ -76,18 +89,49 @@ export class CachedTextToSpeech {
     private readonly voice: VoiceSelection,
   ) {}
 
-  async synthesize(text: string): Promise<Synthesized> {
+  async synthesize(text: string, signal?: AbortSignal): Promise<Synthesized> {
+    // The request built here is exactly the one sent, and the key is its hash.
     const request = synthesisRequest(text, this.voice);
     const key = cacheKey(request);
     const cached = this.cache.get(key);
     if (cached) return { audio: cached, cacheHit: true };
-    let pending = this.inFlight.get(key);
-    if (!pending) {
-      pending = this.tts.synthesize(request).finally(() => this.inFlight.delete(key));
-      this.inFlight.set(key, pending);
+    signal?.throwIfAborted();
+    const flight = this.inFlight.get(key) ?? this.start(key, request);
+    flight.waiters++;
+    try {
+      return { audio: await untilAborted(flight.audio, signal), cacheHit: false };
+    } finally {
+      flight.waiters--;
+      if (flight.waiters === 0 && !flight.settled) {
+        this.inFlight.delete(key);
+        flight.cancel.abort();
+      }
     }
-    const audio = await pending;
-    this.cache.set(key, audio);
-    return { audio, cacheHit: false };
   }
+
+  private start(key: string, request: SynthesisRequest): InFlight {
+    const cancel = new AbortController();
+    const flight: InFlight = { audio: this.tts.synthesize(request, cancel.signal), waiters: 0, cancel, settled: false };
+    this.inFlight.set(key, flight);
+    // Registered first, so it runs before any waiter resumes.
+    const settle = () => {
+      flight.settled = true;
+      if (this.inFlight.get(key) === flight) this.inFlight.delete(key);
+    };
+    flight.audio.then((audio) => {
+      settle();
+      this.cache.set(key, audio);
+    }, settle); // each waiter gets the error itself
+    return flight;
+  }
+}
+
+/** `work`, or a rejection as soon as `signal` aborts (the work itself goes on unless cancelled elsewhere). */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return work;
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
 }

@@ -1,14 +1,38 @@
 // Google Text-to-Speech (SynthesizeSpeech, ListVoices) through the app's one TextToSpeechClient.
 // MULAW comes back wrapped in a WAV header, which is stripped here.
-import type { TextToSpeechClient } from "@google-cloud/text-to-speech";
+//
+// Cancelling: the promise `client.synthesizeSpeech()` returns is a plain `.then()` of gax's call and
+// cannot be cancelled. The gax call itself (`client.innerApiCalls.synthesizeSpeech`, what the public
+// method wraps) returns a CancellablePromise whose `cancel()` cancels the gRPC call, so the service
+// stops working on a sentence nobody will hear (google-gax build/src/call.js, OngoingCallPromise).
+import type { TextToSpeechClient, protos } from "@google-cloud/text-to-speech";
 import { WAV_FORMAT_MULAW, parseWav } from "@voice/protocol";
 import type { SynthesisRequest, TextToSpeech } from "./types.js";
 
+type SynthesizeResponse = protos.google.cloud.texttospeech.v1.ISynthesizeSpeechResponse;
+type CancellableCall = Promise<[SynthesizeResponse, ...unknown[]]> & { cancel(): void };
+
 export function createGoogleTextToSpeech(client: TextToSpeechClient, options: { timeoutMs: number }): TextToSpeech {
   const callOptions = { timeout: options.timeoutMs };
+
+  function startSynthesis(request: SynthesisRequest): CancellableCall {
+    // Idempotent; it fills innerApiCalls synchronously. A failure to build the stub reaches the call too.
+    client.initialize().catch(() => undefined);
+    return client.innerApiCalls.synthesizeSpeech!(request, callOptions) as CancellableCall;
+  }
+
   return {
-    async synthesize(request: SynthesisRequest) {
-      const [response] = await client.synthesizeSpeech(request, callOptions);
+    async synthesize(request: SynthesisRequest, signal?: AbortSignal) {
+      signal?.throwIfAborted();
+      const call = startSynthesis(request);
+      const cancel = () => call.cancel();
+      signal?.addEventListener("abort", cancel, { once: true });
+      let response: SynthesizeResponse;
+      try {
+        [response] = await call;
+      } finally {
+        signal?.removeEventListener("abort", cancel);
+      }
       const content = response.audioContent;
       if (!content || typeof content === "string") throw new Error("TTS response has no binary audio");
       const { format, data } = parseWav(content);

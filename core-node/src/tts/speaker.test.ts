@@ -6,12 +6,13 @@ import { Speaker } from "./speaker.js";
 
 /** Synthesis whose completion each test controls: `resolve(text)` delivers 2 frames of audio. */
 function controlledSynthesis() {
-  const waiting = new Map<string, { resolve: (s: Synthesized) => void; reject: (e: Error) => void }>();
+  const waiting = new Map<string, { resolve: (s: Synthesized) => void; reject: (e: Error) => void; signal: AbortSignal }>();
   return {
-    synthesize: (text: string) =>
-      new Promise<Synthesized>((resolve, reject) => waiting.set(text, { resolve, reject })),
-    resolve: (text: string) => waiting.get(text)!.resolve({ audio: new Uint8Array(FRAME_BYTES * 2), cacheHit: false }),
+    synthesize: (text: string, signal: AbortSignal) =>
+      new Promise<Synthesized>((resolve, reject) => waiting.set(text, { resolve, reject, signal })),
+    resolve: (text: string, cacheHit = false) => waiting.get(text)!.resolve({ audio: new Uint8Array(FRAME_BYTES * 2), cacheHit }),
     reject: (text: string) => waiting.get(text)!.reject(new Error("tts down")),
+    signal: (text: string) => waiting.get(text)!.signal,
   };
 }
 
@@ -85,12 +86,25 @@ describe("Speaker", () => {
     expect(speaker.spoken).toEqual(["a."]);
   });
 
-  it("finishes at once on abort even while a synthesis hangs", async () => {
-    const { speaker, sent } = setup();
+  it("finishes at once on abort even while a synthesis hangs, and cancels that synthesis", async () => {
+    const { speaker, synthesis, sent } = setup();
     speaker.say("never answered.");
     const finished = speaker.finish();
+    expect(synthesis.signal("never answered.").aborted).toBe(false);
     speaker.abort();
     await finished;
     expect(sent).toEqual([]);
+    expect(synthesis.signal("never answered.").aborted).toBe(true);
+  });
+
+  it("counts sentences played from the cache and those synthesized", async () => {
+    const { speaker, synthesis } = setup();
+    speaker.say("a.");
+    speaker.say("b.");
+    synthesis.resolve("a.", true);
+    synthesis.resolve("b.");
+    await speaker.finish();
+    expect([speaker.cacheHits, speaker.syntheses]).toEqual([1, 1]);
+    expect(speaker.firstAudio?.cacheHit).toBe(true);
   });
 });

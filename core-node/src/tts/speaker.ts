@@ -1,14 +1,16 @@
 // Speaks one answer: sentences arrive in order while the LLM is still writing; each is synthesized
 // at once (cache first), so later sentences are ready while earlier ones play, and the audio goes
 // out strictly in order as 20 ms frames followed by a mark "<turn>.<seq>:<sentence>". After the last
-// sentence comes the mark "<turn>.end". Abort (barge-in) drops everything not yet sent.
+// sentence comes the mark "<turn>.end". Abort (barge-in) drops everything not yet sent and cancels
+// every synthesis still running.
 import type { OutboundFrames } from "../audio/frames.js";
 import type { Synthesized } from "./cache.js";
 
 export interface SpeakerOptions {
   turn: number;
   frames: OutboundFrames;
-  synthesize(text: string): Promise<Synthesized>;
+  /** Synthesis (cache first); `signal` aborts when the answer is abandoned. */
+  synthesize(text: string, signal: AbortSignal): Promise<Synthesized>;
   /** Sends one frame (JSON text) towards the caller. */
   send(frame: string): void;
   /** A mark was sent; `sentence` is the text its audio spoke (undefined for the end mark). */
@@ -33,13 +35,16 @@ export class Speaker {
   private seq = 0;
   private playout: Promise<void> = Promise.resolve();
   private finished: Promise<void> | undefined;
-  private aborted = false;
+  private readonly cancel = new AbortController();
   private readonly abortedSignal: Promise<void>;
   private signalAborted!: () => void;
   /** Sentences whose audio and mark were sent, in order. */
   readonly spoken: string[] = [];
   firstAudio: FirstAudio | undefined;
   failures = 0;
+  /** Sentences played from the TTS cache, and synthesized by the service. */
+  cacheHits = 0;
+  syntheses = 0;
 
   constructor(private readonly options: SpeakerOptions) {
     this.abortedSignal = new Promise((resolve) => (this.signalAborted = resolve));
@@ -49,12 +54,16 @@ export class Speaker {
     return this.seq;
   }
 
+  private get aborted(): boolean {
+    return this.cancel.signal.aborted;
+  }
+
   say(sentence: string): void {
     if (this.aborted || this.finished) return;
     const seq = ++this.seq;
     const { synthesize, now } = this.options;
     const requestedAt = now();
-    const outcome: Promise<Outcome> = synthesize(sentence).then(
+    const outcome: Promise<Outcome> = synthesize(sentence, this.cancel.signal).then(
       (result) => ({ ok: true, ...result, readyAt: now() }),
       (error: unknown) => ({ ok: false, error }),
     );
@@ -76,7 +85,8 @@ export class Speaker {
   }
 
   abort(): void {
-    this.aborted = true;
+    if (this.aborted) return;
+    this.cancel.abort(new Error("answer abandoned"));
     this.signalAborted();
   }
 
@@ -89,6 +99,8 @@ export class Speaker {
       return;
     }
     const sentAt = now();
+    if (outcome.cacheHit) this.cacheHits++;
+    else this.syntheses++;
     for (const frame of frames.media(outcome.audio)) send(frame);
     this.firstAudio ??= { ttsRequestedAt: requestedAt, ttsReadyAt: outcome.readyAt, cacheHit: outcome.cacheHit, firstFrameAt: sentAt };
     const name = `${turn}.${seq}:${sentence}`;

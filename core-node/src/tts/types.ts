@@ -13,8 +13,8 @@ export interface VoiceSelection {
 }
 
 export interface TextToSpeech {
-  /** Returns 8 kHz mu-law audio without any container. */
-  synthesize(request: SynthesisRequest): Promise<Uint8Array>;
+  /** Returns 8 kHz mu-law audio without any container. Aborting `signal` cancels the request at the service. */
+  synthesize(request: SynthesisRequest, signal?: AbortSignal): Promise<Uint8Array>;
   /** Names of the voices the service offers for a language. */
   listVoices(languageCode: string): Promise<string[]>;
 }

@@ -1,0 +1,261 @@
+// Test harness for the call tests (not used by the core): the real emulators (Google Speech and TTS
+// over gRPC, OpenAI over HTTP), the core's app and server in-process, and `EdgeLink`, a WebSocket
+// client playing the edge's part with Twilio's behaviour folded in: it relays a caller's audio as
+// media frames in real time (speech from eSpeak, silence between, like a live line) and "plays" the
+// answer at real time, echoing each mark when the audio before it has played, and at once on clear.
+import WebSocket from "ws";
+import { FRAME_BYTES, MULAW_SILENCE, coreToEdge, mulawToPcm, pcmToMulaw, signCoreToken, type CoreToEdge } from "@voice/protocol";
+import { startEmulators, type Emulators, type EmulatorsOptions } from "../../../infra/local/emulators/index.js";
+import { synthesizeSpeech } from "../../../infra/local/espeak.js";
+import { buildApp, type App } from "../app.js";
+import { loadConfig } from "../config.js";
+import { createLogger } from "../metrics/log.js";
+import { LogCapture } from "../metrics/log-capture.js";
+import { startServer, type CoreServer } from "../server.js";
+
+export const TEST_SECRET = "test-shared-secret-0123456789";
+export const TEST_GREETING = "שלום, הגעתם למרפאת השיניים. במה אפשר לעזור?";
+
+export interface CoreUnderTest {
+  emulators: Emulators;
+  app: App;
+  server: CoreServer;
+  /** Every line the core logged. */
+  logs: LogCapture;
+  /** Opens a call's link as the edge would (token for `callSid`). */
+  open(callSid: string, token?: string): Promise<EdgeLink>;
+  close(): Promise<void>;
+}
+
+/** Emulators (quiet), then the app warmed up, then the server on a free loopback port. */
+export async function startCore(
+  options: { emulators?: EmulatorsOptions; env?: Record<string, string>; debug?: boolean } = {},
+): Promise<CoreUnderTest> {
+  const quiet = () => {};
+  const given = options.emulators ?? {};
+  const emulators = await startEmulators({
+    ...given,
+    speech: { log: quiet, ...given.speech },
+    tts: { log: quiet, ...given.tts },
+    openai: { log: quiet, ...given.openai },
+  });
+  const config = loadConfig({ ...emulators.env, CORE_SHARED_SECRET: TEST_SECRET, PORT: "0", GREETING_TEXT: TEST_GREETING, ...options.env });
+  const logs = new LogCapture();
+  const app = await buildApp(config, createLogger({ level: "info", debug: options.debug ?? false, destination: logs }));
+  const report = await app.warmup();
+  if (report.tts_warmup_error) throw new Error(`warmup failed: ${report.tts_warmup_error}`);
+  const server = await startServer(app, { port: 0, host: "127.0.0.1" });
+  return {
+    emulators,
+    app,
+    server,
+    logs,
+    open: (callSid, token) => EdgeLink.open(server.port, callSid, token),
+    async close() {
+      await server.close();
+      await app.close();
+      await emulators.close();
+    },
+  };
+}
+
+/** `text` spoken by eSpeak (the caller's voice), as 8 kHz mu-law. */
+export async function callerSpeech(text: string): Promise<Uint8Array> {
+  return pcmToMulaw(await synthesizeSpeech(text, { voice: "he", sampleRate: 8000 }));
+}
+
+/** Loud white noise (a cough, a bump on the handset) as 8 kHz mu-law; seeded, so every run is the same. */
+export function noiseBurst(ms: number): Uint8Array {
+  let seed = 12345;
+  const random = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32) * 2 - 1;
+  return pcmToMulaw(Int16Array.from({ length: (ms * 8000) / 1000 }, () => Math.round(random() * 8000)));
+}
+
+/** RMS level (dBFS) of mu-law audio. */
+export function levelDbfs(chunks: Uint8Array[]): number {
+  const pcm = mulawToPcm(new Uint8Array(Buffer.concat(chunks)));
+  let sum = 0;
+  for (const s of pcm) sum += s * s;
+  return 20 * Math.log10(Math.sqrt(sum / Math.max(1, pcm.length)) / 32768);
+}
+
+/** Resolves once `condition()` holds, checking after every turn of the event loop; rejects after `timeoutMs`. */
+export async function until(condition: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!condition()) {
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+/** The edge's side of one call, with Twilio's behaviour folded in (real-time audio, mark echoes). */
+export class EdgeLink {
+  readonly received: CoreToEdge[] = [];
+  /** Answer audio per turn, from the turn number in the marks that follow it. */
+  private audioSinceMark: Uint8Array[] = [];
+  readonly audioByTurn = new Map<number, Uint8Array[]>();
+  readonly echoed: string[] = [];
+  private waiters: Array<{ test: (frame: CoreToEdge) => boolean; resolve: (frame: CoreToEdge) => void }> = [];
+  private queue: Array<{ frame: Uint8Array; onSent?: () => void }> = [];
+  private sentFrames = 0;
+  private lineTimer: NodeJS.Timeout | undefined;
+  private lineStartedAt = 0;
+  /** Where the answer audio queued so far ends, in wall time (ms, performance.now()). */
+  private playbackEnd = 0;
+  /** Marks waiting for their audio to play out, in order. */
+  private pendingEchoes = new Map<NodeJS.Timeout, string>();
+  private echoWaiters: Array<{ name: string; resolve: () => void }> = [];
+  /** When false, marks are not echoed (audio that never finishes playing, as far as the core knows). */
+  echoMarks = true;
+
+  private constructor(
+    readonly ws: WebSocket,
+    readonly callSid: string,
+    readonly streamSid: string,
+  ) {
+    ws.on("message", (data) => this.onFrame(coreToEdge.parse(JSON.parse(String(data)))));
+  }
+
+  static async open(port: number, callSid: string, token?: string): Promise<EdgeLink> {
+    const auth = token ?? (await signCoreToken(TEST_SECRET, callSid, Date.now()));
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/call`, { headers: { Authorization: `Bearer ${auth}` } });
+    await new Promise<void>((resolve, reject) => {
+      ws.once("open", () => resolve());
+      ws.once("error", reject);
+    });
+    return new EdgeLink(ws, callSid, `MZ${callSid}`);
+  }
+
+  sendJson(frame: unknown): void {
+    this.ws.send(JSON.stringify(frame));
+  }
+
+  /** `start` then the greeting message, as the edge sends them; then audio flows in real time. */
+  begin(greetingPlayed: boolean): void {
+    this.sendJson({
+      event: "start",
+      sequenceNumber: "1",
+      streamSid: this.streamSid,
+      start: {
+        accountSid: "AC1",
+        streamSid: this.streamSid,
+        callSid: this.callSid,
+        tracks: ["inbound"],
+        customParameters: { callSid: this.callSid },
+        mediaFormat: { encoding: "audio/x-mulaw", sampleRate: 8000, channels: 1 },
+      },
+    });
+    this.sendJson({ event: "edge.greeting", played: greetingPlayed, text: TEST_GREETING, mark: greetingPlayed ? "greeting" : undefined });
+    this.lineStartedAt = performance.now();
+    this.lineTimer = setInterval(() => this.pump(), 20);
+  }
+
+  /** Queues the caller saying `mulaw` after `silenceMs` of silence; resolves when the last frame is sent. */
+  say(mulaw: Uint8Array, silenceMs = 300): Promise<void> {
+    for (let i = 0; i < silenceMs / 20; i++) this.queue.push({ frame: new Uint8Array(FRAME_BYTES).fill(MULAW_SILENCE) });
+    for (let at = 0; at < mulaw.length; at += FRAME_BYTES) {
+      const frame = new Uint8Array(FRAME_BYTES).fill(MULAW_SILENCE);
+      frame.set(mulaw.subarray(at, at + FRAME_BYTES));
+      this.queue.push({ frame });
+    }
+    return new Promise((resolve) => (this.queue.at(-1)!.onSent = resolve));
+  }
+
+  /** The caller presses a key (Twilio's `dtmf` frame). */
+  key(digit: string): void {
+    this.sendJson({ event: "dtmf", sequenceNumber: "0", streamSid: this.streamSid, dtmf: { track: "inbound_track", digit } });
+  }
+
+  /** Sends every frame that is due by now: one per 20 ms of wall time, silence when nothing is queued. */
+  private pump(): void {
+    if (this.ws.readyState !== WebSocket.OPEN) return;
+    const due = Math.floor((performance.now() - this.lineStartedAt) / 20);
+    while (this.sentFrames < due) {
+      const queued = this.queue.shift();
+      const frame = queued?.frame ?? new Uint8Array(FRAME_BYTES).fill(MULAW_SILENCE);
+      const n = this.sentFrames++;
+      this.sendJson({
+        event: "media",
+        sequenceNumber: String(n + 2),
+        streamSid: this.streamSid,
+        media: { track: "inbound", chunk: String(n + 1), timestamp: String(n * 20), payload: Buffer.from(frame).toString("base64") },
+      });
+      queued?.onSent?.();
+    }
+  }
+
+  private onFrame(frame: CoreToEdge): void {
+    this.received.push(frame);
+    const now = performance.now();
+    if (frame.event === "media") {
+      this.audioSinceMark.push(new Uint8Array(Buffer.from(frame.media.payload, "base64")));
+      this.playbackEnd = Math.max(now, this.playbackEnd) + 20;
+    } else if (frame.event === "mark") {
+      const turn = Number(frame.mark.name.split(".")[0]);
+      this.audioByTurn.set(turn, [...(this.audioByTurn.get(turn) ?? []), ...this.audioSinceMark]);
+      this.audioSinceMark = [];
+      if (this.echoMarks) this.echoAt(frame.mark.name, Math.max(0, this.playbackEnd - now));
+    } else {
+      // clear: buffered audio is dropped, pending marks come back at once (as Twilio does).
+      this.playbackEnd = now;
+      for (const [timer, name] of this.pendingEchoes) {
+        clearTimeout(timer);
+        this.echo(name);
+      }
+      this.pendingEchoes.clear();
+    }
+    this.waiters = this.waiters.filter((w) => (w.test(frame) ? (w.resolve(frame), false) : true));
+  }
+
+  private echoAt(name: string, delayMs: number): void {
+    const timer = setTimeout(() => {
+      this.pendingEchoes.delete(timer);
+      this.echo(name);
+    }, delayMs);
+    this.pendingEchoes.set(timer, name);
+  }
+
+  echo(name: string): void {
+    this.echoed.push(name);
+    this.sendJson({ event: "mark", sequenceNumber: "0", streamSid: this.streamSid, mark: { name } });
+    this.echoWaiters = this.echoWaiters.filter((w) => (w.name === name ? (w.resolve(), false) : true));
+  }
+
+  /** Resolves when the mark `name` has been echoed (its audio played). */
+  echoOf(name: string): Promise<void> {
+    if (this.echoed.includes(name)) return Promise.resolve();
+    return new Promise((resolve) => this.echoWaiters.push({ name, resolve }));
+  }
+
+  next(test: (frame: CoreToEdge) => boolean): Promise<CoreToEdge> {
+    const seen = this.received.find(test);
+    if (seen) return Promise.resolve(seen);
+    return new Promise((resolve) => this.waiters.push({ test, resolve }));
+  }
+
+  mark(name: string): Promise<CoreToEdge> {
+    return this.next((f) => f.event === "mark" && f.mark.name === name);
+  }
+
+  /** The first mark whose name starts with `prefix`, e.g. "1.1:" for the first sentence of turn 1. */
+  async markStarting(prefix: string): Promise<string> {
+    const frame = await this.next((f) => f.event === "mark" && f.mark.name.startsWith(prefix));
+    return frame.event === "mark" ? frame.mark.name : "";
+  }
+
+  marks(): string[] {
+    return this.received.flatMap((f) => (f.event === "mark" ? [f.mark.name] : []));
+  }
+
+  clears(): number {
+    return this.received.filter((f) => f.event === "clear").length;
+  }
+
+  async hangUp(): Promise<void> {
+    clearInterval(this.lineTimer);
+    for (const timer of this.pendingEchoes.keys()) clearTimeout(timer);
+    this.pendingEchoes.clear();
+    this.sendJson({ event: "stop", sequenceNumber: "9999", streamSid: this.streamSid, stop: { accountSid: "AC1", callSid: this.callSid } });
+    if (this.ws.readyState !== WebSocket.CLOSED) await new Promise((resolve) => this.ws.once("close", resolve));
+  }
+}

@@ -1,0 +1,56 @@
+// The conversation a call sends to the LLM after the system prompt, bounded by an estimate of its
+// tokens (HISTORY_MAX_TOKENS). When over budget the oldest exchanges go first: a caller's message
+// together with the agent's answers to it (a lone leading agent message, e.g. the greeting, on its
+// own). The latest message always stays; the system prompt is not part of the history at all.
+//
+// Token estimate: ceil(characters / 3) per message plus 4 for the message's framing. Real
+// tokenizers give about 4 characters per token in English and 2-3 in Hebrew, so this errs on the
+// side of sending a little less; it costs nothing on the hot path and needs no tokenizer.
+import type { ChatMessage } from "./types.js";
+
+const CHARS_PER_TOKEN = 3;
+const TOKENS_PER_MESSAGE = 4;
+
+export function estimateTokens(message: ChatMessage): number {
+  return TOKENS_PER_MESSAGE + Math.ceil(message.content.length / CHARS_PER_TOKEN);
+}
+
+export class ConversationHistory {
+  private entries: ChatMessage[] = [];
+
+  get messages(): readonly ChatMessage[] {
+    return this.entries;
+  }
+
+  /** Appends a message; the object returned is the entry itself, for a later `remove`. */
+  add(role: ChatMessage["role"], content: string): ChatMessage {
+    const entry = { role, content };
+    this.entries.push(entry);
+    return entry;
+  }
+
+  /** Removes an entry if it is still there (the bound may have dropped it already). */
+  remove(entry: ChatMessage): void {
+    const at = this.entries.indexOf(entry);
+    if (at >= 0) this.entries.splice(at, 1);
+  }
+
+  /** Drops the oldest exchanges until the estimate fits `maxTokens`; returns how many messages went. */
+  bound(maxTokens: number): number {
+    let total = this.entries.reduce((sum, message) => sum + estimateTokens(message), 0);
+    let drop = 0;
+    while (total > maxTokens && drop < this.entries.length - 1) {
+      // One exchange: the oldest message, and if it is the caller's, the agent's replies to it.
+      const first = this.entries[drop]!;
+      total -= estimateTokens(first);
+      drop++;
+      if (first.role !== "user") continue;
+      while (drop < this.entries.length - 1 && this.entries[drop]!.role === "assistant") {
+        total -= estimateTokens(this.entries[drop]!);
+        drop++;
+      }
+    }
+    this.entries = this.entries.slice(drop);
+    return drop;
+  }
+}

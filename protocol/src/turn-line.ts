@@ -1,0 +1,142 @@
+// The core's per-turn, per-barge-in and per-call log lines, as one schema each, so that everything
+// that reads them (the deploy GO/NO-GO tool, log-based metrics, tests) agrees with what the core
+// writes. A line is one JSON object on stdout in Cloud Logging's structured format.
+//
+// `severity`, `timestamp` and the labels are optional here: Cloud Logging lifts them out of
+// `jsonPayload` into the LogEntry, so a log export has them elsewhere while stdout has them inline.
+// Unknown fields are allowed (and dropped by parsing), so adding a field never breaks a reader.
+import { z } from "zod";
+
+export const CALL_ID_LABEL = "logging.googleapis.com/labels";
+
+/** Milliseconds, rounded, never negative. */
+const ms = z.number().int().nonnegative();
+const count = z.number().int().nonnegative();
+
+const envelope = {
+  severity: z.string().optional(),
+  timestamp: z.string().optional(),
+  [CALL_ID_LABEL]: z.object({ call_id: z.string() }).optional(),
+  call_id: z.string().min(1),
+};
+
+/** The five latency metrics of a turn (DESIGN.md), the ones the GO/NO-GO verdict reads. */
+export const TURN_METRICS = ["STT_FIRST_PARTIAL_MS", "STT_FINAL_MS", "LLM_FIRST_TOKEN_MS", "TTS_READY_MS", "TOTAL_LATENCY_MS"] as const;
+export type TurnMetric = (typeof TURN_METRICS)[number];
+
+/**
+ * One TURN line per turn. Times about the caller's speech are measured on the caller's audio clock
+ * (Twilio media timestamps) mapped to wall time. A metric whose stage did not happen is absent,
+ * never faked:
+ * - STT_FIRST_PARTIAL_MS, STT_FINAL_MS: absent on a keypad (DTMF) turn, and on a turn answered
+ *   with a fixed phrase because recognition failed (no transcript ever came).
+ * - LLM_FIRST_TOKEN_MS: absent when no LLM token arrived (fixed-phrase turn, LLM failure, or the
+ *   caller interrupted before the first token).
+ * - TTS_READY_MS, TOTAL_LATENCY_MS, tts_cache_hit: absent when no answer audio was sent (the caller
+ *   interrupted first, or every sentence failed to synthesize).
+ * A normal spoken turn has all five metrics.
+ */
+export const turnLine = z.object({
+  message: z.literal("TURN"),
+  ...envelope,
+  turn: z.number().int().positive(),
+  /** How the caller's input came: speech, or keypad digits (DTMF). */
+  input: z.enum(["speech", "dtmf"]),
+  /** Speech start (VAD) to the first STT result of the utterance. */
+  STT_FIRST_PARTIAL_MS: ms.optional(),
+  /** Speech end (VAD, before the hangover) to the final transcript, or to the partial used at STT_TIMEOUT_MS. */
+  STT_FINAL_MS: ms.optional(),
+  /** LLM request sent to its first token. */
+  LLM_FIRST_TOKEN_MS: ms.optional(),
+  /** TTS request of the first sentence to its audio ready (about 0 on a cache hit). */
+  TTS_READY_MS: ms.optional(),
+  /** Speech end (or the last key pressed) to the first answer frame sent towards the caller. */
+  TOTAL_LATENCY_MS: ms.optional(),
+  /** Speech end to the end-of-utterance decision (the hangover, or the keypad entry's end). */
+  EOU_MS: ms,
+  /** Where the caller's speech (or first key) started and ended on the caller's audio clock. */
+  speech_start_audio_ms: ms,
+  speech_end_audio_ms: ms,
+  transcript: z.string(),
+  transcript_chars: count,
+  /** No final came within STT_TIMEOUT_MS after EOU: the latest partial was used. */
+  stt_used_partial: z.boolean(),
+  /** The first sentence the caller got came from the TTS cache. */
+  tts_cache_hit: z.boolean().optional(),
+  /** Recognition streams reopened while the utterance was spoken. */
+  retries: count,
+  /** Fixed phrases spoken instead of an answer (recognition or LLM failure). */
+  fallbacks: count,
+  /**
+   * The answer was cut (barge-in or hang-up) before all of it was sent. The line is written once the
+   * answer's audio is all sent, so a barge-in during the playback that follows is in its BARGE_IN line.
+   */
+  interrupted: z.boolean(),
+  /** Sentences of the answer sent towards the caller. */
+  answer_sentences: count,
+  /** Sentences skipped because synthesis failed. */
+  tts_failures: count,
+});
+
+/**
+ * One BARGE_IN line each time the core stops the agent for the caller. `reason`:
+ * - "words": the caller's partial transcript has a word that is not a backchannel;
+ * - "long_speech": the caller kept talking for BACKCHANNEL_MAX_MS of voiced audio;
+ * - "new_turn": the caller's utterance became a turn while an answer was still in progress;
+ * - "dtmf": the caller pressed a key.
+ */
+export const bargeInLine = z.object({
+  message: z.literal("BARGE_IN"),
+  ...envelope,
+  /** The answer interrupted (0: the greeting). */
+  turn: z.number().int().nonnegative(),
+  reason: z.enum(["words", "long_speech", "new_turn", "dtmf"]),
+  /** Sentences of the interrupted answer the caller heard in full (their marks came back). */
+  heard_sentences: count,
+  /** Voiced caller audio in the utterance when the decision was made. */
+  voiced_ms: ms,
+  /** The caller's audio clock when the decision was made. */
+  audio_ms: ms,
+  /** Start of the caller's utterance on the audio clock (absent for a key press). */
+  speech_start_audio_ms: ms.optional(),
+  /** Wall time from the deciding frame, transcript or key to `clear` sent (fractional ms). */
+  detect_to_clear_ms: z.number().nonnegative(),
+  /** The caller's words so far (may be empty). */
+  transcript: z.string(),
+});
+
+/** One CALL line when a call ends. */
+export const callLine = z.object({
+  message: z.literal("CALL"),
+  ...envelope,
+  duration_ms: ms,
+  turns: count,
+  /** Turns formed from keypad digits (included in `turns`). */
+  dtmf_turns: count,
+  barge_ins: count,
+  /** Utterances that were only backchannel words while the agent spoke (not turns). */
+  backchannels: count,
+  /** Recognition streams reopened after a failure. */
+  retries: count,
+  fallbacks: count,
+  /** Sentences (greeting included) whose audio came from the TTS cache, and those synthesized. */
+  cache_hits: count,
+  tts_syntheses: count,
+  frames_in: count,
+  frames_out: count,
+  dropped_frames: count,
+  stt_errors: count,
+  stt_reopens: count,
+  end_reason: z.string(),
+  total_latency_ms_max: ms.optional(),
+  total_latency_ms_avg: ms.optional(),
+});
+
+export type TurnLine = z.infer<typeof turnLine>;
+export type BargeInLine = z.infer<typeof bargeInLine>;
+export type CallLine = z.infer<typeof callLine>;
+
+/** What the core puts in a line itself; the logger adds `message`, `severity` and `timestamp`. */
+export type TurnLineFields = Omit<TurnLine, "message" | "severity" | "timestamp">;
+export type BargeInLineFields = Omit<BargeInLine, "message" | "severity" | "timestamp">;
+export type CallLineFields = Omit<CallLine, "message" | "severity" | "timestamp">;
