@@ -1,0 +1,56 @@
+// `npm run bench [-- suite ...]`: runs the benchmark suites (all by default), prints each result,
+// and writes them to bench/results.json. Benchmarks are not tests: they report numbers.
+import { spawn } from "node:child_process";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { cpus } from "node:os";
+import { fileURLToPath } from "node:url";
+import { runLatencyBench } from "./latency.js";
+
+const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const RESULTS = fileURLToPath(new URL("../../bench/results.json", import.meta.url));
+
+/** Runs a suite that lives beside the code it measures, as its own process, and reads its JSON line. */
+function runScript(path: string): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ["--import", "tsx", path], { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "inherit"] });
+    let out = "";
+    child.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()));
+    child.on("error", reject);
+    child.on("exit", (code) => {
+      const last = out.trim().split("\n").at(-1) ?? "";
+      if (code !== 0) return reject(new Error(`${path} exited with ${code}`));
+      try {
+        resolve(JSON.parse(last));
+      } catch {
+        reject(new Error(`${path} printed no JSON result: ${last.slice(0, 200)}`));
+      }
+    });
+  });
+}
+
+const SUITES: Record<string, () => Promise<unknown>> = {
+  vad: () => runScript("core-node/src/eou/vad.bench.ts"),
+  latency: () => runLatencyBench(),
+};
+
+const requested = process.argv.slice(2);
+const unknown = requested.filter((name) => !(name in SUITES));
+if (unknown.length > 0) {
+  console.error(`unknown suite(s): ${unknown.join(", ")}; known: ${Object.keys(SUITES).join(", ")}`);
+  process.exit(2);
+}
+
+type Results = { suites?: Record<string, unknown> };
+const previous: Results = await readFile(RESULTS, "utf8").then((text) => JSON.parse(text) as Results, () => ({}));
+const suites: Record<string, unknown> = { ...previous.suites };
+for (const name of requested.length > 0 ? requested : Object.keys(SUITES)) {
+  const started = Date.now();
+  console.error(`bench: ${name} ...`);
+  const result = await SUITES[name]!();
+  suites[name] = { ...(result as object), seconds: Math.round((Date.now() - started) / 1000) };
+  console.log(JSON.stringify(suites[name]));
+}
+const machine = { cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version, platform: process.platform };
+await mkdir(new URL("../../bench/", import.meta.url), { recursive: true });
+await writeFile(RESULTS, `${JSON.stringify({ written_at: new Date().toISOString(), machine, suites }, null, 2)}\n`);
+console.error(`bench: results in ${RESULTS}`);
