@@ -1,7 +1,8 @@
 // CPU cost of voice activity detection per second of caller audio, as the frame handler pays it:
-// mu-law decode + WebRTC VAD (fvad WASM) per 20 ms frame. Prints one JSON line (the bench runner
+// mu-law decode + WebRTC VAD (fvad WASM) + the speech gate's level per 20 ms frame. Prints one JSON line (the bench runner
 // collects it). Run: node --import tsx core-node/src/eou/vad.bench.ts
 import { FRAME_BYTES, SAMPLE_RATE, mulawToPcm, pcmToMulaw } from "@voice/protocol";
+import { SpeechGate, frameLevelDbfs } from "./speech-gate.js";
 import { loadVad } from "./vad.js";
 
 const AUDIO_SECONDS = 600;
@@ -48,11 +49,13 @@ for (let round = 0; round < ROUNDS; round++) {
     }),
   );
   const detector = vad.create(2);
+  const gate = new SpeechGate();
   voiced = 0;
   decodeAndVad.push(
     cpuMs(() => {
       for (let f = 0; f < frames; f++) {
-        if (detector.isVoiced(mulawToPcm(audio.subarray(f * FRAME_BYTES, (f + 1) * FRAME_BYTES), pcm))) voiced++;
+        mulawToPcm(audio.subarray(f * FRAME_BYTES, (f + 1) * FRAME_BYTES), pcm);
+        if (gate.isSpeech(detector.isVoiced(pcm), frameLevelDbfs(pcm))) voiced++;
       }
     }),
   );
