@@ -98,8 +98,14 @@ describe("turn-taking through edge, core and emulators", () => {
     // On the caller's audio clock: the clear reached the caller within 100 ms of the decision.
     expect(bargeIn.clear_audio_ms! - line!.audio_ms).toBeLessThanOrEqual(100);
     expect(bargeIn.clear_audio_ms! - line!.audio_ms).toBeGreaterThanOrEqual(0);
-    const long = stack.emulators.openai.stats.completions.find((c) => c.messages.at(-1)?.content === LONG_QUESTION);
-    expect(long?.cancelled).toBe(true);
+    // The LLM is slow enough that its stream normally still runs at the barge-in, and then it must be
+    // cancelled; on a loaded machine the first sentence's synthesis can take long enough for the
+    // stream to have ended first, and then there is nothing left to cancel.
+    const long = stack.emulators.openai.stats.completions.find((c) => c.messages.at(-1)?.content === LONG_QUESTION)!;
+    const clearAt = report.clears[0]!.at;
+    const runningAtBargeIn = long.endedAt === undefined || long.endedAt > clearAt;
+    if (runningAtBargeIn) expect(long.cancelled).toBe(true);
+    else expect(long.cancelled).toBe(false);
   });
 
   it("keeps in the history only what the caller heard of the interrupted answer", () => {
