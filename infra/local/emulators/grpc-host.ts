@@ -5,6 +5,7 @@ import { createRequire } from "node:module";
 import path from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
+import { CALL_ID_HEADER } from "./faults.js";
 
 const require = createRequire(import.meta.url);
 
@@ -77,6 +78,31 @@ export function durationFromMs(ms: number): { seconds: number; nanos: number } {
 /** An error a grpc-js handler can hand to a callback or emit on a stream to end the call with `code`. */
 export function grpcError(code: grpc.status, details: string): Partial<grpc.StatusObject> {
   return { code, details };
+}
+
+/** The call id a request names in its metadata (x-call-id), if any. */
+export function callIdOf(metadata: grpc.Metadata): string | undefined {
+  const [value] = metadata.get(CALL_ID_HEADER);
+  return typeof value === "string" && value.trim() ? value.trim() : undefined;
+}
+
+/** Google's ~5-minute streaming limit, word for word as the service words it. */
+export const STREAM_LIMIT_DETAILS = "Exceeded maximum allowed stream duration of 305 seconds.";
+
+/** The details Google's services send with `code` when nothing more specific is said. */
+export function googleStatusDetails(code: grpc.status): string {
+  switch (code) {
+    case grpc.status.UNAVAILABLE:
+      return "The service is currently unavailable.";
+    case grpc.status.INTERNAL:
+      return "Internal error encountered.";
+    case grpc.status.DEADLINE_EXCEEDED:
+      return "Deadline Exceeded";
+    case grpc.status.OUT_OF_RANGE:
+      return STREAM_LIMIT_DETAILS;
+    default:
+      return `injected fault: ${grpc.status[code]}`;
+  }
 }
 
 /** Default one-line logger for bad input: the reason, prefixed with the emulator's name. */

@@ -1,33 +1,43 @@
 // Starts the three local stand-ins together (npm start, end-to-end tests) and says how the core
-// reaches them.
+// reaches them. The transcription API hears, for a call, the line the speech emulator has pending for
+// it (the core's STT fallback sends that utterance's audio), so one caller script serves both.
 import defaultScript from "../scripts/default.he.json" with { type: "json" };
 import { startOpenAiEmulator, type OpenAiEmulator, type OpenAiEmulatorOptions } from "./openai.js";
 import { startSpeechEmulator, type SpeechEmulator, type SpeechEmulatorOptions, type SpeechScriptLine } from "./speech.js";
 import { startTtsEmulator, type TtsEmulator, type TtsEmulatorOptions } from "./tts.js";
 
+export { CALL_ID_HEADER, type FaultWhen, type ScheduledFault } from "./faults.js";
+export { STREAM_LIMIT_DETAILS } from "./grpc-host.js";
 export {
   startOpenAiEmulator,
+  type ChatFault,
   type CompletionTimeline,
+  type HttpFault,
   type OpenAiEmulator,
   type OpenAiEmulatorOptions,
   type OpenAiEmulatorStats,
+  type TranscriptionFault,
 } from "./openai.js";
 export {
   startSpeechEmulator,
   type SpeechEmulator,
   type SpeechEmulatorOptions,
   type SpeechEmulatorStats,
+  type SpeechCallStats,
   type SpeechFault,
+  type SpeechFaultKind,
   type SpeechScriptLine,
+  type SpeechStreamRecord,
 } from "./speech.js";
-export { startTtsEmulator, type TtsEmulator, type TtsEmulatorOptions, type TtsEmulatorStats } from "./tts.js";
+export { startTtsEmulator, type TtsEmulator, type TtsEmulatorOptions, type TtsEmulatorStats, type TtsFault, type TtsFaultKind } from "./tts.js";
 
 export interface EmulatorsOptions {
   /** The caller's lines the speech emulator transcribes (default: scripts/default.he.json). */
   script?: SpeechScriptLine[];
   speech?: Omit<SpeechEmulatorOptions, "script">;
   tts?: TtsEmulatorOptions;
-  openai?: OpenAiEmulatorOptions;
+  /** transcriptFor is wired to the speech emulator here. */
+  openai?: Omit<OpenAiEmulatorOptions, "transcriptFor">;
 }
 
 export interface Emulators {
@@ -36,15 +46,19 @@ export interface Emulators {
   openai: OpenAiEmulator;
   /** The core's settings that point it at these emulators. */
   env: { SPEECH_ENDPOINT: string; TTS_ENDPOINT: string; OPENAI_BASE_URL: string; OPENAI_API_KEY: string };
+  /** Drops every fault of all three not yet in effect (see each emulator's clearFaults). */
+  clearFaults(): void;
   close(): Promise<void>;
 }
 
 export async function startEmulators(options: EmulatorsOptions = {}): Promise<Emulators> {
   const script = options.script ?? defaultScript.lines;
+  // The three start at once; the speech emulator is there before any request can ask for a line.
+  let speechEmulator: SpeechEmulator | undefined;
   const started = await Promise.allSettled([
-    startSpeechEmulator({ ...options.speech, script }),
+    startSpeechEmulator({ ...options.speech, script }).then((started) => (speechEmulator = started)),
     startTtsEmulator(options.tts),
-    startOpenAiEmulator(options.openai),
+    startOpenAiEmulator({ ...options.openai, transcriptFor: (callId) => speechEmulator?.takePendingLine(callId) }),
   ] as const);
   const closeAll = () => Promise.all(started.map((s) => (s.status === "fulfilled" ? s.value.close() : undefined))).then(() => undefined);
   const [speech, tts, openai] = started;
@@ -62,6 +76,11 @@ export async function startEmulators(options: EmulatorsOptions = {}): Promise<Em
       TTS_ENDPOINT: tts.value.address,
       OPENAI_BASE_URL: openai.value.baseURL,
       OPENAI_API_KEY: "local-emulator",
+    },
+    clearFaults: () => {
+      speech.value.clearFaults();
+      tts.value.clearFaults();
+      openai.value.clearFaults();
     },
     close: closeAll,
   };

@@ -1,8 +1,9 @@
 import { buildWav, WAV_FORMAT_MULAW } from "@voice/protocol";
 import OpenAI, { toFile } from "openai";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import defaultScript from "../scripts/default.he.json" with { type: "json" };
 import { answerFor, streamTokens } from "./chat-answers.js";
+import { CALL_ID_HEADER } from "./faults.js";
 import { startOpenAiEmulator, type OpenAiEmulator } from "./openai.js";
 
 describe("chat answers", () => {
@@ -160,5 +161,128 @@ describe("OpenAI emulator with the real openai SDK", () => {
 
     const models = await client.models.list();
     expect(models.data.map((model) => model.id)).toContain("gpt-4o-mini");
+  });
+});
+
+describe("OpenAI emulator faults, as the real openai SDK sees them", () => {
+  let emulator: OpenAiEmulator;
+  let client: OpenAI;
+  let linesTaken = 0;
+  const messages: OpenAI.ChatCompletionMessageParam[] = [{ role: "user", content: "ספר לי על המרפאה" }];
+  const request = { model: "gpt-4o-mini", messages };
+  const forCall = (callId: string) => ({ headers: { [CALL_ID_HEADER]: callId } });
+  const wav = (fill: number) => buildWav({ audioFormat: WAV_FORMAT_MULAW, channels: 1, sampleRate: 8000, bitsPerSample: 8 }, new Uint8Array(8000).fill(fill));
+  const transcribe = async (audio: Uint8Array, options?: OpenAI.RequestOptions) =>
+    (await client.audio.transcriptions.create({ file: await toFile(audio, "utterance.wav"), model: "whisper-1" }, options)).text;
+
+  beforeAll(async () => {
+    emulator = await startOpenAiEmulator({
+      firstTokenMs: 20,
+      tokenIntervalMs: 5,
+      transcriptionText: "configured text",
+      // Stands in for the speech emulator: a known call's pending line, taken.
+      transcriptFor: (callId) => (callId === "CA-known" ? `line ${++linesTaken}` : undefined),
+      log: () => undefined,
+    });
+    client = new OpenAI({ baseURL: emulator.baseURL, apiKey: "test", maxRetries: 0 });
+  });
+  afterEach(() => emulator.clearFaults());
+  afterAll(() => emulator.close());
+
+  it("answers 429 with retry-after, 500 and 503, with OpenAI's bodies", async () => {
+    emulator.injectChatFault({ kind: "http", status: 429, retryAfterSeconds: 2 });
+    emulator.injectChatFault({ kind: "http", status: 500 });
+    emulator.injectChatFault({ kind: "http", status: 503 });
+    const failure = () => client.chat.completions.create({ ...request, stream: true }).catch((error: unknown) => error);
+
+    const limited = await failure();
+    expect(limited).toBeInstanceOf(OpenAI.RateLimitError);
+    expect(limited).toMatchObject({ status: 429, code: "rate_limit_exceeded", type: "requests", message: expect.stringMatching(/^429 Rate limit reached for gpt-4o-mini/) });
+    expect((limited as InstanceType<typeof OpenAI.RateLimitError>).headers.get("retry-after")).toBe("2");
+    const internal = await failure();
+    expect(internal).toBeInstanceOf(OpenAI.InternalServerError);
+    expect(internal).toMatchObject({ status: 500, type: "server_error", message: "500 The server had an error while processing your request. Sorry about that!" });
+    expect(await failure()).toMatchObject({ status: 503, type: "server_error", message: "503 The server is overloaded or not ready yet." });
+
+    expect(emulator.stats.completions.slice(-3).map((timeline) => timeline.fault)).toEqual(["http", "http", "http"]);
+    expect(await client.chat.completions.create(request)).toMatchObject({ choices: [{ finish_reason: "stop" }] });
+  });
+
+  it("is retried by the SDK on its own after retry-after when maxRetries allows", async () => {
+    const retrying = new OpenAI({ baseURL: emulator.baseURL, apiKey: "test", maxRetries: 1 });
+    const before = emulator.stats.requests;
+    emulator.injectChatFault({ kind: "http", status: 429, retryAfterSeconds: 0.3 });
+    const sentAt = performance.now();
+    const completion = await retrying.chat.completions.create(request);
+    expect(performance.now() - sentAt).toBeGreaterThanOrEqual(290);
+    expect(completion.choices[0]!.message.content).toBe(answerFor("ספר לי על"));
+    expect(emulator.stats.requests).toBe(before + 2);
+  });
+
+  it("cuts a stream after K tokens: the client gets K tokens, then a socket error (not an APIError)", async () => {
+    const before = { ...emulator.stats };
+    emulator.injectChatFault({ kind: "cut", afterTokens: 3 });
+    const stream = await client.chat.completions.create({ ...request, stream: true });
+    const tokens: string[] = [];
+    const error = await (async () => {
+      for await (const chunk of stream) if (chunk.choices[0]?.delta.content) tokens.push(chunk.choices[0].delta.content);
+    })().catch((e: unknown) => e);
+
+    expect(tokens).toEqual(streamTokens(answerFor("ספר לי על")).slice(0, 3));
+    expect(error).toBeInstanceOf(TypeError);
+    expect(error).toMatchObject({ message: "terminated", cause: { code: "UND_ERR_SOCKET", message: "other side closed" } });
+    expect(emulator.stats.completions.at(-1)).toMatchObject({ fault: "cut", cancelled: false });
+    expect(emulator.stats).toMatchObject({ cancelled: before.cancelled, completed: before.completed });
+  });
+
+  it("stalls before the first token with headers sent: create() resolves, no chunk comes, and aborting ends the loop without an error", async () => {
+    emulator.injectChatFault({ kind: "stall", afterHeaders: true });
+    const sentAt = performance.now();
+    const stream = await client.chat.completions.create({ ...request, stream: true }, { signal: AbortSignal.timeout(300) });
+    let chunks = 0;
+    for await (const chunk of stream) chunks += chunk ? 1 : 0;
+    expect(chunks).toBe(0);
+    expect(performance.now() - sentAt).toBeGreaterThanOrEqual(290);
+    await vi.waitFor(() => expect(emulator.stats.completions.at(-1)).toMatchObject({ fault: "stall", cancelled: true }));
+  });
+
+  it("stalls without headers: the SDK's timeout fires", async () => {
+    emulator.injectChatFault({ kind: "stall" });
+    await expect(client.chat.completions.create({ ...request, stream: true }, { timeout: 300 })).rejects.toBeInstanceOf(OpenAI.APIConnectionTimeoutError);
+  });
+
+  it("slows the first token by delayMs", async () => {
+    emulator.injectChatFault({ kind: "slow", delayMs: 400 });
+    await client.chat.completions.create(request);
+    const timeline = emulator.stats.completions.at(-1)!;
+    expect(timeline.fault).toBe("slow");
+    expect(timeline.firstTokenAt! - timeline.startedAt).toBeGreaterThanOrEqual(410);
+  });
+
+  it("targets one call's requests with callId", async () => {
+    emulator.injectChatFault({ kind: "http", status: 503 }, { callId: "CA-target" });
+    await expect(client.chat.completions.create(request, forCall("CA-other"))).resolves.toBeDefined();
+    await expect(client.chat.completions.create(request)).resolves.toBeDefined();
+    await expect(client.chat.completions.create(request, forCall("CA-target"))).rejects.toMatchObject({ status: 503 });
+  });
+
+  it("transcribes a known call's audio as its pending line, once per utterance however often it is sent", async () => {
+    expect(await transcribe(wav(0xff), forCall("CA-known"))).toBe("line 1");
+    // The SDK's retry of the same audio: the same line, not the next.
+    expect(await transcribe(wav(0xff), forCall("CA-known"))).toBe("line 1");
+    expect(await transcribe(wav(0x7f), forCall("CA-known"))).toBe("line 2");
+    expect(await transcribe(wav(0xff), forCall("CA-unknown"))).toBe("configured text");
+    expect(await transcribe(wav(0xff))).toBe("configured text");
+  });
+
+  it("fails or stalls transcriptions; a failed one still takes the call's line", async () => {
+    emulator.injectTranscriptionFault({ kind: "http", status: 500 });
+    const taken = linesTaken;
+    await expect(transcribe(wav(0x10), forCall("CA-known"))).rejects.toMatchObject({ status: 500, message: expect.stringMatching(/^500 The server had an error/) });
+    expect(linesTaken).toBe(taken + 1);
+
+    emulator.injectTranscriptionFault({ kind: "stall" });
+    await expect(transcribe(wav(0x11), { timeout: 300 })).rejects.toBeInstanceOf(OpenAI.APIConnectionTimeoutError);
+    expect(emulator.stats.transcriptionFaults).toBe(2);
   });
 });

@@ -1,13 +1,49 @@
 // OpenAI-compatible HTTP emulator (node:http) for the real `openai` SDK: chat completions, streamed as
 // SSE chunks in OpenAI's exact shape or answered whole, audio transcriptions, and the model list.
-// Answers come from chat-answers.ts, paced by time-to-first-token and a token interval.
-import { randomUUID } from "node:crypto";
+// Answers come from chat-answers.ts, paced by time-to-first-token and a token interval. Faults
+// (OpenAI's 429/500/503, a stream cut mid-way, stalls) are set per test with injectChatFault and
+// injectTranscriptionFault.
+import { createHash, randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseWav } from "@voice/protocol";
 import { z } from "zod";
 import { answerFor, streamTokens } from "./chat-answers.js";
+import { CALL_ID_HEADER, FaultSchedule, type FaultWhen, type ScheduledFault } from "./faults.js";
+
+/** An error answer in OpenAI's shape (status, body, and for 429 a retry-after header). */
+export interface HttpFault {
+  kind: "http";
+  status: 429 | 500 | 503;
+  /** 429 only: the retry-after header, in seconds (default 1; the SDK takes fractions). */
+  retryAfterSeconds?: number;
+}
+
+/** How a chat completion request misbehaves. */
+export type ChatFault =
+  | HttpFault
+  | {
+      /** Streamed: after `afterTokens` content tokens (0: after the role chunk; at most the whole answer),
+       *  send half of the next event and destroy the socket: no finish chunk, no [DONE]. Not streamed:
+       *  destroy the socket instead of answering. */
+      kind: "cut";
+      afterTokens: number;
+    }
+  | {
+      /** Send nothing until the client gives up: no status line at all, or with `afterHeaders` the 200
+       *  and its headers and then nothing (a stall before the first token). */
+      kind: "stall";
+      afterHeaders?: boolean;
+    }
+  | {
+      /** The first token comes `delayMs` later than firstTokenMs. */
+      kind: "slow";
+      delayMs: number;
+    };
+
+/** How a transcription request misbehaves: an error answer, or none at all until the client gives up. */
+export type TranscriptionFault = HttpFault | { kind: "stall" };
 
 export interface OpenAiEmulatorOptions {
   /** 0 (default) picks a free port. */
@@ -16,8 +52,18 @@ export interface OpenAiEmulatorOptions {
   firstTokenMs?: number;
   /** Delay between tokens (default 30). */
   tokenIntervalMs?: number;
-  /** What /v1/audio/transcriptions hears in any audio (default "שלום"). */
+  /** What /v1/audio/transcriptions hears in any audio (default "שלום"), unless transcriptFor knows better. */
   transcriptionText?: string;
+  /**
+   * What a transcription request carrying the x-call-id header heard: the speech emulator's pending
+   * script line for that call, which the request takes (startEmulators wires this). Undefined: the
+   * call is unknown, so transcriptionText is the answer. The same audio sent again for the same call
+   * (the SDK's own retry) gets the same text without taking another line.
+   */
+  transcriptFor?: (callId: string) => string | undefined;
+  /** Faults from the start, as injectChatFault / injectTranscriptionFault add them. */
+  chatFaults?: ScheduledFault<ChatFault>[];
+  transcriptionFaults?: ScheduledFault<TranscriptionFault>[];
   /** Ids GET /v1/models lists (default gpt-4o-mini, whisper-1); chat accepts any model. */
   models?: string[];
   log?: (line: string) => void;
@@ -53,6 +99,8 @@ export interface CompletionTimeline {
   messages: ChatMessage[];
   /** The whole answer the rule table gave, whether or not all of it was sent. */
   answer: string;
+  /** The fault this completion was given, if any. */
+  fault?: ChatFault["kind"];
 }
 
 export interface OpenAiEmulatorStats {
@@ -63,6 +111,9 @@ export interface OpenAiEmulatorStats {
   /** Chat completions the client abandoned before the end (aborted stream or closed socket). */
   cancelled: number;
   transcriptions: number;
+  /** Chat completions and transcriptions given a fault. */
+  chatFaults: number;
+  transcriptionFaults: number;
   /** The messages of the last valid chat completion request, as sent. */
   lastMessages: ChatMessage[];
   /** Valid chat completions in arrival order (the latest MAX_COMPLETIONS_KEPT). */
@@ -76,11 +127,21 @@ export interface OpenAiEmulator {
   /** address + "/v1": OPENAI_BASE_URL, the SDK's baseURL. */
   baseURL: string;
   stats: OpenAiEmulatorStats;
+  /** Gives `fault` to the (valid) chat completion requests `when` picks, counted from now on (default:
+   *  the next one). A `when.callId` matches requests with that x-call-id header. */
+  injectChatFault(fault: ChatFault, when?: FaultWhen): void;
+  /** The same for /v1/audio/transcriptions. */
+  injectTranscriptionFault(fault: TranscriptionFault, when?: FaultWhen): void;
+  /** Drops every fault not yet given to a request (a stalled request stays stalled). */
+  clearFaults(): void;
   close(): Promise<void>;
 }
 
 /** Bounds the timelines kept, so a long-running `npm start` does not grow without end. */
 const MAX_COMPLETIONS_KEPT = 500;
+
+/** Bounds the per-call transcription memory likewise. */
+const MAX_CALLS_KEPT = 1000;
 
 /** OpenAI's upload limit for transcriptions, also our body limit. */
 const MAX_BODY_BYTES = 25 * 1024 * 1024;
@@ -90,8 +151,30 @@ class HttpError extends Error {
     readonly status: number,
     message: string,
     readonly code: string | null = null,
+    readonly type = "invalid_request_error",
+    readonly headers: Record<string, string> = {},
   ) {
     super(message);
+  }
+}
+
+/** OpenAI's own answer for an injected error status. */
+function faultError(fault: HttpFault, model: string): HttpError {
+  switch (fault.status) {
+    case 429: {
+      const seconds = fault.retryAfterSeconds ?? 1;
+      return new HttpError(
+        429,
+        `Rate limit reached for ${model} in organization org-emulator on requests per min (RPM): Limit 500, Used 500, Requested 1. Please try again in ${seconds}s. Visit https://platform.openai.com/account/rate-limits to learn more.`,
+        "rate_limit_exceeded",
+        "requests",
+        { "retry-after": String(seconds) },
+      );
+    }
+    case 500:
+      return new HttpError(500, "The server had an error while processing your request. Sorry about that!", null, "server_error");
+    case 503:
+      return new HttpError(503, "The server is overloaded or not ready yet.", null, "server_error");
   }
 }
 
@@ -103,7 +186,20 @@ export async function startOpenAiEmulator(options: OpenAiEmulatorOptions = {}): 
     models: options.models ?? ["gpt-4o-mini", "whisper-1"],
   };
   const log = options.log ?? ((line: string) => console.error(`[openai-emulator] ${line}`));
-  const stats: OpenAiEmulatorStats = { requests: 0, completed: 0, cancelled: 0, transcriptions: 0, lastMessages: [], completions: [] };
+  const stats: OpenAiEmulatorStats = {
+    requests: 0,
+    completed: 0,
+    cancelled: 0,
+    transcriptions: 0,
+    chatFaults: 0,
+    transcriptionFaults: 0,
+    lastMessages: [],
+    completions: [],
+  };
+  const chatFaults = new FaultSchedule(options.chatFaults);
+  const transcriptionFaults = new FaultSchedule(options.transcriptionFaults);
+  /** Per call, the last transcription's audio digest and text, so a retry of it is answered alike. */
+  const heard = new Map<string, { digest: string; text: string }>();
 
   const route = async (req: IncomingMessage, res: ServerResponse) => {
     const arrivedAt = performance.now();
@@ -115,7 +211,7 @@ export async function startOpenAiEmulator(options: OpenAiEmulatorOptions = {}): 
     }
     switch (endpoint) {
       case "POST /v1/chat/completions":
-        return chatCompletion(parseChatRequest(await readBody(req)), res, arrivedAt);
+        return chatCompletion(parseChatRequest(await readBody(req)), callIdOf(req), res, arrivedAt);
       case "POST /v1/audio/transcriptions":
         return transcription(req, res);
       case "GET /v1/models":
@@ -128,14 +224,20 @@ export async function startOpenAiEmulator(options: OpenAiEmulatorOptions = {}): 
     }
   };
 
-  const chatCompletion = async (request: z.infer<typeof ChatRequest>, res: ServerResponse, arrivedAt: number) => {
+  const chatCompletion = async (request: z.infer<typeof ChatRequest>, callId: string | undefined, res: ServerResponse, arrivedAt: number) => {
     stats.lastMessages = request.messages;
     const userTexts = request.messages.filter((message) => message.role === "user").map(textOf);
     const answer = answerFor(userTexts.at(-1) ?? "", userTexts.slice(0, -1));
     const tokens = streamTokens(answer);
-    const timeline: CompletionTimeline = { startedAt: arrivedAt, cancelled: false, messages: request.messages, answer };
+    const fault = chatFaults.take(callId);
+    const timeline: CompletionTimeline = { startedAt: arrivedAt, cancelled: false, messages: request.messages, answer, ...(fault && { fault: fault.kind }) };
     stats.completions.push(timeline);
     if (stats.completions.length > MAX_COMPLETIONS_KEPT) stats.completions.shift();
+    if (fault) stats.chatFaults++;
+    if (fault?.kind === "http") {
+      timeline.endedAt = performance.now();
+      throw faultError(fault, request.model);
+    }
     const meta = { id: `chatcmpl-${randomUUID().replaceAll("-", "")}`, created: Math.floor(Date.now() / 1000), model: request.model };
     const usage = {
       prompt_tokens: request.messages.reduce((sum, message) => sum + streamTokens(textOf(message)).length, 0),
@@ -144,17 +246,31 @@ export async function startOpenAiEmulator(options: OpenAiEmulatorOptions = {}): 
     };
     usage.total_tokens = usage.prompt_tokens + usage.completion_tokens;
     const gone = new AbortController();
+    /** The emulator destroyed the socket itself (a cut fault): not the client's doing. */
+    let cut = false;
+    /** Destroys the socket, after the first half of `partly` when given: a connection lost mid-event. */
+    const cutNow = (partly?: string) => {
+      cut = true;
+      timeline.endedAt = performance.now();
+      if (partly === undefined) return void res.destroy();
+      res.write(partly.slice(0, Math.floor(partly.length / 2)), () => res.destroy());
+    };
     res.on("close", () => {
-      if (res.writableFinished) return;
+      if (res.writableFinished || cut) return;
       stats.cancelled++;
       timeline.cancelled = true;
       timeline.endedAt = performance.now();
       gone.abort();
     });
     const wait = (ms: number) => sleep(ms, undefined, { signal: gone.signal });
+    const firstTokenMs = settings.firstTokenMs + (fault?.kind === "slow" ? fault.delayMs : 0);
+    // A stall leaves the request open with nothing (more) sent; the close handler sees the client go.
+    if (fault?.kind === "stall" && !fault.afterHeaders) return;
     try {
       if (!request.stream) {
-        await wait(settings.firstTokenMs + settings.tokenIntervalMs * Math.max(0, tokens.length - 1));
+        if (fault?.kind === "stall") return void res.writeHead(200, { "content-type": "application/json" }).flushHeaders();
+        await wait(firstTokenMs + settings.tokenIntervalMs * Math.max(0, tokens.length - 1));
+        if (fault?.kind === "cut") return cutNow();
         timeline.firstTokenAt = performance.now();
         sendJson(res, 200, {
           ...meta,
@@ -170,16 +286,23 @@ export async function startOpenAiEmulator(options: OpenAiEmulatorOptions = {}): 
           choices: [{ index: 0, delta, logprobs: null, finish_reason: finishReason }],
           ...(includeUsage ? { usage: null } : {}),
         });
-        const event = (data: object | string) => res.write(`data: ${typeof data === "string" ? data : JSON.stringify(data)}\n\n`);
+        const sse = (data: object | string) => `data: ${typeof data === "string" ? data : JSON.stringify(data)}\n\n`;
+        const event = (data: object | string) => res.write(sse(data));
         res.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", connection: "keep-alive" });
         res.flushHeaders();
-        await wait(settings.firstTokenMs);
+        if (fault?.kind === "stall") return;
+        await wait(firstTokenMs);
         event(chunk({ role: "assistant", content: "", refusal: null }, null));
+        // A cut comes half-way through the event after the last whole token: the SDK parses an event
+        // only once bytes after it arrive, so the client still gets every whole token.
+        const cutAfter = fault?.kind === "cut" ? Math.min(fault.afterTokens, tokens.length) : undefined;
         for (const [i, token] of tokens.entries()) {
           if (i > 0) await wait(settings.tokenIntervalMs);
+          if (i === cutAfter) return cutNow(sse(chunk({ content: token }, null)));
           event(chunk({ content: token }, null));
           timeline.firstTokenAt ??= performance.now();
         }
+        if (cutAfter === tokens.length) return cutNow(sse(chunk({}, "stop")));
         event(chunk({}, "stop"));
         if (includeUsage) event({ ...meta, object: "chat.completion.chunk", choices: [], usage });
         event("[DONE]");
@@ -192,6 +315,20 @@ export async function startOpenAiEmulator(options: OpenAiEmulatorOptions = {}): 
     }
   };
 
+  /** What the audio says: the call's pending script line when the speech emulator knows the call. */
+  const transcriptOf = (callId: string | undefined, audio: Uint8Array): string => {
+    if (callId === undefined || !options.transcriptFor) return settings.transcriptionText;
+    const digest = createHash("sha256").update(audio).digest("hex");
+    const last = heard.get(callId);
+    if (last?.digest === digest) return last.text;
+    const text = options.transcriptFor(callId);
+    if (text === undefined) return settings.transcriptionText;
+    heard.delete(callId);
+    heard.set(callId, { digest, text });
+    if (heard.size > MAX_CALLS_KEPT) heard.delete(heard.keys().next().value!);
+    return text;
+  };
+
   const transcription = async (req: IncomingMessage, res: ServerResponse) => {
     const type = req.headers["content-type"] ?? "";
     if (!type.startsWith("multipart/form-data")) throw new HttpError(400, "Expected a multipart/form-data body");
@@ -201,20 +338,26 @@ export async function startOpenAiEmulator(options: OpenAiEmulatorOptions = {}): 
     const file = form.get("file");
     if (!(file instanceof Blob)) throw new HttpError(400, "you must provide a file", "missing_required_parameter");
     if (!form.get("model")) throw new HttpError(400, "you must provide a model parameter", "missing_required_parameter");
+    const audio = new Uint8Array(await file.arrayBuffer());
     try {
-      parseWav(new Uint8Array(await file.arrayBuffer()));
+      parseWav(audio);
     } catch {
       throw new HttpError(400, "Invalid file format. The emulator accepts WAV (RIFF/WAVE) audio.", "invalid_value");
     }
-    stats.transcriptions++;
     const format = form.get("response_format") ?? "json";
-    if (format === "text") {
-      res.writeHead(200, { "content-type": "text/plain; charset=utf-8" }).end(settings.transcriptionText);
-    } else if (format === "json") {
-      sendJson(res, 200, { text: settings.transcriptionText });
-    } else {
+    if (format !== "text" && format !== "json") {
       throw new HttpError(400, `response_format '${String(format)}' is not supported by the emulator (json, text)`, "invalid_value");
     }
+    stats.transcriptions++;
+    const callId = callIdOf(req);
+    // Taken before any fault: the caller has moved on whether or not this request is answered.
+    const text = transcriptOf(callId, audio);
+    const fault = transcriptionFaults.take(callId);
+    if (fault) stats.transcriptionFaults++;
+    if (fault?.kind === "http") throw faultError(fault, String(form.get("model")));
+    if (fault?.kind === "stall") return;
+    if (format === "text") res.writeHead(200, { "content-type": "text/plain; charset=utf-8" }).end(text);
+    else sendJson(res, 200, { text });
   };
 
   const server = createServer({ noDelay: true }, (req, res) => {
@@ -222,7 +365,7 @@ export async function startOpenAiEmulator(options: OpenAiEmulatorOptions = {}): 
       const failure = error instanceof HttpError ? error : new HttpError(500, `emulator error: ${String(error)}`);
       log(`${req.method} ${req.url} -> ${failure.status}: ${failure.message}`);
       if (res.headersSent) res.destroy();
-      else sendJson(res, failure.status, { error: { message: failure.message, type: "invalid_request_error", param: null, code: failure.code } });
+      else sendJson(res, failure.status, { error: { message: failure.message, type: failure.type, param: null, code: failure.code } }, failure.headers);
     });
   });
   await new Promise<void>((resolve, reject) => {
@@ -236,6 +379,12 @@ export async function startOpenAiEmulator(options: OpenAiEmulatorOptions = {}): 
     address,
     baseURL: `${address}/v1`,
     stats,
+    injectChatFault: (fault, when) => chatFaults.add(fault, when),
+    injectTranscriptionFault: (fault, when) => transcriptionFaults.add(fault, when),
+    clearFaults: () => {
+      chatFaults.clear();
+      transcriptionFaults.clear();
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
@@ -277,6 +426,12 @@ async function readBody(req: IncomingMessage): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-function sendJson(res: ServerResponse, status: number, body: object): void {
-  res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body));
+/** The call a request names in its x-call-id header, if any. */
+function callIdOf(req: IncomingMessage): string | undefined {
+  const value = req.headers[CALL_ID_HEADER];
+  return typeof value === "string" && value.trim() ? value.trim() : undefined;
+}
+
+function sendJson(res: ServerResponse, status: number, body: object, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { ...headers, "content-type": "application/json" }).end(JSON.stringify(body));
 }

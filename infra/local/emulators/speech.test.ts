@@ -1,25 +1,7 @@
 import * as grpc from "@grpc/grpc-js";
-import { SpeechClient, type protos } from "@google-cloud/speech";
-import { MULAW_SILENCE, pcmToMulaw } from "@voice/protocol";
+import { pcmToMulaw } from "@voice/protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { synthesizeSpeech } from "../espeak.js";
-import { startSpeechEmulator, type SpeechEmulator, type SpeechEmulatorOptions } from "./speech.js";
-
-const SCRIPT = ["שלום, מה שעות הפתיחה שלכם?", "אפשר לקבוע תור למחר בבוקר?", "תודה רבה, להתראות"];
-const BYTES_PER_MS = 8;
-
-/** eSpeak speech as 8 kHz mu-law, with eSpeak's own leading/trailing quiet cut so pauses are exact. */
-async function spoken(text: string): Promise<Uint8Array> {
-  const pcm = await synthesizeSpeech(text, { voice: "he", sampleRate: 8000 });
-  const loud = (i: number) => Math.abs(pcm[i]!) > 300;
-  let start = 0;
-  let end = pcm.length;
-  while (start < end && !loud(start)) start++;
-  while (end > start && !loud(end - 1)) end--;
-  return pcmToMulaw(pcm.subarray(start, end));
-}
-
-const silence = (ms: number) => new Uint8Array(ms * BYTES_PER_MS).fill(MULAW_SILENCE);
+import { BYTES_PER_MS, PHONE_AUDIO, PHONE_CONFIG, SCRIPT, concat, emulatorPool, silence, spoken, streamAudio, utterances } from "./speech-test-kit.js";
 
 /** Uniform noise at about -20 dBFS (as loud as speech), the same every run. */
 function noise(ms: number): Uint8Array {
@@ -31,92 +13,15 @@ function noise(ms: number): Uint8Array {
   return pcmToMulaw(pcm);
 }
 
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
-}
-
-interface Result {
-  transcript: string;
-  isFinal: boolean;
-  endMs: number;
-  /** Wall-clock arrival (Date.now()). */
-  receivedAt: number;
-}
-
-type StreamConfig = protos.google.cloud.speech.v1.IStreamingRecognitionConfig;
-
-const PHONE_AUDIO = { encoding: "MULAW", sampleRateHertz: 8000, languageCode: "he-IL" } as const;
-const PHONE_CONFIG: StreamConfig = { config: PHONE_AUDIO, interimResults: true };
-
-type StreamingResponse = {
-  results: { alternatives: { transcript: string }[]; isFinal: boolean; resultEndTime: { seconds: unknown; nanos: number } }[];
-  speechEventType: string;
-};
-
-/** Streams `audio` in 20 ms requests as fast as the client takes them, then half-closes. */
-async function streamAudio(client: SpeechClient, audio: Uint8Array, config: StreamConfig = PHONE_CONFIG) {
-  const stream = client.streamingRecognize(config);
-  const results: Result[] = [];
-  const speechEvents: string[] = [];
-  const outcome = new Promise<grpc.ServiceError | undefined>((resolve) => {
-    stream.on("data", (response: StreamingResponse) => {
-      if (response.speechEventType !== "SPEECH_EVENT_UNSPECIFIED") speechEvents.push(response.speechEventType);
-      for (const r of response.results) {
-        results.push({
-          transcript: r.alternatives[0]!.transcript,
-          isFinal: r.isFinal,
-          endMs: Number(r.resultEndTime.seconds) * 1000 + r.resultEndTime.nanos / 1e6,
-          receivedAt: Date.now(),
-        });
-      }
-    });
-    stream.on("end", () => resolve(undefined));
-    stream.on("error", (error: grpc.ServiceError) => resolve(error));
-  });
-  const sentAt = Date.now();
-  for (let at = 0; at < audio.length; at += 160) stream.write(audio.subarray(at, at + 160));
-  stream.end();
-  return { results, speechEvents, sentAt, error: await outcome };
-}
-
-/** Splits results into utterances: each ends at a final. */
-function utterances(results: Result[]): Result[][] {
-  const groups: Result[][] = [[]];
-  for (const result of results) {
-    groups.at(-1)!.push(result);
-    if (result.isFinal) groups.push([]);
-  }
-  return groups.filter((group) => group.length > 0);
-}
-
 describe("speech emulator with the real SpeechClient", () => {
   let lines: Uint8Array[];
-  const opened: { emulator: SpeechEmulator; client: SpeechClient }[] = [];
+  const pool = emulatorPool();
+  const start = pool.start;
 
   beforeAll(async () => {
     lines = await Promise.all(SCRIPT.map(spoken));
   });
-  afterAll(async () => {
-    await Promise.all(opened.map(async ({ emulator, client }) => Promise.all([client.close(), emulator.close()])));
-  });
-
-  async function start(options: Partial<SpeechEmulatorOptions> = {}) {
-    const emulator = await startSpeechEmulator({ script: SCRIPT, log: () => undefined, ...options });
-    const client = new SpeechClient({
-      apiEndpoint: "127.0.0.1",
-      port: emulator.port,
-      sslCreds: grpc.credentials.createInsecure(),
-      universeDomain: "googleapis.com",
-    });
-    opened.push({ emulator, client });
-    return { emulator, client };
-  }
+  afterAll(() => pool.closeAll());
 
   it("answers each utterance with growing partials, then exactly one final with the script line", async () => {
     const { emulator, client } = await start();
@@ -157,7 +62,7 @@ describe("speech emulator with the real SpeechClient", () => {
 
   it("sends only finals when interim_results is off, and the final of an utterance cut by half-close", async () => {
     const { client } = await start();
-    const { results } = await streamAudio(client, concat([lines[0]!, silence(600), lines[1]!]), { ...PHONE_CONFIG, interimResults: false });
+    const { results } = await streamAudio(client, concat([lines[0]!, silence(600), lines[1]!]), { config: { ...PHONE_CONFIG, interimResults: false } });
     expect(results).toEqual([
       expect.objectContaining({ isFinal: true, transcript: SCRIPT[0] }),
       expect.objectContaining({ isFinal: true, transcript: SCRIPT[1] }),
@@ -203,8 +108,7 @@ describe("speech emulator with the real SpeechClient", () => {
   it("ends after the first utterance in single_utterance mode", async () => {
     const { client } = await start();
     const { results, speechEvents, error } = await streamAudio(client, concat([lines[0]!, silence(600), lines[1]!, silence(600)]), {
-      ...PHONE_CONFIG,
-      singleUtterance: true,
+      config: { ...PHONE_CONFIG, singleUtterance: true },
     });
     expect(error).toBeUndefined();
     expect(speechEvents).toEqual(["END_OF_SINGLE_UTTERANCE"]);
@@ -225,14 +129,14 @@ describe("speech emulator with the real SpeechClient", () => {
 
   it("rejects a stream without a usable config with INVALID_ARGUMENT and a reason", async () => {
     const { emulator, client } = await start();
-    const missing = await streamAudio(client, silence(100), { config: {} });
+    const missing = await streamAudio(client, silence(100), { config: { config: {} } });
     expect(missing.error?.code).toBe(grpc.status.INVALID_ARGUMENT);
     expect(missing.error?.details).toMatch(/encoding is required/);
 
-    const wrongRate = await streamAudio(client, silence(100), { config: { encoding: "MULAW", sampleRateHertz: 16000, languageCode: "he-IL" } });
+    const wrongRate = await streamAudio(client, silence(100), { config: { config: { encoding: "MULAW", sampleRateHertz: 16000, languageCode: "he-IL" } } });
     expect(wrongRate.error?.details).toMatch(/sample_rate_hertz must be 8000/);
 
-    const hePhoneCall = await streamAudio(client, silence(100), { config: { ...PHONE_AUDIO, model: "phone_call" } });
+    const hePhoneCall = await streamAudio(client, silence(100), { config: { config: { ...PHONE_AUDIO, model: "phone_call" } } });
     expect(hePhoneCall.error?.code).toBe(grpc.status.INVALID_ARGUMENT);
     expect(hePhoneCall.error?.details).toMatch(/phone_call.*not supported for language he-IL/);
 

@@ -1,19 +1,45 @@
 // Google Speech-to-Text v1 emulator: a real gRPC server speaking google.cloud.speech.v1.Speech, so the
-// real @google-cloud/speech client talks to it unchanged. It cannot understand speech: utterance k of a
-// stream is transcribed as script[k % n], timed from the audio received (see utterances.ts). Bursts
-// shorter than minSpeechMs (coughs, clicks) give no result and take no script line.
+// real @google-cloud/speech client talks to it unchanged. It cannot understand speech: the k-th
+// utterance of a call is transcribed as script[k % n], timed from the audio received (see
+// utterances.ts). A call is what the `x-call-id` request header names, so the streams a core opens
+// one after another for a call (after a failure, or to rotate) continue one script: the position
+// moves on only when an utterance is finalised, so audio replayed into a new stream maps to the line
+// it had. Without the header each stream is a call of its own. Bursts shorter than minSpeechMs
+// (coughs, clicks) give no result and take no script line. Faults (status, reset, stall, slow) are
+// set per test with injectFault.
+import http2 from "node:http2";
 import { setTimeout as sleep } from "node:timers/promises";
 import * as grpc from "@grpc/grpc-js";
-import { durationFromMs, grpcError, listenOnLoopback, loadGoogleService, stderrLogger } from "./grpc-host.js";
+import { FaultSchedule, type FaultWhen, type ScheduledFault } from "./faults.js";
+import { callIdOf, durationFromMs, googleStatusDetails, grpcError, listenOnLoopback, loadGoogleService, stderrLogger } from "./grpc-host.js";
 import { checkRecognitionConfig, type RecognitionConfigMessage } from "./recognition-config.js";
 import { DEFAULT_UTTERANCE_TIMING, UtteranceTracker, type UtteranceEvent, type UtteranceTiming } from "./utterances.js";
 
-export interface SpeechFault {
-  /** Audio (ms) the stream receives before it fails. */
-  afterAudioMs: number;
-  code: grpc.status;
-  details?: string;
-}
+/** How a stream misbehaves, once it has received `afterAudioMs` of audio (default 0: from its first audio). */
+export type SpeechFault = { afterAudioMs?: number } & (
+  | {
+      /** End the stream with a gRPC status. The default kind: a fault with a `code` and no kind is this one. */
+      kind?: "status";
+      code: grpc.status;
+      /** Default: Google's usual text for the code (googleStatusDetails), e.g. the 305 s limit's for OUT_OF_RANGE. */
+      details?: string;
+    }
+  | {
+      /** Kill the call's HTTP/2 stream with RST_STREAM (INTERNAL_ERROR) and no gRPC status, as a proxy
+       *  or a server crash does. grpc-js reports INTERNAL "Received RST_STREAM with code 2 (Internal server error)". */
+      kind: "reset";
+    }
+  | {
+      /** Answer nothing more and keep the stream open: no results, no status, no timeouts, until the client gives up. */
+      kind: "stall";
+    }
+  | {
+      /** Delay every response from then on by `delayMs` of wall-clock time. */
+      kind: "slow";
+      delayMs: number;
+    }
+);
+export type SpeechFaultKind = NonNullable<SpeechFault["kind"]>;
 
 /** A script line: what the caller says, or that plus how the emulator treats that utterance. */
 export type SpeechScriptLine =
@@ -34,13 +60,46 @@ export interface SpeechEmulatorOptions extends Partial<UtteranceTiming> {
   msPerWord?: number;
   /** Wall-clock delay before each final is sent (default 0). */
   finalDelayMs?: number;
-  /** Audio per stream before OUT_OF_RANGE, as Google's ~305 s limit (default 305000). */
+  /** Audio per stream before OUT_OF_RANGE "Exceeded maximum allowed stream duration of N seconds."
+   *  (default 305000, Google's limit), counted on the audio received, not on wall-clock time. */
   maxStreamMs?: number;
   /** Wall-clock gap between audio requests before OUT_OF_RANGE "Audio Timeout" (default 10000; 0 = never). */
   audioTimeoutMs?: number;
-  /** Faults for the next streams opened, one each, in order (more can be added with injectFault). */
-  faults?: SpeechFault[];
+  /** Faults from the start, as injectFault adds them. */
+  faults?: ScheduledFault<SpeechFault>[];
   log?: (line: string) => void;
+}
+
+/** One StreamingRecognize call, as the emulator saw it. */
+export interface SpeechStreamRecord {
+  /** performance.now() when it opened, and when it ended (either side ending it). */
+  openedAt: number;
+  endedAt?: number;
+  /** "OK" (ended after half-close or single utterance), "CANCELLED" (the client ended it), "RST_STREAM"
+   *  (reset fault), or the name of the gRPC status the emulator ended it with ("UNAVAILABLE", ...). */
+  ending?: string;
+  /** The fault this stream drew, if any, and whether it took effect (it may end before afterAudioMs). */
+  fault?: SpeechFaultKind;
+  faultFired: boolean;
+  /** Audio received, ms. */
+  audioMs: number;
+}
+
+/** What the emulator saw of one call (x-call-id): every stream the call opened, and its script position. */
+export interface SpeechCallStats {
+  streamsOpened: number;
+  streamsEnded: number;
+  partialsSent: number;
+  finalsSent: number;
+  finalsWithheld: number;
+  faultsInjected: number;
+  /** Utterances finalised: final sent, a withheld final's utterance over, or the line taken by a
+   *  transcription (takePendingLine). The call's next utterance is script line linesFinalised % n. */
+  linesFinalised: number;
+  /** Lines taken by takePendingLine (the core's transcription fallback) rather than by a final. */
+  linesTranscribed: number;
+  /** The call's streams, oldest first (the latest MAX_STREAMS_KEPT). */
+  streams: SpeechStreamRecord[];
 }
 
 export interface SpeechEmulatorStats {
@@ -54,6 +113,11 @@ export interface SpeechEmulatorStats {
   shortBurstsIgnored: number;
   bytesReceived: number;
   recognizeRequests: number;
+  /** Faults that took effect (a stream's fault counts once it fires, not when drawn). */
+  faultsInjected: number;
+  faultsByKind: Record<SpeechFaultKind, number>;
+  /** Per call id (the x-call-id header), the latest MAX_CALLS_KEPT calls; streams without it are not listed. */
+  calls: Map<string, SpeechCallStats>;
 }
 
 export interface SpeechEmulator {
@@ -61,8 +125,17 @@ export interface SpeechEmulator {
   /** "127.0.0.1:<port>" (SPEECH_ENDPOINT). */
   address: string;
   stats: SpeechEmulatorStats;
-  /** The next stream opened fails with `fault.code` after `fault.afterAudioMs` of audio. */
-  injectFault(fault: SpeechFault): void;
+  /** Gives `fault` to the streams `when` picks, counted over streams opened from now on (default: the next one). */
+  injectFault(fault: SpeechFault, when?: FaultWhen): void;
+  /** Drops every fault not yet in effect: the schedule, and drawn faults of open streams that have not
+   *  fired. One in effect stays (a stalled stream stays stalled until the client gives up). */
+  clearFaults(): void;
+  /**
+   * The script line of call `callId`'s utterance not yet finalised, which this finalises: the core's
+   * transcription fallback heard that utterance, so the call's next one gets the next line. Undefined
+   * for a call no stream has named.
+   */
+  takePendingLine(callId: string): string | undefined;
   close(): Promise<void>;
 }
 
@@ -72,6 +145,9 @@ const MAX_REQUEST_AUDIO_BYTES = 25_600;
 const MAX_SYNC_AUDIO_MS = 60_000;
 const CONFIDENCE = 0.92;
 const INTERIM_STABILITY = 0.9;
+/** Bounds what stats keep, so a long-running `npm start` does not grow without end. */
+const MAX_CALLS_KEPT = 1000;
+const MAX_STREAMS_KEPT = 1000;
 
 interface StreamingRequestMessage {
   streaming_request?: "streaming_config" | "audio_content";
@@ -134,20 +210,48 @@ export async function startSpeechEmulator(options: SpeechEmulatorOptions): Promi
     shortBurstsIgnored: 0,
     bytesReceived: 0,
     recognizeRequests: 0,
+    faultsInjected: 0,
+    faultsByKind: { status: 0, reset: 0, stall: 0, slow: 0 },
+    calls: new Map(),
   };
-  const faults = [...(options.faults ?? [])];
-  // A stream the emulator itself broke (fault, limit, timeout) is retried by the client on the same
-  // connection; the retry resumes the script where the broken stream stopped, as the caller would.
+  const faults = new FaultSchedule(options.faults);
+  /** Open streams' "forget your fault" switches, for clearFaults. */
+  const disarms = new Set<() => void>();
+  // A stream without x-call-id that the emulator itself broke (fault, limit, timeout) is retried by the
+  // client on the same connection; the retry resumes the script where the broken stream stopped.
   const resumeAt = new Map<string, number>();
+
+  const callFor = (callId: string | undefined, peer: string): SpeechCallStats => {
+    if (callId === undefined) {
+      const resumed = newCallStats(resumeAt.get(peer) ?? 0);
+      resumeAt.delete(peer);
+      return resumed;
+    }
+    let known = stats.calls.get(callId);
+    if (!known) {
+      known = newCallStats(0);
+      stats.calls.set(callId, known);
+      if (stats.calls.size > MAX_CALLS_KEPT) stats.calls.delete(stats.calls.keys().next().value!);
+    }
+    return known;
+  };
 
   const server = new grpc.Server();
   server.addService(loadGoogleService("@google-cloud/speech", "google/cloud/speech/v1/cloud_speech.proto", "google.cloud.speech.v1.Speech"), {
     StreamingRecognize: (call: grpc.ServerDuplexStream<StreamingRequestMessage, StreamingResponse>) => {
       stats.streamsOpened++;
+      const callId = callIdOf(call.metadata);
       const peer = call.getPeer();
-      const firstUtterance = resumeAt.get(peer) ?? 0;
-      resumeAt.delete(peer);
-      serveStream(call, { ...settings, stats, fault: faults.shift(), firstUtterance, onBroken: (next) => resumeAt.set(peer, next) });
+      const caller = callFor(callId, peer);
+      const fault = faults.take(callId);
+      const record: SpeechStreamRecord = { openedAt: performance.now(), faultFired: false, audioMs: 0, ...(fault && { fault: fault.kind ?? "status" }) };
+      caller.streamsOpened++;
+      caller.streams.push(record);
+      if (caller.streams.length > MAX_STREAMS_KEPT) caller.streams.shift();
+      const onBroken = () => {
+        if (callId === undefined) resumeAt.set(peer, caller.linesFinalised);
+      };
+      serveStream(call, { ...settings, stats, caller, record, fault, disarms, onBroken });
     },
     Recognize: (call: grpc.ServerUnaryCall<RecognizeRequestMessage, unknown>, callback: grpc.sendUnaryData<unknown>) => {
       stats.recognizeRequests++;
@@ -158,7 +262,46 @@ export async function startSpeechEmulator(options: SpeechEmulatorOptions): Promi
     },
   });
   const host = await listenOnLoopback(server, options.port ?? 0);
-  return { ...host, stats, injectFault: (fault) => faults.push(fault) };
+  return {
+    ...host,
+    stats,
+    injectFault: (fault, when) => faults.add(fault, when),
+    clearFaults: () => {
+      faults.clear();
+      for (const disarm of disarms) disarm();
+    },
+    takePendingLine: (callId) => {
+      const caller = stats.calls.get(callId);
+      if (!caller) return undefined;
+      const line = settings.script[caller.linesFinalised % settings.script.length]!;
+      caller.linesFinalised++;
+      caller.linesTranscribed++;
+      return line.text;
+    },
+  };
+}
+
+function newCallStats(linesFinalised: number): SpeechCallStats {
+  return {
+    streamsOpened: 0,
+    streamsEnded: 0,
+    partialsSent: 0,
+    finalsSent: 0,
+    finalsWithheld: 0,
+    faultsInjected: 0,
+    linesFinalised,
+    linesTranscribed: 0,
+    streams: [],
+  };
+}
+
+/**
+ * The HTTP/2 stream under a grpc-js server call. grpc-js has no public way to reset one call's stream
+ * (only the whole connection); 1.14 keeps it at `call.call.stream`, which the reset test checks.
+ */
+function http2StreamOf(call: object): http2.Http2Stream | undefined {
+  const stream = (call as { call?: { stream?: Partial<http2.Http2Stream> } }).call?.stream;
+  return typeof stream?.close === "function" && "rstCode" in stream ? (stream as http2.Http2Stream) : undefined;
 }
 
 interface StreamContext {
@@ -170,57 +313,112 @@ interface StreamContext {
   audioTimeoutMs: number;
   log: (line: string) => void;
   stats: SpeechEmulatorStats;
+  /** The call this stream belongs to: its script position and stats, shared with its other streams. */
+  caller: SpeechCallStats;
+  record: SpeechStreamRecord;
   fault: SpeechFault | undefined;
-  firstUtterance: number;
-  /** Called when the emulator ends a stream with an error, with the next utterance index. */
-  onBroken: (nextUtterance: number) => void;
+  disarms: Set<() => void>;
+  /** Called when the emulator ends the stream with an error or a reset. */
+  onBroken: () => void;
+}
+
+/** A response to write, and what writing it counts and finalises. */
+interface Outgoing {
+  response?: StreamingResponse;
+  counted?: "partialsSent" | "finalsSent" | "finalsWithheld";
+  /** The stream's utterance index this finalises (a final, or a withheld final's place). */
+  finalises?: number;
 }
 
 function serveStream(call: grpc.ServerDuplexStream<StreamingRequestMessage, StreamingResponse>, context: StreamContext): void {
-  const { stats, script, log } = context;
+  const { stats, caller, record, script, log } = context;
   const tracker = new UtteranceTracker(context.timing);
   const aborted = new AbortController();
   let outbox: Promise<void> = Promise.resolve();
   let queued = 0;
   let config: { languageCode: string; interimResults: boolean; singleUtterance: boolean } | undefined;
-  let nextUtterance = context.firstUtterance;
+  /** This stream's fault until it fires (or is cleared). */
+  let fault = context.fault;
+  /** A slow fault in effect: extra delay for every response. */
+  let slowMs = 0;
+  /** A stall in effect: the emulator writes nothing more and never ends the stream itself. */
+  let stalled = false;
+  /** Script line of the stream's first utterance: the call's position when that utterance began, so
+   *  audio replayed after a failure gets the line it had, and a new utterance the next one. */
+  let firstLine: number | undefined;
   /** No more input is taken (half-closed, or single utterance over); queued responses still go out. */
   let closing = false;
   /** The call is over; nothing more is written. */
   let done = false;
   let audioTimer: NodeJS.Timeout | undefined;
+  const disarm = () => (fault = undefined);
+  context.disarms.add(disarm);
 
-  const finish = () => {
+  const finish = (ending: string) => {
     if (done) return false;
     done = true;
     stats.streamsEnded++;
+    caller.streamsEnded++;
+    Object.assign(record, { endedAt: performance.now(), ending, audioMs: tracker.audioMs });
     aborted.abort();
     clearTimeout(audioTimer);
+    context.disarms.delete(disarm);
     return true;
   };
   const fail = (code: grpc.status, details: string, broken: boolean) => {
-    if (!finish()) return;
+    if (stalled || !finish(grpc.status[code])) return;
     log(`StreamingRecognize ended with ${grpc.status[code]}: ${details}`);
-    if (broken) context.onBroken(nextUtterance);
+    if (broken) context.onBroken();
     call.emit("error", grpcError(code, details));
   };
-  const write = (response: StreamingResponse, counted: keyof SpeechEmulatorStats | undefined) => {
-    if (done) return;
-    call.write(response);
-    if (counted) stats[counted]++;
+  const reset = () => {
+    const stream = http2StreamOf(call);
+    if (!stream) return fail(grpc.status.INTERNAL, "the emulator found no HTTP/2 stream to reset (grpc-js internals changed)", true);
+    if (!finish("RST_STREAM")) return;
+    log("StreamingRecognize reset with RST_STREAM INTERNAL_ERROR");
+    context.onBroken();
+    stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
   };
-  // Responses leave in order: at once when nothing is waiting, else behind a delayed final.
-  const send = (response: StreamingResponse, delayMs: number, counted: keyof SpeechEmulatorStats | undefined) => {
-    if (delayMs === 0 && queued === 0) {
-      write(response, counted);
-      return;
+  const fire = (active: SpeechFault) => {
+    fault = undefined;
+    record.faultFired = true;
+    stats.faultsInjected++;
+    stats.faultsByKind[active.kind ?? "status"]++;
+    caller.faultsInjected++;
+    switch (active.kind) {
+      case "slow":
+        slowMs = active.delayMs;
+        return;
+      case "stall":
+        stalled = true;
+        clearTimeout(audioTimer);
+        return;
+      case "reset":
+        return reset();
+      default:
+        return fail(active.code, active.details ?? googleStatusDetails(active.code), true);
     }
+  };
+  const lineIndex = (utterance: number) => (firstLine ??= caller.linesFinalised) + utterance;
+  const write = (out: Outgoing) => {
+    if (done || stalled) return;
+    if (out.response) call.write(out.response);
+    if (out.counted) {
+      stats[out.counted]++;
+      caller[out.counted]++;
+    }
+    if (out.finalises !== undefined) caller.linesFinalised = Math.max(caller.linesFinalised, lineIndex(out.finalises) + 1);
+  };
+  // Responses leave in order: at once when nothing is waiting and nothing delays them, else each at
+  // its own due time (arrival + delay) but never before the one ahead of it.
+  const send = (out: Outgoing, delayMs = 0) => {
+    const totalMs = delayMs + slowMs;
+    if (totalMs === 0 && queued === 0) return write(out);
+    const dueAt = performance.now() + totalMs;
     queued++;
     outbox = outbox
-      .then(async () => {
-        if (delayMs > 0) await sleep(delayMs, undefined, { signal: aborted.signal });
-        write(response, counted);
-      })
+      .then(() => sleep(Math.max(0, dueAt - performance.now()), undefined, { signal: aborted.signal }))
+      .then(() => write(out))
       .catch(() => undefined) // aborted: the stream is gone
       .finally(() => queued--);
   };
@@ -241,17 +439,16 @@ function serveStream(call: grpc.ServerDuplexStream<StreamingRequestMessage, Stre
       stats.shortBurstsIgnored++;
       return;
     }
-    const line = script[(context.firstUtterance + event.utterance) % script.length]!;
+    const line = script[lineIndex(event.utterance) % script.length]!;
     if (event.kind === "partial") {
-      if (config.interimResults) send(result(partialTranscript(line.text, event.speechMs, context.msPerWord), false, event.atMs), 0, "partialsSent");
+      if (config.interimResults) send({ response: result(partialTranscript(line.text, event.speechMs, context.msPerWord), false, event.atMs), counted: "partialsSent" });
       return;
     }
-    nextUtterance = context.firstUtterance + event.utterance + 1;
     if (config.singleUtterance) {
-      send({ speech_event_type: "END_OF_SINGLE_UTTERANCE", speech_event_time: durationFromMs(event.endMs) }, 0, undefined);
+      send({ response: { speech_event_type: "END_OF_SINGLE_UTTERANCE", speech_event_time: durationFromMs(event.endMs) } });
     }
-    if (line.withholdFinal) stats.finalsWithheld++;
-    else send(result(line.text, true, event.endMs), context.finalDelayMs, "finalsSent");
+    if (line.withholdFinal) send({ counted: "finalsWithheld", finalises: event.utterance });
+    else send({ response: result(line.text, true, event.endMs), counted: "finalsSent", finalises: event.utterance }, context.finalDelayMs);
     if (config.singleUtterance) endAfterOutbox();
   };
   // Ends with OK once every queued response (a delayed final included) has been written.
@@ -259,11 +456,11 @@ function serveStream(call: grpc.ServerDuplexStream<StreamingRequestMessage, Stre
     closing = true;
     clearTimeout(audioTimer);
     void outbox.then(() => {
-      if (finish()) call.end();
+      if (!stalled && finish("OK")) call.end();
     });
   };
   const armAudioTimeout = () => {
-    if (context.audioTimeoutMs <= 0) return;
+    if (context.audioTimeoutMs <= 0 || stalled) return;
     if (audioTimer) audioTimer.refresh();
     else {
       audioTimer = setTimeout(() => {
@@ -300,23 +497,27 @@ function serveStream(call: grpc.ServerDuplexStream<StreamingRequestMessage, Stre
     }
     stats.bytesReceived += audio.length;
     armAudioTimeout();
-    for (const event of tracker.push(audio)) {
+    const events = tracker.push(audio);
+    record.audioMs = tracker.audioMs;
+    const due = fault !== undefined && tracker.audioMs >= (fault.afterAudioMs ?? 0) ? fault : undefined;
+    // A stall or slowdown already covers the results of the audio that brought it on; a failure comes after them.
+    if (due?.kind === "stall" || due?.kind === "slow") fire(due);
+    for (const event of events) {
       deliver(event);
       if (closing) return;
     }
-    if (context.fault && tracker.audioMs >= context.fault.afterAudioMs) {
-      fail(context.fault.code, context.fault.details ?? `injected fault: ${grpc.status[context.fault.code]}`, true);
-    } else if (tracker.audioMs >= context.maxStreamMs) {
+    if (due && fault === due) fire(due);
+    else if (tracker.audioMs >= context.maxStreamMs) {
       fail(grpc.status.OUT_OF_RANGE, `Exceeded maximum allowed stream duration of ${Math.round(context.maxStreamMs / 1000)} seconds.`, true);
     }
   });
-  // Half-close: what is still being said is final now, then the stream ends with OK.
+  // Half-close: what is still being said is final now, then the stream ends with OK (a stalled one never ends).
   call.on("end", () => {
-    if (closing || done) return;
+    if (closing || done || stalled) return;
     for (const event of tracker.flush()) deliver(event);
     endAfterOutbox();
   });
-  call.on("cancelled", () => finish());
+  call.on("cancelled", () => finish("CANCELLED"));
 }
 
 function recognize(

@@ -1,7 +1,7 @@
 import * as grpc from "@grpc/grpc-js";
 import { TextToSpeechClient } from "@google-cloud/text-to-speech";
 import { WAV_FORMAT_MULAW, WAV_FORMAT_PCM, mulawToPcm, parseWav, pcmFromBytes } from "@voice/protocol";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { startTtsEmulator, ssmlToText, type TtsEmulator } from "./tts.js";
 import { levelDbfs } from "./utterances.js";
 
@@ -97,6 +97,72 @@ describe("TTS emulator with the real TextToSpeechClient", () => {
     expect(await outcome).toBe(grpc.status.CANCELLED);
     await vi.waitFor(() => expect(slow.stats.cancellations).toBe(before.cancellations + 1));
     expect(slow.stats).toMatchObject({ requests: before.requests + 1, requestsInFlight: 0 });
+  });
+
+  // On the emulator above, whose eSpeak workers are warm by now.
+  describe("faults, as the client sees them", () => {
+    afterEach(() => emulator.clearFaults());
+
+    // `retry: null` turns gax's own retrying off, so what the service said reaches the caller as is.
+    const NO_RETRY = { retry: null };
+
+    it("fails the next requests with a gRPC status, in Google's words unless told otherwise", async () => {
+      emulator.injectFault({ code: grpc.status.UNAVAILABLE });
+      emulator.injectFault({ code: grpc.status.INTERNAL }, { times: 2 });
+      const outcome = () =>
+        client.synthesizeSpeech(SHORT_REQUEST, NO_RETRY).then(
+          () => "answered",
+          (error: grpc.ServiceError) => ({ code: error.code, details: error.details }),
+        );
+      expect([await outcome(), await outcome(), await outcome(), await outcome()]).toEqual([
+        { code: grpc.status.UNAVAILABLE, details: "The service is currently unavailable." },
+        { code: grpc.status.INTERNAL, details: "Internal error encountered." },
+        { code: grpc.status.INTERNAL, details: "Internal error encountered." },
+        "answered",
+      ]);
+      expect(emulator.stats.faultsByKind.status).toBe(3);
+    });
+
+    it("is retried by gax's defaults on UNAVAILABLE (not on INTERNAL); maxRetries 0 turns UNAVAILABLE into a code-4 GoogleError", async () => {
+      const before = emulator.stats.requests;
+      emulator.injectFault({ code: grpc.status.UNAVAILABLE });
+      const [response] = await client.synthesizeSpeech(SHORT_REQUEST);
+      expect(parseWav(response.audioContent as Uint8Array).data.length).toBeGreaterThan(1000);
+      expect(emulator.stats.requests).toBe(before + 2);
+
+      emulator.injectFault({ code: grpc.status.INTERNAL });
+      await expect(client.synthesizeSpeech(SHORT_REQUEST)).rejects.toMatchObject({ code: grpc.status.INTERNAL });
+
+      emulator.injectFault({ code: grpc.status.UNAVAILABLE });
+      await expect(client.synthesizeSpeech(SHORT_REQUEST, { maxRetries: 0 })).rejects.toMatchObject({
+        code: grpc.status.DEADLINE_EXCEEDED,
+        message: expect.stringMatching(/^Exceeded maximum number of retries retrying error Error: 14 UNAVAILABLE: The service is currently unavailable\./),
+      });
+    });
+
+    it("stalls a request until the client's deadline", async () => {
+      const before = { ...emulator.stats };
+      emulator.injectFault({ kind: "stall" }, { times: 2 });
+      const sentAt = performance.now();
+      const error = await client.synthesizeSpeech(SHORT_REQUEST, { timeout: 250, ...NO_RETRY }).catch((e: grpc.ServiceError) => e);
+      expect(error).toMatchObject({ code: grpc.status.DEADLINE_EXCEEDED, details: expect.stringMatching(/^Deadline exceeded after \d/) });
+      expect(performance.now() - sentAt).toBeGreaterThanOrEqual(240);
+      // With gax's retry settings on, the same deadline reads as gax's total timeout.
+      await expect(client.synthesizeSpeech(SHORT_REQUEST, { timeout: 250 })).rejects.toMatchObject({
+        code: grpc.status.DEADLINE_EXCEEDED,
+        message: expect.stringMatching(/^Total timeout of API google.cloud.texttospeech.v1.TextToSpeech exceeded 250 milliseconds/),
+      });
+      await vi.waitFor(() => expect(emulator.stats.cancellations).toBe(before.cancellations + 2));
+      expect(emulator.stats).toMatchObject({ requestsInFlight: 0, faultsByKind: { stall: 2 } });
+    });
+
+    it("answers delayMs later when slow", async () => {
+      emulator.injectFault({ kind: "slow", delayMs: 300 });
+      const sentAt = performance.now();
+      const [response] = await client.synthesizeSpeech(SHORT_REQUEST, NO_RETRY);
+      expect(performance.now() - sentAt).toBeGreaterThanOrEqual(290);
+      expect(parseWav(response.audioContent as Uint8Array).data.length).toBeGreaterThan(1000);
+    });
   });
 });
 

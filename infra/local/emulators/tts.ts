@@ -7,8 +7,29 @@ import * as grpc from "@grpc/grpc-js";
 import { WAV_FORMAT_MULAW, WAV_FORMAT_PCM, buildWav, pcmBytes, pcmToMulaw } from "@voice/protocol";
 import { espeakVoiceFor } from "../espeak.js";
 import { EspeakPool } from "./espeak-pool.js";
-import { grpcError, listenOnLoopback, loadGoogleService, stderrLogger, type Checked } from "./grpc-host.js";
+import { FaultSchedule, type FaultWhen, type ScheduledFault } from "./faults.js";
+import { callIdOf, googleStatusDetails, grpcError, listenOnLoopback, loadGoogleService, stderrLogger, type Checked } from "./grpc-host.js";
 import { listVoices, selectVoice, type TtsVoice } from "./tts-voices.js";
+
+/** How a SynthesizeSpeech request misbehaves. */
+export type TtsFault =
+  | {
+      /** Answer at once with a gRPC status. The default kind: a fault with a `code` and no kind is this one. */
+      kind?: "status";
+      code: grpc.status;
+      /** Default: Google's usual text for the code (googleStatusDetails). */
+      details?: string;
+    }
+  | {
+      /** Never answer, until the client's deadline or cancel ends the call. */
+      kind: "stall";
+    }
+  | {
+      /** Answer `delayMs` later than latencyMs would. */
+      kind: "slow";
+      delayMs: number;
+    };
+export type TtsFaultKind = NonNullable<TtsFault["kind"]>;
 
 export interface TtsEmulatorOptions {
   /** 0 (default) picks a free port. */
@@ -24,6 +45,8 @@ export interface TtsEmulatorOptions {
   latencyMs?: number;
   /** Worker threads running eSpeak (default 2), so synthesis never blocks this process's event loop. */
   synthesisWorkers?: number;
+  /** Faults from the start, as injectFault adds them. */
+  faults?: ScheduledFault<TtsFault>[];
   log?: (line: string) => void;
 }
 
@@ -39,6 +62,9 @@ export interface TtsEmulatorStats {
   /** Syntheses that finished after arrival + latencyMs, so their answer came later than latencyMs. */
   latencyOverruns: number;
   listVoicesRequests: number;
+  /** SynthesizeSpeech calls given a fault. */
+  faultsInjected: number;
+  faultsByKind: Record<TtsFaultKind, number>;
 }
 
 export interface TtsEmulator {
@@ -46,6 +72,11 @@ export interface TtsEmulator {
   /** "127.0.0.1:<port>" (TTS_ENDPOINT). */
   address: string;
   stats: TtsEmulatorStats;
+  /** Gives `fault` to the SynthesizeSpeech requests `when` picks, counted from now on (default: the next
+   *  one). A `when.callId` matches requests whose metadata carries that x-call-id. */
+  injectFault(fault: TtsFault, when?: FaultWhen): void;
+  /** Drops every fault not yet given to a request (a stalled request stays stalled). */
+  clearFaults(): void;
   close(): Promise<void>;
 }
 
@@ -148,7 +179,17 @@ function encodeAudio(pcm: Int16Array, plan: Pick<SynthesisPlan, "encoding" | "sa
 export async function startTtsEmulator(options: TtsEmulatorOptions = {}): Promise<TtsEmulator> {
   const latencyMs = options.latencyMs ?? 0;
   const log = options.log ?? stderrLogger("tts-emulator");
-  const stats: TtsEmulatorStats = { requests: 0, characters: 0, cancellations: 0, requestsInFlight: 0, latencyOverruns: 0, listVoicesRequests: 0 };
+  const stats: TtsEmulatorStats = {
+    requests: 0,
+    characters: 0,
+    cancellations: 0,
+    requestsInFlight: 0,
+    latencyOverruns: 0,
+    listVoicesRequests: 0,
+    faultsInjected: 0,
+    faultsByKind: { status: 0, stall: 0, slow: 0 },
+  };
+  const faults = new FaultSchedule(options.faults);
   const espeak = new EspeakPool(options.synthesisWorkers ?? 2);
 
   const synthesize = async (call: grpc.ServerUnaryCall<SynthesizeRequestMessage, unknown>, callback: grpc.sendUnaryData<unknown>) => {
@@ -173,6 +214,16 @@ export async function startTtsEmulator(options: TtsEmulatorOptions = {}): Promis
       stats.cancellations++;
       cancelled.abort();
     });
+    const fault = faults.take(callIdOf(call.metadata));
+    if (fault) {
+      stats.faultsInjected++;
+      stats.faultsByKind[fault.kind ?? "status"]++;
+    }
+    if (fault?.kind === "stall") return; // only the client's deadline or cancel settles it
+    if (fault && fault.kind !== "slow") {
+      answer(grpcError(fault.code, fault.details ?? googleStatusDetails(fault.code)));
+      return;
+    }
     const plan = planSynthesis(call.request);
     if (!plan.ok) {
       log(`SynthesizeSpeech rejected: ${plan.reason}`);
@@ -187,7 +238,7 @@ export async function startTtsEmulator(options: TtsEmulatorOptions = {}): Promis
           if (latencyPassed) stats.latencyOverruns++;
           return pcm;
         }),
-        sleep(latencyMs, undefined, { signal: cancelled.signal }).then(() => (latencyPassed = true)),
+        sleep(latencyMs + (fault?.delayMs ?? 0), undefined, { signal: cancelled.signal }).then(() => (latencyPassed = true)),
       ]);
       answer(null, { audio_content: Buffer.from(encodeAudio(pcm, plan.value)) });
     } catch (error) {
@@ -217,5 +268,11 @@ export async function startTtsEmulator(options: TtsEmulatorOptions = {}): Promis
     },
   );
   const host = await listenOnLoopback(server, options.port ?? 0);
-  return { ...host, stats, close: async () => void (await Promise.all([host.close(), espeak.close()])) };
+  return {
+    ...host,
+    stats,
+    injectFault: (fault, when) => faults.add(fault, when),
+    clearFaults: () => faults.clear(),
+    close: async () => void (await Promise.all([host.close(), espeak.close()])),
+  };
 }
