@@ -6,12 +6,14 @@ import { TextToSpeechClient } from "@google-cloud/text-to-speech";
 import * as grpc from "@grpc/grpc-js";
 import OpenAI from "openai";
 import type { Config } from "./config.js";
+import { credentialsProblems } from "./credentials.js";
 import { loadVad, type VadFactory } from "./eou/vad.js";
 import { createOpenAiChat } from "./llm/openai.js";
 import type { ChatModel } from "./llm/types.js";
 import type { Logger } from "./metrics/log.js";
 import { createGoogleSpeechToText } from "./stt/google.js";
-import type { SpeechToText } from "./stt/types.js";
+import { createOpenAiTranscriber } from "./stt/transcription.js";
+import type { SpeechToText, Transcriber } from "./stt/types.js";
 import { CachedTextToSpeech, TtsCache } from "./tts/cache.js";
 import { createGoogleTextToSpeech } from "./tts/google.js";
 
@@ -24,7 +26,15 @@ export const constructions = {
   vadModule: 0,
 };
 
+/** Warmup steps, each reported as `<step>_warmup_ms` and, when it failed, `<step>_warmup_error`. */
+export const WARMUP_STEPS = ["credentials", "tts", "stt", "llm"] as const;
+export type WarmupStep = (typeof WARMUP_STEPS)[number];
+
 export interface WarmupReport {
+  /** Every step succeeded. (The edge's warmup reads `ok: false` as a failed core warmup.) */
+  ok: boolean;
+  credentials_warmup_ms?: number;
+  credentials_warmup_error?: string;
   tts_warmup_ms?: number;
   tts_warmup_error?: string;
   tts_cached_phrases?: number;
@@ -35,6 +45,19 @@ export interface WarmupReport {
   total_ms: number;
 }
 
+/**
+ * What GET /health says. "degraded": the last warmup had failing steps (bad credentials, a service
+ * unreachable); the process still serves health routes and calls (which fall back to fixed phrases
+ * where a service is missing). The HTTP status stays 200 either way: see server.ts.
+ */
+export interface HealthStatus {
+  status: "ok" | "degraded";
+  /** Failing warmup steps and why, from the last warmup. */
+  failing?: Partial<Record<WarmupStep, string>>;
+  /** No warmup has run yet (TTS_PREWARM=false and no /health/warmup call). */
+  warmup?: "not run";
+}
+
 export interface App {
   config: Config;
   log: Logger;
@@ -43,12 +66,16 @@ export interface App {
   tts: CachedTextToSpeech;
   ttsCache: TtsCache;
   llm: ChatModel;
+  /** Whole-utterance transcription, the fallback when streaming recognition is down. */
+  transcriber: Transcriber;
   vad: VadFactory;
   /** The process-wide construction counters (see `constructions`). */
   constructions: Readonly<typeof constructions>;
   startedAt: number;
-  /** Synthesizes the greeting and fixed phrases into the cache and opens every connection. */
+  /** Checks credentials, synthesizes the greeting and fixed phrases into the cache and opens every connection. Never throws. */
   warmup(): Promise<WarmupReport>;
+  /** Health from the last warmup. */
+  health(): HealthStatus;
   close(): Promise<void>;
 }
 
@@ -71,11 +98,16 @@ export async function buildApp(config: Config, log: Logger): Promise<App> {
   const ttsClient = new TextToSpeechClient(googleClientOptions(config.TTS_ENDPOINT));
   constructions.ttsClient++;
   const openai = new OpenAI({
-    apiKey: config.OPENAI_API_KEY,
+    // Without a key the process still starts (warmup reports it); the client is then never used.
+    apiKey: config.OPENAI_API_KEY ?? "unused",
     baseURL: config.OPENAI_BASE_URL,
-    // A caller is waiting: fail over to the error phrase rather than retry for long.
-    maxRetries: 1,
-    timeout: 20_000,
+    // No SDK retries: the session retries an LLM request once itself (only while nothing was
+    // spoken) and then speaks a fallback phrase, so a caller's wait stays bounded. The SDK's timeout
+    // only covers the wait for response headers; a stream's first token and the gaps between tokens
+    // are bounded by LLM_FIRST_TOKEN_TIMEOUT_MS, a transcription by STT_FALLBACK_TIMEOUT_MS. This
+    // one bounds the rest (warmup).
+    maxRetries: 0,
+    timeout: 10_000,
   });
   constructions.openaiClient++;
   const vad = await loadVad();
@@ -84,16 +116,37 @@ export async function buildApp(config: Config, log: Logger): Promise<App> {
   const googleTts = createGoogleTextToSpeech(ttsClient, { timeoutMs: config.TTS_TIMEOUT_MS });
   const ttsCache = new TtsCache(config.TTS_CACHE_MAX_BYTES);
   const tts = new CachedTextToSpeech(googleTts, ttsCache, { languageCode: config.LANGUAGE, name: config.TTS_VOICE });
-  const stt = createGoogleSpeechToText(speechClient, { languageCode: config.LANGUAGE, model: config.STT_MODEL });
-  const llm = createOpenAiChat(openai, config.LLM_MODEL);
+  const stt = createGoogleSpeechToText(speechClient, {
+    languageCode: config.LANGUAGE,
+    model: config.STT_MODEL,
+    rotateMs: config.STT_STREAM_ROTATE_MS,
+    maxMs: config.STT_STREAM_MAX_MS,
+  });
+  const { llm, transcriber } = config.OPENAI_API_KEY
+    ? {
+        llm: createOpenAiChat(openai, config.LLM_MODEL),
+        transcriber: createOpenAiTranscriber(openai, {
+          model: config.STT_FALLBACK_MODEL,
+          language: config.LANGUAGE,
+          timeoutMs: config.STT_FALLBACK_TIMEOUT_MS,
+        }),
+      }
+    : withoutOpenAiKey();
+  let lastWarmup: WarmupReport | undefined;
+
+  async function checkCredentials(): Promise<void> {
+    const problems = await credentialsProblems(config);
+    if (problems.length > 0) throw new Error(problems.join("; "));
+  }
 
   async function warmTts(report: WarmupReport): Promise<void> {
-    const voices = await googleTts.listVoices(config.LANGUAGE);
+    // Not TTS_TIMEOUT_MS: a cold start (connection, credentials) may take longer than a turn may wait.
+    const voices = await googleTts.listVoices(config.LANGUAGE, WARMUP_REQUEST_TIMEOUT_MS);
     if (!voices.includes(config.TTS_VOICE)) {
       throw new Error(`unknown TTS voice ${config.TTS_VOICE} for ${config.LANGUAGE}; available: ${voices.join(", ") || "none"}`);
     }
     const phrases = [config.GREETING_TEXT, ...Object.values(config.FIXED_PHRASES)];
-    await Promise.all(phrases.map((text) => tts.synthesize(text)));
+    await Promise.all(phrases.map((text) => tts.synthesize(text, undefined, WARMUP_REQUEST_TIMEOUT_MS)));
     report.tts_cached_phrases = phrases.length;
   }
 
@@ -104,25 +157,43 @@ export async function buildApp(config: Config, log: Logger): Promise<App> {
     tts,
     ttsCache,
     llm,
+    transcriber,
     vad,
     constructions,
     startedAt: Date.now(),
     async warmup() {
       const started = performance.now();
-      const report: WarmupReport = { total_ms: 0 };
-      const step = async (name: "tts" | "stt" | "llm", run: () => Promise<void>) => {
+      const report: WarmupReport = { ok: true, total_ms: 0 };
+      const step = async (name: WarmupStep, run: () => Promise<void>) => {
         const from = performance.now();
         try {
           await withDeadline(run(), WARMUP_STEP_TIMEOUT_MS, `${name} warmup`);
         } catch (error) {
+          report.ok = false;
           report[`${name}_warmup_error`] = errorText(error);
-          log.warn({ step: name, error: errorText(error) }, "warmup step failed");
+          log.error({ step: name, error: errorText(error) }, "warmup step failed");
         }
         report[`${name}_warmup_ms`] = Math.round(performance.now() - from);
       };
-      await Promise.all([step("tts", () => warmTts(report)), step("stt", () => stt.warmup()), step("llm", () => llm.warmup())]);
+      await Promise.all([
+        step("credentials", checkCredentials),
+        step("tts", () => warmTts(report)),
+        step("stt", () => stt.warmup()),
+        step("llm", () => llm.warmup()),
+      ]);
       report.total_ms = Math.round(performance.now() - started);
+      lastWarmup = report;
       return report;
+    },
+    health() {
+      if (!lastWarmup) return { status: "ok", warmup: "not run" };
+      const failing = Object.fromEntries(
+        WARMUP_STEPS.flatMap((name) => {
+          const error = lastWarmup![`${name}_warmup_error`];
+          return error === undefined ? [] : [[name, error]];
+        }),
+      );
+      return lastWarmup.ok ? { status: "ok" } : { status: "degraded", failing };
     },
     async close() {
       await Promise.allSettled([speechClient.close(), ttsClient.close()]);
@@ -130,8 +201,23 @@ export async function buildApp(config: Config, log: Logger): Promise<App> {
   };
 }
 
+/** Without a key every request fails at once, here, rather than at the service with a placeholder key. */
+function withoutOpenAiKey(): { llm: ChatModel; transcriber: Transcriber } {
+  const missing = () => new Error("OPENAI_API_KEY is not set");
+  return {
+    llm: {
+      async *stream() {
+        throw missing();
+      },
+      warmup: () => Promise.reject(missing()),
+    },
+    transcriber: { transcribe: () => Promise.reject(missing()) },
+  };
+}
+
 /** Warmup runs before the port opens: a service that does not answer must not hold the start. */
 const WARMUP_STEP_TIMEOUT_MS = 15_000;
+const WARMUP_REQUEST_TIMEOUT_MS = 10_000;
 
 function withDeadline<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;

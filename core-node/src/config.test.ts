@@ -25,9 +25,14 @@ describe("loadConfig", () => {
       LLM_MODEL: "gpt-4o-mini",
       TTS_PREWARM: true,
       TTS_CACHE_MAX_BYTES: 32 * 1024 * 1024,
-      TTS_TIMEOUT_MS: 5000,
+      TTS_TIMEOUT_MS: 3000,
+      LLM_FIRST_TOKEN_TIMEOUT_MS: 3000,
       STT_PARTIAL_DEBOUNCE_MS: 60,
       STT_TIMEOUT_MS: 240,
+      STT_STREAM_MAX_MS: 290_000,
+      STT_STREAM_ROTATE_MS: 270_000,
+      STT_FALLBACK_MODEL: "whisper-1",
+      STT_FALLBACK_TIMEOUT_MS: 6000,
       VAD_HANGOVER_MS: 160,
       VAD_MODE: 2,
       MIN_UTT_SEC: 0.25,
@@ -56,7 +61,7 @@ describe("loadConfig", () => {
         return (error as Error).message;
       }
     })();
-    for (const key of ["PORT", "VAD_MODE", "TTS_PREWARM", "SPEECH_ENDPOINT", "OPENAI_BASE_URL", "OPENAI_API_KEY", "CORE_SHARED_SECRET"]) {
+    for (const key of ["PORT", "VAD_MODE", "TTS_PREWARM", "SPEECH_ENDPOINT", "OPENAI_BASE_URL", "CORE_SHARED_SECRET"]) {
       expect(message).toContain(`${key}:`);
     }
   });
@@ -85,6 +90,15 @@ describe("loadConfig", () => {
     expect(config.FIXED_PHRASES).toEqual({ ...DEFAULT_FIXED_PHRASES, answer_error: "Sorry, once more?", hold: "One moment." });
     expect(() => loadConfig({ ...required, FIXED_PHRASES: "[oops" })).toThrow(/FIXED_PHRASES/);
     expect(() => loadConfig({ ...required, FIXED_PHRASES: '{"a": 1}' })).toThrow(/FIXED_PHRASES/);
+  });
+
+  it("starts without OPENAI_API_KEY (warmup reports it) and wants STT_STREAM_ROTATE_MS within STT_STREAM_MAX_MS", () => {
+    expect(loadConfig({ CORE_SHARED_SECRET: required.CORE_SHARED_SECRET }).OPENAI_API_KEY).toBeUndefined();
+    const short = loadConfig({ ...required, STT_STREAM_MAX_MS: "10000", STT_STREAM_ROTATE_MS: "8000" });
+    expect([short.STT_STREAM_ROTATE_MS, short.STT_STREAM_MAX_MS]).toEqual([8000, 10_000]);
+    expect(() => loadConfig({ ...required, STT_STREAM_MAX_MS: "10000", STT_STREAM_ROTATE_MS: "12000" })).toThrow(
+      /STT_STREAM_ROTATE_MS: must not exceed STT_STREAM_MAX_MS/,
+    );
   });
 
   it("explains keypad input to the model in the default prompt", () => {
@@ -133,7 +147,11 @@ describe("resolveGoogleCredentials", () => {
     expect(statSync(path).mode & 0o777).toBe(0o600);
   });
 
-  it("rejects something that is neither a path nor JSON", () => {
-    expect(() => resolveGoogleCredentials({ GOOGLE_APPLICATION_CREDENTIALS: "{not json" })).toThrow(ConfigError);
+  it("writes inline content that is not valid JSON to the private file too, for warmup to report (never a crash)", () => {
+    const env: Record<string, string | undefined> = { GOOGLE_APPLICATION_CREDENTIALS: "{not json" };
+    const path = resolveGoogleCredentials(env)!;
+    expect(env.GOOGLE_APPLICATION_CREDENTIALS).toBe(path);
+    expect(readFileSync(path, "utf8")).toBe("{not json");
   });
+
 });

@@ -32,8 +32,10 @@ export const DEFAULT_BACKCHANNEL_WORDS: Record<string, string[]> = {
 export const DEFAULT_FIXED_PHRASES = {
   /** Interim phrase while speech recognition is failing. */
   stt_trouble: "יש תקלה רגעית בזיהוי, ננסה שוב…",
-  /** Spoken when an answer could not be produced. */
+  /** Spoken when an answer could not be produced (the LLM failed twice, or a sentence could not be synthesized). */
   answer_error: "סליחה, משהו השתבש אצלי. אפשר לחזור על השאלה?",
+  /** Spoken when neither the recognizer nor the fallback transcription understood the caller. */
+  stt_failed: "סליחה, לא הצלחתי לשמוע. אפשר לומר את זה שוב?",
 } as const;
 
 export type FixedPhrases = typeof DEFAULT_FIXED_PHRASES & Record<string, string>;
@@ -106,7 +108,10 @@ const settingsSchema = z.object({
   TTS_VOICE: z.string().min(1).default("he-IL-Wavenet-A"),
   STT_MODEL: z.string().min(1).default("default"),
   LLM_MODEL: z.string().min(1).default("gpt-4o-mini"),
-  OPENAI_API_KEY: z.string().min(1),
+  /** No first token (or no next token) for this long is a failed LLM request: retried once, then the fallback phrase. */
+  LLM_FIRST_TOKEN_TIMEOUT_MS: z.coerce.number().int().positive().default(3000),
+  /** Missing: the process still starts (health says degraded) and every LLM turn gets the fallback phrase. */
+  OPENAI_API_KEY: z.string().min(1).optional(),
   OPENAI_BASE_URL: z.url().optional(),
   SPEECH_ENDPOINT: hostPort.optional(),
   TTS_ENDPOINT: hostPort.optional(),
@@ -114,10 +119,18 @@ const settingsSchema = z.object({
   TTS_PREWARM: flag.default(true),
   /** Bytes of synthesized audio the process keeps (mu-law: 8000 bytes per second). */
   TTS_CACHE_MAX_BYTES: z.coerce.number().int().positive().default(32 * 1024 * 1024),
-  /** Deadline of one TTS request, retries included (the library's own default is minutes). */
-  TTS_TIMEOUT_MS: z.coerce.number().int().positive().default(5000),
+  /** Deadline of one TTS request (the library's own default is minutes); a sentence gets two such attempts. */
+  TTS_TIMEOUT_MS: z.coerce.number().int().positive().default(3000),
   STT_PARTIAL_DEBOUNCE_MS: z.coerce.number().int().min(0).default(60),
   STT_TIMEOUT_MS: z.coerce.number().int().min(0).default(240),
+  /** A recognition stream is replaced at this age (audio time) whatever the caller is doing; Google ends streams at ~305 s. */
+  STT_STREAM_MAX_MS: z.coerce.number().int().min(2000).default(290_000),
+  /** Past this age a recognition stream is replaced at the first moment the caller is not speaking. */
+  STT_STREAM_ROTATE_MS: z.coerce.number().int().min(1000).default(270_000),
+  /** OpenAI transcription model for an utterance the recognizer could not handle (retries exhausted). */
+  STT_FALLBACK_MODEL: z.string().min(1).default("whisper-1"),
+  /** Deadline of that transcription; past it the caller hears FIXED_PHRASES.stt_failed. */
+  STT_FALLBACK_TIMEOUT_MS: z.coerce.number().int().positive().default(6000),
   VAD_HANGOVER_MS: z.coerce.number().int().min(20).default(160),
   VAD_MODE: z.coerce.number().int().min(0).max(3).default(2),
   MIN_UTT_SEC: z.coerce.number().min(0).default(0.25),
@@ -140,11 +153,16 @@ const settingsSchema = z.object({
   LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal"]).default("info"),
 });
 
-export const configSchema = settingsSchema.transform((settings) => ({
-  ...settings,
-  /** The system prompt in use: the prompt file's text, else SYSTEM_PROMPT. */
-  systemPrompt: settings.AGENT_PROMPT_FILE?.text ?? settings.SYSTEM_PROMPT,
-}));
+export const configSchema = settingsSchema
+  .refine((settings) => settings.STT_STREAM_ROTATE_MS <= settings.STT_STREAM_MAX_MS, {
+    message: "must not exceed STT_STREAM_MAX_MS",
+    path: ["STT_STREAM_ROTATE_MS"],
+  })
+  .transform((settings) => ({
+    ...settings,
+    /** The system prompt in use: the prompt file's text, else SYSTEM_PROMPT. */
+    systemPrompt: settings.AGENT_PROMPT_FILE?.text ?? settings.SYSTEM_PROMPT,
+  }));
 
 export type Config = z.infer<typeof configSchema>;
 
@@ -164,18 +182,15 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
 
 /**
  * GOOGLE_APPLICATION_CREDENTIALS may hold the key JSON itself (handy as a secret env var). Google's
- * libraries want a path, so the JSON is written once to a private file and `env` repointed to it.
- * Returns the path in use (never the content), or undefined when the variable is not set.
+ * libraries want a path, so the content is written once to a private file and `env` repointed to it.
+ * Returns the path in use (never the content), or undefined when the variable is not set. Content
+ * that is not valid JSON is written too: bad credentials must not stop the process (warmup reports
+ * them, see credentials.ts), and the libraries must never take the content for a path and quote it.
  */
 export function resolveGoogleCredentials(env: Record<string, string | undefined>): string | undefined {
   const value = env.GOOGLE_APPLICATION_CREDENTIALS?.trim();
   if (!value) return undefined;
   if (!value.startsWith("{")) return value;
-  try {
-    JSON.parse(value);
-  } catch {
-    throw new ConfigError("invalid configuration: GOOGLE_APPLICATION_CREDENTIALS: neither a path nor valid JSON");
-  }
   const dir = mkdtempSync(join(tmpdir(), "voice-core-")); // created 0700
   const path = join(dir, "google-credentials.json");
   writeFileSync(path, value, { mode: 0o600 });

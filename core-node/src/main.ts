@@ -36,6 +36,7 @@ async function main(): Promise<void> {
       agent_prompt_file: config.AGENT_PROMPT_FILE?.path,
       system_prompt_chars: config.systemPrompt.length,
       warmup,
+      status: app.health().status,
       startup_ms: Math.round(performance.now() - startedAt),
       node: process.version,
     },

@@ -96,8 +96,12 @@ async function handleHttp(app: App, sessions: Set<CallSession>, request: Incomin
   if (request.method !== "GET") return json(response, 405, { error: "method not allowed" });
   switch (path) {
     case "/health":
+      // Always 200 while the process serves: a Cloud Run startup or liveness probe that failed on
+      // "degraded" would restart the instance, which cannot fix credentials or a service outage and
+      // would turn them into a crash loop. The deploy pipeline gates on `status` (and on
+      // /health/warmup's `ok`) instead.
       return json(response, 200, {
-        status: "ok",
+        ...app.health(),
         uptime_s: Math.round((Date.now() - app.startedAt) / 1000),
         active_calls: sessions.size,
         constructions,

@@ -5,6 +5,7 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { cpus } from "node:os";
 import { fileURLToPath } from "node:url";
 import { runLatencyBench } from "./latency.js";
+import { runReliabilityBench } from "./reliability.js";
 
 const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const RESULTS = fileURLToPath(new URL("../../bench/results.json", import.meta.url));
@@ -31,6 +32,7 @@ function runScript(path: string): Promise<unknown> {
 const SUITES: Record<string, () => Promise<unknown>> = {
   vad: () => runScript("core-node/src/eou/vad.bench.ts"),
   latency: () => runLatencyBench(),
+  reliability: () => runReliabilityBench(),
 };
 
 const requested = process.argv.slice(2);

@@ -30,6 +30,8 @@ export interface CallOptions {
   to?: string;
   /** Progress lines while the call runs. */
   log?: (line: string) => void;
+  /** The call's CallSid (default: a fresh random one), e.g. to aim an emulator fault at this call. */
+  callSid?: string;
 }
 
 export const DEFAULT_TIMEOUT_MS = 15_000;
@@ -49,7 +51,7 @@ interface PreparedLine {
 export async function runCall(options: CallOptions): Promise<CallReport> {
   const log = options.log ?? (() => {});
   const errors = new ErrorLog();
-  const ids: StreamIds = { accountSid: newSid("AC"), callSid: newSid("CA"), streamSid: newSid("MZ") };
+  const ids: StreamIds = { accountSid: newSid("AC"), callSid: options.callSid ?? newSid("CA"), streamSid: newSid("MZ") };
 
   let session: MediaStreamSession;
   let lines: PreparedLine[];

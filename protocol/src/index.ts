@@ -7,3 +7,4 @@ export { timingSafeEqual, toBase64 } from "./crypto.js";
 export * from "./mulaw.js";
 export * from "./wav.js";
 export * from "./turn-line.js";
+export * from "./request-headers.js";

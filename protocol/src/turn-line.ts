@@ -63,10 +63,12 @@ export const turnLine = z.object({
   stt_used_partial: z.boolean(),
   /** The first sentence the caller got came from the TTS cache. */
   tts_cache_hit: z.boolean().optional(),
-  /** Recognition streams reopened while the utterance was spoken. */
+  /** Recognition streams reopened while the utterance was spoken, plus this answer's LLM and TTS retries. */
   retries: count,
-  /** Fixed phrases spoken instead of an answer (recognition or LLM failure). */
+  /** Fixed phrases spoken instead of an answer (recognition, LLM or TTS failure). */
   fallbacks: count,
+  /** The transcript came from the fallback transcription (Whisper) because recognition was down. */
+  stt_fallback: z.boolean(),
   /**
    * The answer was cut (barge-in or hang-up) before all of it was sent. The line is written once the
    * answer's audio is all sent, so a barge-in during the playback that follows is in its BARGE_IN line.
@@ -116,9 +118,11 @@ export const callLine = z.object({
   barge_ins: count,
   /** Utterances that were only backchannel words while the agent spoke (not turns). */
   backchannels: count,
-  /** Recognition streams reopened after a failure. */
+  /** Recognition streams reopened after a failure, plus LLM and TTS retries. */
   retries: count,
   fallbacks: count,
+  /** Recognition streams replaced before the duration limit. */
+  stt_rotations: count,
   /** Sentences (greeting included) whose audio came from the TTS cache, and those synthesized. */
   cache_hits: count,
   tts_syntheses: count,

@@ -10,9 +10,13 @@ export interface TurnReport {
   input: "speech" | "dtmf";
   transcript: string;
   usedPartial: boolean;
+  /** The transcript came from the fallback transcription (streaming recognition was down). */
+  sttFallback: boolean;
   speechStartAudioMs: number;
   speechEndAudioMs: number;
+  /** Recognition streams reopened while the utterance was spoken, plus LLM and TTS requests retried for the answer. */
   retries: number;
+  /** Fixed phrases spoken in place of what failed (recognition, LLM or TTS). */
   fallbacks: number;
   timeline: TurnTimeline;
 }

@@ -132,7 +132,7 @@ describe("a call through the core", () => {
 });
 
 describe("when a service fails", () => {
-  it("a failed recognition stream is logged once, reopened, and the call goes on", async () => {
+  it("a failed recognition stream is logged once, reopened after 200 ms, and the call goes on", async () => {
     emulators.speech.injectFault({ afterAudioMs: 400, code: status.UNAVAILABLE, details: "connection reset" });
     const call = await core.open("CA-stt-fault");
     call.begin(true);
@@ -140,13 +140,13 @@ describe("when a service fails", () => {
     // The stream breaks during the silence before the caller speaks.
     await call.say(lines[0]!, 1000);
     await call.mark("1.end");
-    const failures = logs.find("STT stream failed; reopening on the next audio", { call_id: "CA-stt-fault" });
+    const failures = logs.find("STT stream failed; retrying", { call_id: "CA-stt-fault" });
     expect(failures).toHaveLength(1);
-    expect(failures[0]).toMatchObject({ severity: "WARNING", code: status.UNAVAILABLE });
+    expect(failures[0]).toMatchObject({ severity: "WARNING", code: "UNAVAILABLE", attempt: 1, delay_ms: 200 });
     const turn = await logs.next("TURN", { call_id: "CA-stt-fault" });
-    expect(turn).toMatchObject({ transcript: script.lines[0], interrupted: false });
+    expect(turn).toMatchObject({ transcript: script.lines[0], interrupted: false, stt_fallback: false });
     await call.hangUp();
-    expect(await logs.next("CALL", { call_id: "CA-stt-fault" })).toMatchObject({ stt_errors: 1, stt_reopens: 1, turns: 1 });
+    expect(await logs.next("CALL", { call_id: "CA-stt-fault" })).toMatchObject({ stt_errors: 1, stt_reopens: 1, retries: 1, turns: 1 });
   });
 });
 
@@ -200,8 +200,10 @@ describe("the core server", () => {
     expect(response.status).toBe(200);
     const report = await response.json();
     expect(report).toEqual({
+      ok: true,
+      credentials_warmup_ms: expect.any(Number),
       tts_warmup_ms: expect.any(Number),
-      tts_cached_phrases: 3,
+      tts_cached_phrases: 4,
       stt_warmup_ms: expect.any(Number),
       llm_warmup_ms: expect.any(Number),
       total_ms: expect.any(Number),

@@ -3,6 +3,12 @@
 // The frame handler does only decode + VAD (trimmed by the speech gate) + STT write + one machine
 // step + a numeric barge-in check; everything slower runs off the frame path. Bad input is dropped with one logged reason and
 // never ends the call.
+//
+// When a service fails the caller never waits on silence: recognition streams recover on their own
+// (stt/stream.ts) and, when they cannot, an utterance is transcribed whole in the background while
+// the caller hears FIXED_PHRASES.stt_trouble; an LLM request that fails or stalls is retried once
+// while nothing was spoken, a sentence whose synthesis fails once more; then a fixed phrase from
+// the cache takes their place. Each event is one log line and counts in the TURN and CALL lines.
 import {
   CALL_ID_LABEL,
   FRAME_BYTES,
@@ -30,12 +36,22 @@ import type { ChatMessage } from "../llm/types.js";
 import { AudioClock } from "../metrics/clock.js";
 import type { Logger } from "../metrics/log.js";
 import { buildBargeInLine, buildCallLine, buildTurnLine, type TurnTimeline } from "../metrics/turn.js";
-import type { SttResult, SttStream } from "../stt/types.js";
+import { LlmStallError, withStallDeadline } from "../llm/stall.js";
+import type { SttEvent, SttResult, SttStream } from "../stt/types.js";
+import type { Synthesized } from "../tts/cache.js";
 import { Answer, type TurnReport } from "./answer.js";
 import { DtmfCollector, keypadMessage, type DtmfAction, type KeypadEntry } from "./dtmf.js";
+import { RecognitionWatch } from "./recognition-watch.js";
 
 /** Consecutive voiced 20 ms frames that start speech. */
 const SPEECH_START_FRAMES = 3;
+
+/** The fallback transcription gets this much audio before the utterance's VAD start and after its end. */
+const FALLBACK_LEAD_MS = 200;
+const FALLBACK_TAIL_MS = 100;
+
+/** While a reopened recognition stream may still deliver a final, the wait for it is re-armed this often (at least). */
+const LATE_FINAL_POLL_MS = 50;
 
 export interface SessionOptions {
   /** The call the edge's token was issued for; the start frame must name the same call. */
@@ -54,7 +70,7 @@ interface Interruption {
 }
 
 /** A turn about to be answered: what the caller said or keyed, and when. */
-type TurnInput = Omit<TurnReport, "fallbacks">;
+type TurnInput = Omit<TurnReport, "fallbacks" | "sttFallback">;
 
 export class CallSession {
   private readonly callId: string;
@@ -86,11 +102,10 @@ export class CallSession {
   private turnCount = 0;
   private ended = false;
   private readonly startedAt = performance.now();
-  // Per-utterance snapshots, so a turn reports the STT failures that happened while it was spoken.
-  private sttErrors = 0;
-  private sttErrorsAtSpeechStart = 0;
-  private sttReopensAtSpeechStart = 0;
+  private readonly watch: RecognitionWatch;
   private readonly stats = {
+    /** LLM and TTS requests retried (recognition retries are the STT stream's own count). */
+    retries: 0,
     framesIn: 0,
     framesOut: 0,
     droppedFrames: 0,
@@ -123,6 +138,7 @@ export class CallSession {
     this.backchannels = BackchannelLexicon.forLanguage(c.LANGUAGE, c.BACKCHANNEL_WORDS);
     this.judge = new BargeInJudge({ minMs: c.BARGE_IN_MIN_MS, backchannelMaxMs: c.BACKCHANNEL_MAX_MS }, this.backchannels);
     this.keypad = new DtmfCollector(c.DTMF_TIMEOUT_MS);
+    this.watch = new RecognitionWatch(c.BACKCHANNEL_MAX_MS);
     socket.on("message", (data, isBinary) => this.guard("frame handler", () => this.onMessage(data, isBinary)));
     socket.on("close", () => this.end("socket closed"));
     socket.on("error", (error) => {
@@ -205,9 +221,9 @@ export class CallSession {
     this.streamSid = frame.streamSid;
     this.frames = new OutboundFrames(frame.streamSid);
     this.detector = this.app.vad.create(this.app.config.VAD_MODE);
-    this.stt = this.app.stt.openStream({
+    this.stt = this.app.stt.openStream(this.callId, {
       onResult: (result) => this.guard("STT result handler", () => this.onSttResult(result)),
-      onError: (error) => this.onSttError(error),
+      onEvent: (event) => this.guard("STT event handler", () => this.onSttEvent(event)),
     });
     this.log.info({ stream_sid: this.streamSid }, "CALL_START");
   }
@@ -242,7 +258,7 @@ export class CallSession {
     this.audioNowMs = audioMs + FRAME_MS;
     const pcm = mulawToPcm(mulaw, this.pcm);
     const voiced = this.gate.isSpeech(this.detector!.isVoiced(pcm), frameLevelDbfs(pcm));
-    this.stt!.write(mulaw, audioMs);
+    this.stt!.write(mulaw, audioMs, this.machine.utteranceStartMs);
     const actions = this.machine.handle({ type: "frame", voiced, audioMs, at });
     if (actions.length > 0) this.apply(actions);
     if (voiced) this.considerBargeIn(at);
@@ -274,10 +290,32 @@ export class CallSession {
     if (actions.length > 0) this.apply(actions);
   }
 
-  private onSttError(error: Error): void {
-    this.sttErrors++;
-    const code = (error as { code?: unknown }).code;
-    this.log.warn({ code, error: error.message }, "STT stream failed; reopening on the next audio");
+  private onSttEvent(event: SttEvent): void {
+    if (this.ended) return;
+    switch (event.type) {
+      case "retry":
+        this.log.warn({ code: event.code, error: event.error, attempt: event.attempt, delay_ms: event.delayMs }, "STT stream failed; retrying");
+        return;
+      case "down":
+        this.log.error(
+          { code: event.code, error: event.error, attempts: event.attempts, retryable: event.retryable },
+          "STT down; utterances go to the fallback transcription",
+        );
+        // The next utterance goes to the fallback transcription (the one waiting for its final, at once);
+        // the one after it tries the recognizer again.
+        this.watch.wentDown();
+        this.apply(this.machine.handle({ type: "sttDown" }));
+        return;
+      case "recovered":
+        this.log.info({ attempts: event.attempts }, "STT stream recovered");
+        return;
+      case "rotated":
+        this.log.info({ reason: event.reason, stream_audio_ms: Math.round(event.streamAudioMs), replay_ms: Math.round(event.replayMs) }, "STT stream rotated");
+        return;
+      case "duplicateFinal":
+        if (this.debug) this.log.debug({ audio_end_ms: Math.round(event.audioEndMs), transcript: event.transcript }, "duplicate final dropped");
+        return;
+    }
   }
 
   private apply(actions: TurnAction[]): void {
@@ -285,8 +323,11 @@ export class CallSession {
       switch (action.type) {
         case "speechStart":
           this.judge.reset();
-          this.sttErrorsAtSpeechStart = this.sttErrors;
-          this.sttReopensAtSpeechStart = this.stt?.reopenCount ?? 0;
+          if (this.watch.speechStarted(this.stt!)) {
+            // An utterance after the fallback one is a new chance for the recognizer (one episode, not a loop).
+            this.log.info({ audio_ms: action.startMs }, "STT retried for a new utterance");
+            this.stt!.restart();
+          }
           if (this.debug) this.log.debug({ audio_ms: action.startMs }, "speech start");
           break;
         case "partial":
@@ -299,11 +340,9 @@ export class CallSession {
           if (this.debug) this.log.debug({ audio_ms: action.utterance.endMs }, "end of utterance");
           break;
         case "awaitTranscript":
-          clearTimeout(this.sttTimer);
-          this.sttTimer = setTimeout(() => {
-            if (this.ended) return;
-            this.guard("STT timeout", () => this.apply(this.machine.handle({ type: "sttTimeout", id: action.id, at: performance.now() })));
-          }, action.timeoutMs);
+          // Recognition is down: no final will come, so no waiting for one.
+          if (this.stt!.health === "down") this.apply(this.machine.handle({ type: "sttDown" }));
+          else this.awaitTranscript(action.id, action.timeoutMs);
           break;
         case "turn":
           clearTimeout(this.sttTimer);
@@ -311,14 +350,46 @@ export class CallSession {
           break;
         case "noTranscript":
           clearTimeout(this.sttTimer);
-          if (this.sttErrors > this.sttErrorsAtSpeechStart) this.speakInterimPhrase(action);
-          else if (this.debug) this.log.debug("utterance without transcript");
+          this.onNoTranscript(action);
           break;
       }
     }
   }
 
+  /** Waits `ms` for the final; while a reopened stream may still deliver it, the wait goes on. */
+  private awaitTranscript(id: number, ms: number): void {
+    clearTimeout(this.sttTimer);
+    this.sttTimer = setTimeout(() => {
+      if (this.ended) return;
+      this.guard("STT timeout", () => {
+        const again = () => this.awaitTranscript(id, Math.max(LATE_FINAL_POLL_MS, this.app.config.STT_TIMEOUT_MS));
+        if (this.stt!.expectsLateFinal()) return again();
+        if (this.replaceHungStream()) return again();
+        this.apply(this.machine.handle({ type: "sttTimeout", id, at: performance.now() }));
+      });
+    }, ms);
+  }
+
+  /** See RecognitionWatch.hungStream. True when the stream was replaced. */
+  private replaceHungStream(): boolean {
+    const { machine } = this;
+    const startMs = machine.utteranceStartMs;
+    const endMs = machine.utteranceEndMs;
+    if (startMs === undefined || endMs === undefined) return false;
+    const reason = this.watch.hungStream({ startMs, endMs, voicedMs: machine.voicedMs, heardResult: machine.heardResult }, this.stt!);
+    if (reason === undefined) return false;
+    this.stt!.reportStall(reason);
+    return true;
+  }
+
+  /** The utterance ended without a transcript: the fallback transcription, or nothing (noise). */
+  private onNoTranscript(action: Extract<TurnAction, { type: "noTranscript" }>): void {
+    if (this.watch.needsFallback(action.utterance, this.stt!, this.answerInProgress())) return this.fallbackTurn(action);
+    if (this.debug) this.log.debug({ suspected_hung_stream: this.watch.suspected }, "utterance without transcript");
+  }
+
   private onTranscript(action: Extract<TurnAction, { type: "turn" }>): void {
+    this.watch.transcribed();
     // "כן" while the agent talks is the caller listening, not a turn.
     if (this.answerInProgress() && this.backchannels.isBackchannelOnly(action.transcript)) {
       this.stats.backchannels++;
@@ -332,7 +403,7 @@ export class CallSession {
       usedPartial: action.usedPartial,
       speechStartAudioMs: utterance.startMs,
       speechEndAudioMs: utterance.endMs,
-      retries: (this.stt?.reopenCount ?? 0) - this.sttReopensAtSpeechStart,
+      retries: this.watch.retries(this.stt!),
       timeline: {
         speechStartAt: this.wallAt(utterance.startMs),
         speechEndAt: this.wallAt(utterance.endMs),
@@ -452,43 +523,77 @@ export class CallSession {
   // ---- answers ---------------------------------------------------------------------------------
 
   private newAnswer(turn: number, recordsHistory: boolean, report: TurnReport | undefined): Answer {
-    const answer = new Answer(turn, recordsHistory, report, {
+    const answer: Answer = new Answer(turn, recordsHistory, report, {
       frames: this.frames!,
-      synthesize: (text, signal) => this.app.tts.synthesize(text, signal),
+      synthesize: (text, signal) => this.synthesize(answer, text, signal),
       send: (frame) => this.send(frame),
       onMark: (name) => this.outstandingMarks.add(name),
-      onError: (sentence, error) => this.log.warn({ turn, sentence, error: errorText(error) }, "TTS failed; sentence skipped"),
+      onError: (sentence, error, replaced) => {
+        if (!replaced) return this.log.warn({ turn, sentence, error: errorText(error) }, "TTS failed; sentence skipped");
+        if (report) report.fallbacks++;
+        this.log.warn({ turn, sentence, error: errorText(error) }, "TTS failed; speaking the fallback phrase");
+      },
+      // The greeting has no fallback: an apology would be the first thing the caller hears.
+      fallbackText: report ? this.app.config.FIXED_PHRASES.answer_error : undefined,
       now: () => performance.now(),
     });
     this.answer = answer;
     return answer;
   }
 
+  /** Synthesis (cache first); a failure (an error, or TTS_TIMEOUT_MS passed) is retried once. */
+  private async synthesize(answer: Answer, text: string, signal: AbortSignal): Promise<Synthesized> {
+    try {
+      return await this.app.tts.synthesize(text, signal);
+    } catch (error) {
+      if (signal.aborted) throw error;
+      this.stats.retries++;
+      if (answer.report) answer.report.retries++;
+      this.log.warn({ turn: answer.turn, sentence: text, error: errorText(error), attempt: 1 }, "TTS failed; retrying");
+      return this.app.tts.synthesize(text, signal);
+    }
+  }
+
+  /** An answer still in progress is interrupted by the caller's new turn. */
+  private yieldToNewTurn(voicedMs: number, input: Pick<TurnInput, "input" | "speechStartAudioMs" | "transcript" | "timeline">): void {
+    if (!this.answerInProgress()) return;
+    this.interrupt({
+      reason: "new_turn",
+      decidedAt: Math.max(input.timeline.eouAt, input.timeline.transcriptAt ?? 0),
+      voicedMs,
+      speechStartAudioMs: input.input === "speech" ? input.speechStartAudioMs : undefined,
+      transcript: input.transcript,
+    });
+  }
+
   /** `voicedMs`: the caller's voiced audio in the utterance (0 for keys). */
   private startTurn(voicedMs: number, input: TurnInput): void {
-    if (this.answerInProgress()) {
-      this.interrupt({
-        reason: "new_turn",
-        decidedAt: Math.max(input.timeline.eouAt, input.timeline.transcriptAt ?? 0),
-        voicedMs,
-        speechStartAudioMs: input.input === "speech" ? input.speechStartAudioMs : undefined,
-        transcript: input.transcript,
-      });
-    }
+    this.yieldToNewTurn(voicedMs, input);
     const turn = ++this.turnCount;
     this.history.add("user", input.transcript);
-    const answer = this.newAnswer(turn, true, { ...input, fallbacks: 0 });
-    void this.produceAnswer(answer)
+    const answer = this.newAnswer(turn, true, { ...input, sttFallback: false, fallbacks: 0 });
+    this.runAnswer(answer, () => this.produceAnswer(answer));
+  }
+
+  /** Runs an answer off the frame path; when all of it is sent (or it was cut) it is recorded and settled. */
+  private runAnswer(answer: Answer, produce: () => Promise<void>): void {
+    void produce()
       .then(() => {
         this.answerSent(answer);
         this.settle(answer);
       })
-      .catch((error: unknown) => this.log.error({ turn, error: errorText(error) }, "turn failed"));
+      .catch((error: unknown) => this.log.error({ turn: answer.turn, error: errorText(error) }, "turn failed"));
   }
 
-  /** Streams the LLM's answer into the speaker, sentence by sentence. Never throws. */
+  /**
+   * Streams the LLM's answer into the speaker, sentence by sentence. A request that fails (an HTTP
+   * error, a cut stream) or stalls (LLM_FIRST_TOKEN_TIMEOUT_MS without a token) is retried once if
+   * nothing was spoken yet; otherwise, or when the retry fails too, the caller hears
+   * FIXED_PHRASES.answer_error. Never throws.
+   */
   private async produceAnswer(answer: Answer): Promise<void> {
     const { config, llm } = this.app;
+    const { speaker } = answer;
     const report = answer.report!;
     const dropped = this.history.bound(config.HISTORY_MAX_TOKENS);
     if (dropped > 0 && this.debug) this.log.debug({ dropped_messages: dropped }, "history trimmed");
@@ -496,26 +601,47 @@ export class CallSession {
       { role: "system", content: config.systemPrompt },
       ...this.history.messages.map((message) => ({ ...message })),
     ];
-    const splitter = new SentenceSplitter(config.LANGUAGE);
-    let failed = false;
+    let failure: unknown;
+    // A fallback turn's interim phrase came before: it is not part of what the LLM said.
+    const before = speaker.sentenceCount;
+    const answered = () => speaker.sentenceCount - before;
     report.timeline.llmRequestAt = performance.now();
-    try {
-      for await (const text of llm.stream(messages, answer.llm.signal)) {
-        report.timeline.llmFirstTokenAt ??= performance.now();
-        for (const sentence of splitter.push(text)) answer.speaker.say(sentence);
+    for (let attempt = 1; speaker.accepting; attempt++) {
+      failure = undefined;
+      const splitter = new SentenceSplitter(config.LANGUAGE);
+      const request = (signal: AbortSignal) => llm.stream(messages, { signal, callId: this.callId });
+      try {
+        for await (const text of withStallDeadline(request, answer.llm.signal, config.LLM_FIRST_TOKEN_TIMEOUT_MS)) {
+          report.timeline.llmFirstTokenAt ??= performance.now();
+          for (const sentence of splitter.push(text)) speaker.say(sentence);
+          // A sentence failed to synthesize and the fallback phrase ended the answer.
+          if (!speaker.accepting) break;
+        }
+        for (const sentence of splitter.flush()) speaker.say(sentence);
+        break;
+      } catch (error) {
+        if (answer.llm.signal.aborted) break; // the caller interrupted
+        failure = error;
+        if (attempt > 1 || answered() > 0) break;
+        this.stats.retries++;
+        report.retries++;
+        // The caller's wait is measured from the first request to the first token they can get.
+        report.timeline.llmFirstTokenAt = undefined;
+        this.log.warn({ turn: answer.turn, error: errorText(error), stalled: error instanceof LlmStallError, attempt }, "LLM failed; retrying");
       }
-      for (const sentence of splitter.flush()) answer.speaker.say(sentence);
-    } catch (error) {
-      if (answer.llm.signal.aborted) return;
-      failed = true;
-      this.log.warn({ turn: answer.turn, error: errorText(error) }, "LLM stream failed");
     }
-    if (answer.speaker.sentenceCount === 0 && !answer.interrupted) {
-      if (!failed) this.log.warn({ turn: answer.turn }, "LLM answered nothing");
-      answer.speaker.say(config.FIXED_PHRASES.answer_error);
-      report.fallbacks++;
+    if (!answer.interrupted && speaker.accepting) {
+      if (failure !== undefined) {
+        this.log.warn({ turn: answer.turn, error: errorText(failure), stalled: failure instanceof LlmStallError }, "LLM failed; speaking the fallback phrase");
+      } else if (answered() === 0) {
+        this.log.warn({ turn: answer.turn }, "LLM answered nothing; speaking the fallback phrase");
+      }
+      if (failure !== undefined || answered() === 0) {
+        speaker.say(config.FIXED_PHRASES.answer_error);
+        report.fallbacks++;
+      }
     }
-    await answer.speaker.finish();
+    await speaker.finish();
   }
 
   /** Every sentence went out: the caller will hear it all unless they interrupt (then it is trimmed). */
@@ -525,22 +651,50 @@ export class CallSession {
     answer.entry = this.history.add("assistant", spoken.join(" "));
   }
 
-  /** A fixed phrase as a turn of its own (no transcript, no LLM) while speech recognition is failing. */
-  private speakInterimPhrase(action: Extract<TurnAction, { type: "noTranscript" }>): void {
-    if (this.answerInProgress()) return;
+  /**
+   * Recognition failed for this utterance: the caller hears FIXED_PHRASES.stt_trouble at once (from
+   * the cache) while the utterance's audio is transcribed whole in the background; the turn then
+   * goes on with that transcript, or ends with FIXED_PHRASES.stt_failed. The frame loop never waits.
+   */
+  private fallbackTurn(action: Extract<TurnAction, { type: "noTranscript" }>): void {
     const { utterance } = action;
-    const answer = this.newAnswer(++this.turnCount, false, {
-      input: "speech",
-      transcript: "",
-      usedPartial: false,
-      speechStartAudioMs: utterance.startMs,
-      speechEndAudioMs: utterance.endMs,
-      retries: (this.stt?.reopenCount ?? 0) - this.sttReopensAtSpeechStart,
-      fallbacks: 1,
-      timeline: { speechStartAt: this.wallAt(utterance.startMs), speechEndAt: this.wallAt(utterance.endMs), eouAt: action.eouAt },
-    });
+    const stt = this.stt!;
+    this.watch.fellBack();
+    const audio = stt.audio(utterance.startMs - FALLBACK_LEAD_MS, utterance.endMs + FALLBACK_TAIL_MS);
+    // Transcribed here: a recovered stream must neither replay this audio nor answer it again.
+    stt.coverUpTo(utterance.endMs);
+    const timeline: TurnTimeline = { speechStartAt: this.wallAt(utterance.startMs), speechEndAt: this.wallAt(utterance.endMs), eouAt: action.eouAt };
+    const input = { input: "speech" as const, transcript: "", usedPartial: false, speechStartAudioMs: utterance.startMs, speechEndAudioMs: utterance.endMs, timeline };
+    this.yieldToNewTurn(utterance.voicedMs, input);
+    const turn = ++this.turnCount;
+    const answer = this.newAnswer(turn, true, { ...input, retries: this.watch.retries(stt), sttFallback: true, fallbacks: 1 });
     answer.speaker.say(this.app.config.FIXED_PHRASES.stt_trouble);
-    void answer.speaker.finish().then(() => this.settle(answer));
+    this.log.warn({ turn, audio_ms: Math.round(audio.length / 8) }, "STT fallback: transcribing the utterance");
+    this.runAnswer(answer, () => this.answerFromTranscription(answer, audio));
+  }
+
+  private async answerFromTranscription(answer: Answer, audio: Uint8Array): Promise<void> {
+    const report = answer.report!;
+    let transcript = "";
+    let failure: unknown;
+    try {
+      transcript = await this.app.transcriber.transcribe(audio, { callId: this.callId, signal: answer.llm.signal });
+    } catch (error) {
+      failure = error;
+    }
+    if (answer.interrupted) return; // the caller spoke again; that turn goes on
+    report.timeline.transcriptAt = performance.now();
+    // The interim phrase could not be synthesized: the apology in its place already asked the caller to say it again.
+    if (!answer.speaker.accepting) return answer.speaker.finish();
+    if (transcript !== "") {
+      report.transcript = transcript;
+      this.history.add("user", transcript);
+      return this.produceAnswer(answer);
+    }
+    this.log.warn({ turn: answer.turn, error: failure === undefined ? "empty transcript" : errorText(failure) }, "STT fallback failed; speaking the fallback phrase");
+    answer.speaker.say(this.app.config.FIXED_PHRASES.stt_failed);
+    report.fallbacks++;
+    await answer.speaker.finish();
   }
 
   /**
@@ -572,6 +726,7 @@ export class CallSession {
         input: report.input,
         transcript: report.transcript,
         usedPartial: report.usedPartial,
+        sttFallback: report.sttFallback,
         speechStartAudioMs: report.speechStartAudioMs,
         speechEndAudioMs: report.speechEndAudioMs,
         cacheHit: first?.cacheHit,
@@ -607,7 +762,7 @@ export class CallSession {
     }
     this.stt?.close();
     this.detector?.close();
-    const sttReopens = this.stt?.reopenCount ?? 0;
+    const stt = this.stt?.stats ?? { errors: 0, reopens: 0, rotations: 0 };
     this.app.log.info(
       buildCallLine({
         callId: this.callId,
@@ -616,15 +771,16 @@ export class CallSession {
         dtmfTurns: this.stats.dtmfTurns,
         bargeIns: this.stats.bargeIns,
         backchannels: this.stats.backchannels,
-        retries: sttReopens,
+        retries: stt.reopens + this.stats.retries,
         fallbacks: this.stats.fallbacks,
         cacheHits: this.stats.cacheHits,
         ttsSyntheses: this.stats.ttsSyntheses,
         framesIn: this.stats.framesIn,
         framesOut: this.stats.framesOut,
         droppedFrames: this.stats.droppedFrames,
-        sttErrors: this.sttErrors,
-        sttReopens,
+        sttErrors: stt.errors,
+        sttReopens: stt.reopens,
+        sttRotations: stt.rotations,
         endReason: reason,
         totalLatenciesMs: this.stats.totalLatenciesMs,
       }),

@@ -107,6 +107,11 @@ export class EdgeLink {
   private echoWaiters: Array<{ name: string; resolve: () => void }> = [];
   /** When false, marks are not echoed (audio that never finishes playing, as far as the core knows). */
   echoMarks = true;
+  /** Audio per wall-clock second, in seconds, both ways (see begin). */
+  private speed = 1;
+  private hangingUp = false;
+  /** The core closed the call before the caller hung up. */
+  closedByCore = false;
 
   private constructor(
     readonly ws: WebSocket,
@@ -114,6 +119,9 @@ export class EdgeLink {
     readonly streamSid: string,
   ) {
     ws.on("message", (data) => this.onFrame(coreToEdge.parse(JSON.parse(String(data)))));
+    ws.on("close", () => {
+      if (!this.hangingUp) this.closedByCore = true;
+    });
   }
 
   static async open(port: number, callSid: string, token?: string): Promise<EdgeLink> {
@@ -130,8 +138,13 @@ export class EdgeLink {
     this.ws.send(JSON.stringify(frame));
   }
 
-  /** `start` then the greeting message, as the edge sends them; then audio flows in real time. */
-  begin(greetingPlayed: boolean): void {
+  /**
+   * `start` then the greeting message, as the edge sends them; then audio flows in real time, or
+   * `speed` times faster (the caller's frames, and the answer's playout with its mark echoes) for a
+   * long call whose logic runs on the audio clock.
+   */
+  begin(greetingPlayed: boolean, options: { speed?: number } = {}): void {
+    this.speed = options.speed ?? 1;
     this.sendJson({
       event: "start",
       sequenceNumber: "1",
@@ -161,6 +174,11 @@ export class EdgeLink {
     return new Promise((resolve) => (this.queue.at(-1)!.onSent = resolve));
   }
 
+  /** Caller audio sent so far (ms on the caller's clock). */
+  get audioSentMs(): number {
+    return this.sentFrames * 20;
+  }
+
   /** The caller presses a key (Twilio's `dtmf` frame). */
   key(digit: string): void {
     this.sendJson({ event: "dtmf", sequenceNumber: "0", streamSid: this.streamSid, dtmf: { track: "inbound_track", digit } });
@@ -169,7 +187,7 @@ export class EdgeLink {
   /** Sends every frame that is due by now: one per 20 ms of wall time, silence when nothing is queued. */
   private pump(): void {
     if (this.ws.readyState !== WebSocket.OPEN) return;
-    const due = Math.floor((performance.now() - this.lineStartedAt) / 20);
+    const due = Math.floor(((performance.now() - this.lineStartedAt) * this.speed) / 20);
     while (this.sentFrames < due) {
       const queued = this.queue.shift();
       const frame = queued?.frame ?? new Uint8Array(FRAME_BYTES).fill(MULAW_SILENCE);
@@ -189,7 +207,7 @@ export class EdgeLink {
     const now = performance.now();
     if (frame.event === "media") {
       this.audioSinceMark.push(new Uint8Array(Buffer.from(frame.media.payload, "base64")));
-      this.playbackEnd = Math.max(now, this.playbackEnd) + 20;
+      this.playbackEnd = Math.max(now, this.playbackEnd) + 20 / this.speed;
     } else if (frame.event === "mark") {
       const turn = Number(frame.mark.name.split(".")[0]);
       this.audioByTurn.set(turn, [...(this.audioByTurn.get(turn) ?? []), ...this.audioSinceMark]);
@@ -252,10 +270,24 @@ export class EdgeLink {
   }
 
   async hangUp(): Promise<void> {
+    this.hangingUp = true;
     clearInterval(this.lineTimer);
     for (const timer of this.pendingEchoes.keys()) clearTimeout(timer);
     this.pendingEchoes.clear();
     this.sendJson({ event: "stop", sequenceNumber: "9999", streamSid: this.streamSid, stop: { accountSid: "AC1", callSid: this.callSid } });
     if (this.ws.readyState !== WebSocket.CLOSED) await new Promise((resolve) => this.ws.once("close", resolve));
+  }
+}
+
+/**
+ * The caller says each line after `silenceMs` of silence, as a turn-taking caller does: the next line
+ * only once the answer to the last one was sent and played (its end mark echoed). Turn k answers line k.
+ */
+export async function converse(call: EdgeLink, speech: Uint8Array[], silenceMs = 600): Promise<void> {
+  for (const [i, audio] of speech.entries()) {
+    await call.say(audio, silenceMs);
+    const end = `${i + 1}.end`;
+    await call.mark(end);
+    if (i < speech.length - 1) await call.echoOf(end);
   }
 }

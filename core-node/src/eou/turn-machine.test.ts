@@ -138,6 +138,21 @@ describe("TurnMachine", () => {
     expect(m.inUtterance).toBe(false);
   });
 
+  it("gives up waiting when recognition is down, dropping a partial (the utterance is transcribed whole elsewhere)", () => {
+    const m = new TurnMachine(settings);
+    frames(m, voiced(600), 0);
+    m.handle({ type: "partial", text: "book an", at: 400 });
+    expect(m.heardResult).toBe(true);
+    expect(m.utteranceEndMs).toBe(600);
+    expect(m.handle({ type: "sttDown" })).toEqual([]); // still speaking: decided at its end
+    const eou = frames(m, silent(160), 600);
+    expect(types(eou)).toEqual(["endOfUtterance", "awaitTranscript"]);
+    expect(m.handle({ type: "sttDown" })).toEqual([
+      { type: "noTranscript", utterance: expect.objectContaining({ startMs: 0, endMs: 600 }), eouAt: 745 },
+    ]);
+    expect(m.inUtterance).toBe(false);
+  });
+
   it("treats speech resuming during the wait as the same utterance and voids the timer", () => {
     const m = new TurnMachine(settings);
     const first = frames(m, voiced(600) + silent(160), 0);

@@ -37,7 +37,9 @@ export type TurnEvent =
   /** `audioEndMs`: where the result ends on the caller's audio clock, when the recognizer says. */
   | { type: "partial"; text: string; audioEndMs?: number; at: number }
   | { type: "final"; text: string; audioEndMs?: number; at: number }
-  | { type: "sttTimeout"; id: number; at: number };
+  | { type: "sttTimeout"; id: number; at: number }
+  /** Recognition is down: an utterance awaiting its transcript will not get one from it. */
+  | { type: "sttDown" };
 
 export type TurnAction =
   | { type: "speechStart"; startMs: number }
@@ -94,6 +96,16 @@ export class TurnMachine {
     return this.utterance?.startMs;
   }
 
+  /** End of the current utterance's speech so far on the audio clock, if in one. */
+  get utteranceEndMs(): number | undefined {
+    return this.utterance?.endMs;
+  }
+
+  /** The recognizer has said something about the current utterance. */
+  get heardResult(): boolean {
+    return this.utterance?.firstResultAt !== undefined;
+  }
+
   /** The current utterance's transcript so far: its finals and the latest partial, undebounced. */
   get transcriptSoFar(): string {
     return this.phase === "idle" ? "" : this.transcript();
@@ -109,6 +121,8 @@ export class TurnMachine {
         return this.final(event.text, event.audioEndMs, event.at);
       case "sttTimeout":
         return this.timeout(event.id, event.at);
+      case "sttDown":
+        return this.abandon();
     }
   }
 
@@ -202,6 +216,14 @@ export class TurnMachine {
       return [{ type: "noTranscript", utterance, eouAt: this.eouAt }];
     }
     return [this.commit(this.pendingPartial !== undefined, at)];
+  }
+
+  /** Whatever came of the utterance's recognition (a partial, an early final) is dropped: it goes elsewhere whole. */
+  private abandon(): TurnAction[] {
+    if (this.phase !== "awaiting") return [];
+    const utterance = this.utterance!;
+    this.reset();
+    return [{ type: "noTranscript", utterance, eouAt: this.eouAt }];
   }
 
   private commit(usedPartial: boolean, transcriptAt: number): TurnAction {

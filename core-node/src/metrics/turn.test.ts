@@ -30,6 +30,7 @@ describe("TURN, BARGE_IN and CALL lines", () => {
     input: "speech" as const,
     transcript: "שלום, מה שעות הפתיחה?",
     usedPartial: true,
+    sttFallback: false,
     speechStartAudioMs: 4000,
     speechEndAudioMs: 5600,
     cacheHit: true,
@@ -61,6 +62,7 @@ describe("TURN, BARGE_IN and CALL lines", () => {
       transcript: "שלום, מה שעות הפתיחה?",
       transcript_chars: 21,
       stt_used_partial: true,
+      stt_fallback: false,
       tts_cache_hit: true,
       retries: 0,
       fallbacks: 0,
@@ -138,6 +140,7 @@ describe("TURN, BARGE_IN and CALL lines", () => {
       droppedFrames: 2,
       sttErrors: 0,
       sttReopens: 0,
+      sttRotations: 1,
       endReason: "stop",
       totalLatenciesMs: [800, 1000, 900],
     });
@@ -151,6 +154,7 @@ describe("TURN, BARGE_IN and CALL lines", () => {
       backchannels: 2,
       cache_hits: 2,
     });
+    expect(fields.stt_rotations).toBe(1);
   });
 });
 

@@ -30,6 +30,7 @@ export interface TurnFacts {
   input: "speech" | "dtmf";
   transcript: string;
   usedPartial: boolean;
+  sttFallback: boolean;
   speechStartAudioMs: number;
   speechEndAudioMs: number;
   cacheHit?: boolean;
@@ -60,6 +61,7 @@ export function buildTurnLine(t: TurnTimeline, facts: TurnFacts): TurnLineFields
     transcript: facts.transcript,
     transcript_chars: facts.transcript.length,
     stt_used_partial: facts.usedPartial,
+    stt_fallback: facts.sttFallback,
     tts_cache_hit: facts.cacheHit,
     retries: facts.retries,
     fallbacks: facts.fallbacks,
@@ -115,6 +117,7 @@ export interface CallSummary {
   droppedFrames: number;
   sttErrors: number;
   sttReopens: number;
+  sttRotations: number;
   endReason: string;
   totalLatenciesMs: number[];
 }
@@ -138,6 +141,7 @@ export function buildCallLine(s: CallSummary): CallLineFields {
     dropped_frames: s.droppedFrames,
     stt_errors: s.sttErrors,
     stt_reopens: s.sttReopens,
+    stt_rotations: s.sttRotations,
     end_reason: s.endReason,
     total_latency_ms_max: latencies.length ? Math.max(...latencies) : undefined,
     total_latency_ms_avg: latencies.length ? Math.round(latencies.reduce((a, b) => a + b, 0) / latencies.length) : undefined,

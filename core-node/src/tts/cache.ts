@@ -89,14 +89,15 @@ export class CachedTextToSpeech {
     private readonly voice: VoiceSelection,
   ) {}
 
-  async synthesize(text: string, signal?: AbortSignal): Promise<Synthesized> {
+  /** `deadlineMs`: see TextToSpeech.synthesize (a request already in flight keeps its own). */
+  async synthesize(text: string, signal?: AbortSignal, deadlineMs?: number): Promise<Synthesized> {
     // The request built here is exactly the one sent, and the key is its hash.
     const request = synthesisRequest(text, this.voice);
     const key = cacheKey(request);
     const cached = this.cache.get(key);
     if (cached) return { audio: cached, cacheHit: true };
     signal?.throwIfAborted();
-    const flight = this.inFlight.get(key) ?? this.start(key, request);
+    const flight = this.inFlight.get(key) ?? this.start(key, request, deadlineMs);
     flight.waiters++;
     try {
       return { audio: await untilAborted(flight.audio, signal), cacheHit: false };
@@ -109,9 +110,9 @@ export class CachedTextToSpeech {
     }
   }
 
-  private start(key: string, request: SynthesisRequest): InFlight {
+  private start(key: string, request: SynthesisRequest, deadlineMs: number | undefined): InFlight {
     const cancel = new AbortController();
-    const flight: InFlight = { audio: this.tts.synthesize(request, cancel.signal), waiters: 0, cancel, settled: false };
+    const flight: InFlight = { audio: this.tts.synthesize(request, cancel.signal, deadlineMs), waiters: 0, cancel, settled: false };
     this.inFlight.set(key, flight);
     // Registered first, so it runs before any waiter resumes.
     const settle = () => {

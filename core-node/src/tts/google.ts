@@ -13,18 +13,20 @@ type SynthesizeResponse = protos.google.cloud.texttospeech.v1.ISynthesizeSpeechR
 type CancellableCall = Promise<[SynthesizeResponse, ...unknown[]]> & { cancel(): void };
 
 export function createGoogleTextToSpeech(client: TextToSpeechClient, options: { timeoutMs: number }): TextToSpeech {
-  const callOptions = { timeout: options.timeoutMs };
+  // One attempt within the deadline: gax's own retries (on UNAVAILABLE, for minutes by default) are
+  // off, since the session retries a sentence once itself and then speaks a fallback phrase.
+  const callOptions = (deadlineMs = options.timeoutMs) => ({ timeout: deadlineMs, retry: null });
 
-  function startSynthesis(request: SynthesisRequest): CancellableCall {
+  function startSynthesis(request: SynthesisRequest, deadlineMs?: number): CancellableCall {
     // Idempotent; it fills innerApiCalls synchronously. A failure to build the stub reaches the call too.
     client.initialize().catch(() => undefined);
-    return client.innerApiCalls.synthesizeSpeech!(request, callOptions) as CancellableCall;
+    return client.innerApiCalls.synthesizeSpeech!(request, callOptions(deadlineMs)) as CancellableCall;
   }
 
   return {
-    async synthesize(request: SynthesisRequest, signal?: AbortSignal) {
+    async synthesize(request: SynthesisRequest, signal?: AbortSignal, deadlineMs?: number) {
       signal?.throwIfAborted();
-      const call = startSynthesis(request);
+      const call = startSynthesis(request, deadlineMs);
       const cancel = () => call.cancel();
       signal?.addEventListener("abort", cancel, { once: true });
       let response: SynthesizeResponse;
@@ -41,8 +43,8 @@ export function createGoogleTextToSpeech(client: TextToSpeechClient, options: { 
       }
       return data;
     },
-    async listVoices(languageCode: string) {
-      const [response] = await client.listVoices({ languageCode }, callOptions);
+    async listVoices(languageCode: string, deadlineMs?: number) {
+      const [response] = await client.listVoices({ languageCode }, callOptions(deadlineMs));
       return (response.voices ?? []).map((voice) => voice.name ?? "").filter((name) => name !== "");
     },
   };

@@ -4,20 +4,22 @@ import { OutboundFrames } from "../audio/frames.js";
 import type { Synthesized } from "./cache.js";
 import { Speaker } from "./speaker.js";
 
-/** Synthesis whose completion each test controls: `resolve(text)` delivers 2 frames of audio. */
-function controlledSynthesis() {
+/** Synthesis whose completion each test controls: `resolve(text)` delivers 2 frames of audio; `cached` texts come at once. */
+function controlledSynthesis(cached: string[] = []) {
   const waiting = new Map<string, { resolve: (s: Synthesized) => void; reject: (e: Error) => void; signal: AbortSignal }>();
   return {
     synthesize: (text: string, signal: AbortSignal) =>
-      new Promise<Synthesized>((resolve, reject) => waiting.set(text, { resolve, reject, signal })),
+      cached.includes(text)
+        ? Promise.resolve({ audio: new Uint8Array(FRAME_BYTES), cacheHit: true })
+        : new Promise<Synthesized>((resolve, reject) => waiting.set(text, { resolve, reject, signal })),
     resolve: (text: string, cacheHit = false) => waiting.get(text)!.resolve({ audio: new Uint8Array(FRAME_BYTES * 2), cacheHit }),
     reject: (text: string) => waiting.get(text)!.reject(new Error("tts down")),
     signal: (text: string) => waiting.get(text)!.signal,
   };
 }
 
-function setup(onMarkHook: (name: string) => void = () => {}) {
-  const synthesis = controlledSynthesis();
+function setup(onMarkHook: (name: string) => void = () => {}, fallbackText?: string) {
+  const synthesis = controlledSynthesis(fallbackText ? [fallbackText] : []);
   const sent: string[] = [];
   const marks: Array<[string, string | undefined]> = [];
   const errors: string[] = [];
@@ -31,7 +33,8 @@ function setup(onMarkHook: (name: string) => void = () => {}) {
       marks.push([name, sentence]);
       onMarkHook(name);
     },
-    onError: (sentence) => errors.push(sentence),
+    onError: (sentence, _error, replaced) => errors.push(replaced ? `${sentence} (replaced)` : sentence),
+    fallbackText,
     now: () => ++clock,
   });
   return { speaker, synthesis, sent, marks, errors };
@@ -68,6 +71,24 @@ describe("Speaker", () => {
     expect(errors).toEqual(["a."]);
     expect(sent).toEqual(["media", "media", "mark 3.2:b.", "mark 3.end"]);
     expect(speaker.failures).toBe(1);
+  });
+
+  it("speaks the fallback phrase in place of a sentence that failed, and ends the answer there", async () => {
+    const { speaker, synthesis, sent, errors } = setup(undefined, "סליחה.");
+    speaker.say("a.");
+    speaker.say("b.");
+    speaker.say("c.");
+    synthesis.resolve("a.");
+    synthesis.reject("b.");
+    synthesis.resolve("c.");
+    await speaker.finish();
+    expect(errors).toEqual(["b. (replaced)"]);
+    expect(sent).toEqual(["media", "media", "mark 3.1:a.", "media", "mark 3.2:סליחה.", "mark 3.end"]);
+    expect(speaker.spoken).toEqual(["a.", "סליחה."]);
+    expect(speaker.fellBack).toBe(true);
+    expect(speaker.accepting).toBe(false);
+    speaker.say("d.");
+    expect(speaker.sentenceCount).toBe(3);
   });
 
   it("sends nothing more once aborted, not even the end mark", async () => {

@@ -2,7 +2,9 @@
 // at once (cache first), so later sentences are ready while earlier ones play, and the audio goes
 // out strictly in order as 20 ms frames followed by a mark "<turn>.<seq>:<sentence>". After the last
 // sentence comes the mark "<turn>.end". Abort (barge-in) drops everything not yet sent and cancels
-// every synthesis still running.
+// every synthesis still running. A sentence that cannot be synthesized is replaced by the fallback
+// phrase (from the cache, where warmup put it) and the answer ends there: the rest would follow an
+// apology and a gap, so the caller is asked to say it again instead.
 import type { OutboundFrames } from "../audio/frames.js";
 import type { Synthesized } from "./cache.js";
 
@@ -15,8 +17,10 @@ export interface SpeakerOptions {
   send(frame: string): void;
   /** A mark was sent; `sentence` is the text its audio spoke (undefined for the end mark). */
   onMark(name: string, sentence: string | undefined): void;
-  /** A sentence could not be synthesized; it is skipped. */
-  onError(sentence: string, error: unknown): void;
+  /** A sentence could not be synthesized; `replaced`: the fallback phrase is spoken in its place (else it is skipped). */
+  onError(sentence: string, error: unknown, replaced: boolean): void;
+  /** Spoken in place of the first sentence that cannot be synthesized; later sentences are dropped. */
+  fallbackText?: string;
   /** Wall clock (ms) for the timings. */
   now(): number;
 }
@@ -42,6 +46,8 @@ export class Speaker {
   readonly spoken: string[] = [];
   firstAudio: FirstAudio | undefined;
   failures = 0;
+  /** The fallback phrase was spoken in place of a failed sentence: the answer ended there. */
+  fellBack = false;
   /** Sentences played from the TTS cache, and synthesized by the service. */
   cacheHits = 0;
   syntheses = 0;
@@ -58,8 +64,13 @@ export class Speaker {
     return this.cancel.signal.aborted;
   }
 
+  /** Still taking sentences: not finished, aborted, or ended by the fallback phrase. */
+  get accepting(): boolean {
+    return !this.aborted && !this.finished && !this.fellBack;
+  }
+
   say(sentence: string): void {
-    if (this.aborted || this.finished) return;
+    if (!this.accepting) return;
     const seq = ++this.seq;
     const { synthesize, now } = this.options;
     const requestedAt = now();
@@ -90,14 +101,31 @@ export class Speaker {
     this.signalAborted();
   }
 
-  private play(seq: number, sentence: string, requestedAt: number, outcome: Outcome): void {
-    if (this.aborted) return;
-    const { frames, send, onMark, onError, now, turn } = this.options;
+  private async play(seq: number, sentence: string, requestedAt: number, outcome: Outcome): Promise<void> {
+    if (this.aborted || this.fellBack) return;
     if (!outcome.ok) {
       this.failures++;
-      onError(sentence, outcome.error);
-      return;
+      const { fallbackText } = this.options;
+      this.options.onError(sentence, outcome.error, fallbackText !== undefined);
+      if (fallbackText === undefined) return;
+      this.fellBack = true;
+      const fallback = await this.options.synthesize(fallbackText, this.cancel.signal).then(
+        (result): Outcome => ({ ok: true, ...result, readyAt: this.options.now() }),
+        (error: unknown): Outcome => ({ ok: false, error }),
+      );
+      if (this.aborted) return;
+      if (!fallback.ok) {
+        this.failures++;
+        this.options.onError(fallbackText, fallback.error, false);
+        return;
+      }
+      return this.sendAudio(seq, fallbackText, requestedAt, fallback);
     }
+    this.sendAudio(seq, sentence, requestedAt, outcome);
+  }
+
+  private sendAudio(seq: number, sentence: string, requestedAt: number, outcome: Extract<Outcome, { ok: true }>): void {
+    const { frames, send, onMark, now, turn } = this.options;
     const sentAt = now();
     if (outcome.cacheHit) this.cacheHits++;
     else this.syntheses++;

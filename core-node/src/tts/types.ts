@@ -13,10 +13,13 @@ export interface VoiceSelection {
 }
 
 export interface TextToSpeech {
-  /** Returns 8 kHz mu-law audio without any container. Aborting `signal` cancels the request at the service. */
-  synthesize(request: SynthesisRequest, signal?: AbortSignal): Promise<Uint8Array>;
+  /**
+   * Returns 8 kHz mu-law audio without any container. Aborting `signal` cancels the request at the
+   * service. `deadlineMs` replaces the default deadline (TTS_TIMEOUT_MS), e.g. for warmup.
+   */
+  synthesize(request: SynthesisRequest, signal?: AbortSignal, deadlineMs?: number): Promise<Uint8Array>;
   /** Names of the voices the service offers for a language. */
-  listVoices(languageCode: string): Promise<string[]>;
+  listVoices(languageCode: string, deadlineMs?: number): Promise<string[]>;
 }
 
 /** The one place a request is built, so warmup and turns produce the same request (and cache key). */

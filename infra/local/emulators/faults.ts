@@ -1,9 +1,9 @@
 // When an emulator misbehaves: a schedule of faults over the requests (or streams) it receives,
 // settable per test. Pure bookkeeping: each arrival asks take() which fault, if any, it gets.
 
-/** The request header (gRPC metadata, or HTTP header) naming the call a request belongs to: the core
- *  sends its callSid, so faults can target one call and the speech script follows each call. */
-export const CALL_ID_HEADER = "x-call-id";
+// The core names the call each request serves (CALL_ID_HEADER), so faults can target one call and the
+// speech script follows each call.
+export { CALL_ID_HEADER } from "@voice/protocol";
 
 /**
  * Which arrivals a fault hits, counted from when it is added: at most one of nth, times and

@@ -95,6 +95,8 @@ export interface CompletionTimeline {
   endedAt?: number;
   /** The client went away before the end (an aborted stream). */
   cancelled: boolean;
+  /** The x-call-id header of the request, when it had one. */
+  callId?: string;
   /** The messages as sent. */
   messages: ChatMessage[];
   /** The whole answer the rule table gave, whether or not all of it was sent. */
@@ -230,7 +232,14 @@ export async function startOpenAiEmulator(options: OpenAiEmulatorOptions = {}): 
     const answer = answerFor(userTexts.at(-1) ?? "", userTexts.slice(0, -1));
     const tokens = streamTokens(answer);
     const fault = chatFaults.take(callId);
-    const timeline: CompletionTimeline = { startedAt: arrivedAt, cancelled: false, messages: request.messages, answer, ...(fault && { fault: fault.kind }) };
+    const timeline: CompletionTimeline = {
+      startedAt: arrivedAt,
+      cancelled: false,
+      ...(callId !== undefined && { callId }),
+      messages: request.messages,
+      answer,
+      ...(fault && { fault: fault.kind }),
+    };
     stats.completions.push(timeline);
     if (stats.completions.length > MAX_COMPLETIONS_KEPT) stats.completions.shift();
     if (fault) stats.chatFaults++;

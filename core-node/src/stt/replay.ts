@@ -1,0 +1,224 @@
+// The bookkeeping behind a recognition stream that survives failures and its duration limit, as
+// pure pieces: the caller's recent audio keyed by the caller's clock (what a new stream is fed
+// again), the map from a stream's own offsets back to that clock, the retry schedule of one failure
+// episode, which errors are worth a retry, and when to rotate a stream. No clock, no I/O.
+import { status } from "@grpc/grpc-js";
+
+/** 8 kHz mu-law: one byte per sample, 8 bytes per millisecond. */
+const BYTES_PER_MS = 8;
+
+/**
+ * Google's limit is 25 KB of audio per streaming request. Replayed audio goes in 100 ms requests,
+ * the size Google recommends for streaming, so the service sees it as it would have live, only faster.
+ */
+export const MAX_REPLAY_REQUEST_BYTES = 800;
+
+/** Backoff before each new stream of a failure episode; after the last one the episode is exhausted. */
+export const RETRY_DELAYS_MS = [200, 400, 800, 1600] as const;
+
+export interface AudioFrame {
+  /** Start of the frame on the caller's audio clock. */
+  audioMs: number;
+  bytes: Uint8Array;
+}
+
+export const frameDurationMs = (bytes: Uint8Array) => bytes.length / BYTES_PER_MS;
+
+/**
+ * The caller's latest audio (up to `capacityMs` of it), frame by frame on the caller's clock. It
+ * serves two readers: a new stream is fed the part not yet covered by a final, and the fallback
+ * transcription takes an utterance's audio from it.
+ */
+export class AudioRing {
+  private frames: AudioFrame[] = [];
+  /** Index of the oldest frame kept (older ones are dropped lazily, in batches). */
+  private head = 0;
+
+  constructor(readonly capacityMs: number) {}
+
+  /** Keeps a reference to `bytes` (each frame arrives in a buffer of its own). */
+  push(bytes: Uint8Array, audioMs: number): void {
+    this.frames.push({ audioMs, bytes });
+    const oldestKept = audioMs + frameDurationMs(bytes) - this.capacityMs;
+    while (this.head < this.frames.length && this.frames[this.head]!.audioMs < oldestKept) this.head++;
+    if (this.head > 1024) {
+      this.frames = this.frames.slice(this.head);
+      this.head = 0;
+    }
+  }
+
+  /** End of the newest frame on the caller's clock (0 before any). */
+  get endMs(): number {
+    const last = this.frames.at(-1);
+    return last ? last.audioMs + frameDurationMs(last.bytes) : 0;
+  }
+
+  /** Frames that end after `fromMs`, oldest first. */
+  framesAfter(fromMs: number): AudioFrame[] {
+    const out: AudioFrame[] = [];
+    for (let i = this.head; i < this.frames.length; i++) {
+      const frame = this.frames[i]!;
+      if (frame.audioMs + frameDurationMs(frame.bytes) > fromMs) out.push(frame);
+    }
+    return out;
+  }
+
+  /** The audio of the frames overlapping [fromMs, toMs), concatenated. */
+  between(fromMs: number, toMs: number): Uint8Array {
+    const parts = this.framesAfter(fromMs).filter((frame) => frame.audioMs < toMs);
+    const out = new Uint8Array(parts.reduce((sum, frame) => sum + frame.bytes.length, 0));
+    let at = 0;
+    for (const frame of parts) {
+      out.set(frame.bytes, at);
+      at += frame.bytes.length;
+    }
+    return out;
+  }
+}
+
+/** Frames grouped into requests of at most `maxBytes` each, in order. */
+export function replayRequests(frames: AudioFrame[], maxBytes = MAX_REPLAY_REQUEST_BYTES): Uint8Array[] {
+  const requests: Uint8Array[] = [];
+  let batch: Uint8Array[] = [];
+  let size = 0;
+  const flush = () => {
+    if (size === 0) return;
+    const out = new Uint8Array(size);
+    let at = 0;
+    for (const bytes of batch) {
+      out.set(bytes, at);
+      at += bytes.length;
+    }
+    requests.push(out);
+    batch = [];
+    size = 0;
+  };
+  for (const { bytes } of frames) {
+    if (size + bytes.length > maxBytes) flush();
+    batch.push(bytes);
+    size += bytes.length;
+  }
+  flush();
+  return requests;
+}
+
+/**
+ * Where a new stream's replay starts on the caller's clock: after the audio already covered by a
+ * final, and no earlier than `leadMs` before the utterance in progress (or before now when there is
+ * none): the turn machine takes results only for utterances it is in, so older unfinalised audio
+ * (silence, noise, an utterance already answered from its partial) would be recognized for nothing.
+ */
+export function replayStartMs(p: { coveredMs: number; utteranceStartMs: number | undefined; audioNowMs: number; leadMs: number; maxMs: number }): number {
+  const anchor = p.utteranceStartMs ?? p.audioNowMs;
+  return Math.max(p.coveredMs, anchor - p.leadMs, p.audioNowMs - p.maxMs);
+}
+
+/**
+ * Maps offsets in one recognition stream (ms of audio it received, which is what Google's
+ * resultEndTime counts) to the caller's clock. Replayed and live audio are contiguous as a rule;
+ * a jump in the caller's timestamps starts a new segment.
+ */
+export class StreamTimeline {
+  private readonly segments: Array<{ offsetMs: number; audioMs: number }> = [];
+  private written = 0;
+
+  /** Audio received by the stream so far, in ms: its age on the audio clock. */
+  get writtenMs(): number {
+    return this.written;
+  }
+
+  /** The stream received `durationMs` of the caller's audio starting at `audioMs`. */
+  append(audioMs: number, durationMs: number): void {
+    const last = this.segments.at(-1);
+    if (!last || last.audioMs + (this.written - last.offsetMs) !== audioMs) this.segments.push({ offsetMs: this.written, audioMs });
+    this.written += durationMs;
+  }
+
+  toAudioMs(offsetMs: number): number {
+    for (let i = this.segments.length - 1; i >= 0; i--) {
+      const segment = this.segments[i]!;
+      if (segment.offsetMs <= offsetMs || i === 0) return segment.audioMs + (offsetMs - segment.offsetMs);
+    }
+    return offsetMs; // nothing written yet: the offset is all there is
+  }
+}
+
+/**
+ * One failure episode: consecutive stream failures with no result in between. Each failure asks
+ * for the next attempt; a result ends the episode.
+ */
+export class RetryEpisode {
+  private made = 0;
+
+  /** Attempts (new streams) made in this episode so far. */
+  get attempts(): number {
+    return this.made;
+  }
+
+  /** A stream failed: the attempt to make next and the delay before it, or undefined when exhausted. */
+  next(): { attempt: number; delayMs: number } | undefined {
+    const delayMs = RETRY_DELAYS_MS[this.made];
+    if (delayMs === undefined) return undefined;
+    this.made++;
+    return { attempt: this.made, delayMs };
+  }
+
+  /** A stream delivered a result, or a new episode starts: returns the attempts the old one took. */
+  reset(): number {
+    const made = this.made;
+    this.made = 0;
+    return made;
+  }
+}
+
+const RETRYABLE_CODES = new Set<number>([
+  status.UNAVAILABLE,
+  status.INTERNAL,
+  status.DEADLINE_EXCEEDED,
+  // Google's "Audio Timeout Error" and "Exceeded maximum allowed stream duration" both come as OUT_OF_RANGE.
+  status.OUT_OF_RANGE,
+  status.ABORTED,
+  status.RESOURCE_EXHAUSTED,
+  status.UNKNOWN,
+  // Not ours (our own cancel is never reported): the connection or the service dropped the call.
+  status.CANCELLED,
+]);
+
+/** Transport failures that reach us without a gRPC status (HTTP/2 resets, sockets torn down). */
+const TRANSPORT_FAILURE = /RST_STREAM|ECONNRESET|connection reset|socket hang up|stream (was )?destroyed|GOAWAY/i;
+
+export interface SttErrorClass {
+  /** The gRPC status name, or what the failure was when it has none. */
+  code: string;
+  retryable: boolean;
+}
+
+/**
+ * Whether a new stream may fix what ended this one. Bad requests, credentials and permissions
+ * (INVALID_ARGUMENT, UNAUTHENTICATED, PERMISSION_DENIED, ...) fail the same way every time.
+ */
+export function classifySttError(error: unknown): SttErrorClass {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  if (typeof code === "number" && status[code] !== undefined) {
+    return { code: status[code], retryable: RETRYABLE_CODES.has(code) };
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  if (TRANSPORT_FAILURE.test(message)) return { code: "RESET", retryable: true };
+  // Our own verdicts: the service ended the stream without a status, or it stopped answering.
+  if (code === "ENDED" || code === "STALLED") return { code, retryable: true };
+  return { code: "UNKNOWN", retryable: true };
+}
+
+export interface RotationSettings {
+  /** Past this age a stream is replaced at the first moment with no utterance in progress. */
+  rotateMs: number;
+  /** At this age a stream is replaced whatever the caller is doing. */
+  maxMs: number;
+}
+
+/** Whether a stream of `ageMs` (audio received) should be replaced now, and why. */
+export function rotationDue(ageMs: number, inUtterance: boolean, settings: RotationSettings): "silence" | "max_age" | undefined {
+  if (ageMs >= settings.maxMs) return "max_age";
+  if (ageMs >= settings.rotateMs && !inUtterance) return "silence";
+  return undefined;
+}

@@ -1,0 +1,272 @@
+// One call's recognition, kept alive across failed streams and the service's stream duration limit.
+// Every frame is kept in a ring (replay.ts) and written to the current stream. When a stream fails
+// with a retryable error, only this call's stream is replaced: after a backoff (200 ms doubling to
+// 1.6 s, at most 4 attempts per failure episode) a new stream is fed the audio no final has covered
+// yet (the gap's audio included), then live audio again. Results are mapped back to the caller's
+// clock, and a final whose audio is already covered is dropped. A stream is replaced before the
+// duration limit, at a moment when the caller is not speaking if there is one, with the same replay.
+// A stream that stays silent while the caller speaks (no result for `stallSpeechMs` of utterance
+// audio) is treated as failed too: a connection can hang without an error. When retries are
+// exhausted (or the error is not retryable) the recognition is "down" until the session asks for a
+// new attempt (restart), and the ring keeps the audio for a fallback transcription.
+//
+// The service is reached through `OpenRecognizer` (google.ts), time through `Scheduler`, so this
+// logic runs in unit tests with a fake service and a fake clock.
+import {
+  AudioRing,
+  RetryEpisode,
+  StreamTimeline,
+  classifySttError,
+  frameDurationMs,
+  replayRequests,
+  replayStartMs,
+  rotationDue,
+  type RotationSettings,
+} from "./replay.js";
+import type { SttHealth, SttStats, SttStream, SttStreamHandlers } from "./types.js";
+
+/** A result as one stream reports it: its end is an offset into the audio that stream received. */
+export interface RecognizerResult {
+  transcript: string;
+  isFinal: boolean;
+  endOffsetMs?: number;
+}
+
+export interface RecognizerEvents {
+  onResult(result: RecognizerResult): void;
+  onError(error: Error): void;
+  /** The service ended the stream without an error. */
+  onEnd(): void;
+}
+
+/** One streaming recognition request: the config is sent when it opens; audio follows. */
+export interface Recognizer {
+  write(audio: Uint8Array): void;
+  /** Ends the stream at once; no event follows that matters. */
+  cancel(): void;
+}
+
+export type OpenRecognizer = (events: RecognizerEvents) => Recognizer;
+
+export interface Scheduler {
+  now(): number;
+  setTimeout(run: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+export const realScheduler: Scheduler = {
+  now: () => performance.now(),
+  setTimeout: (run, ms) => setTimeout(run, ms),
+  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+};
+
+export interface ResilientStreamSettings extends RotationSettings {
+  /** Audio the ring keeps (bounds the replay and an utterance sent to the fallback transcription). */
+  ringMs: number;
+  /** A replay starts this long before the utterance in progress (or before now when there is none). */
+  replayLeadMs: number;
+  /** After a new stream was fed audio again, how long a missing final may still be on its way. */
+  lateFinalGraceMs: number;
+  /** Utterance audio a stream may take without answering anything before it counts as stalled. */
+  stallSpeechMs: number;
+}
+
+export const DEFAULT_STREAM_SETTINGS: Omit<ResilientStreamSettings, keyof RotationSettings> = {
+  // 240 KB per call; longer than any utterance worth answering.
+  ringMs: 30_000,
+  // The VAD's start already includes its onset frames; this covers a soft first syllable.
+  replayLeadMs: 500,
+  lateFinalGraceMs: 1000,
+  // Google sends a first partial well within a second of speech.
+  stallSpeechMs: 2500,
+};
+
+interface OpenStream {
+  recognizer: Recognizer | undefined;
+  timeline: StreamTimeline;
+  openedAt: number;
+  /** Opened to replace another (failure, rotation, restart), with audio fed again. */
+  replacing: boolean;
+  finalSeen: boolean;
+  /** Utterance audio received since its last result (or since it opened). */
+  speechSinceResultMs: number;
+  /** Where its latest result ends on the caller's clock. */
+  lastResultEndMs: number | undefined;
+}
+
+type State = "idle" | "streaming" | "waiting" | "down" | "closed";
+
+export class ResilientSttStream implements SttStream {
+  private state: State = "idle";
+  private current: OpenStream | undefined;
+  private readonly ring: AudioRing;
+  private readonly episode = new RetryEpisode();
+  private retryTimer: unknown;
+  /** Audio covered by finals (or transcribed elsewhere), on the caller's clock: never replayed. */
+  private coveredMs = 0;
+  private audioNowMs = 0;
+  private utteranceStartMs: number | undefined;
+  readonly stats: SttStats = { errors: 0, reopens: 0, rotations: 0 };
+
+  constructor(
+    private readonly openRecognizer: OpenRecognizer,
+    private readonly handlers: SttStreamHandlers,
+    private readonly settings: ResilientStreamSettings,
+    private readonly scheduler: Scheduler = realScheduler,
+  ) {
+    this.ring = new AudioRing(settings.ringMs);
+  }
+
+  get health(): SttHealth {
+    if (this.state === "down") return "down";
+    if (this.state === "waiting" || this.episode.attempts > 0) return "recovering";
+    return "ok";
+  }
+
+  expectsLateFinal(): boolean {
+    if (this.state === "waiting") return true;
+    const stream = this.current;
+    return stream !== undefined && stream.replacing && !stream.finalSeen && this.scheduler.now() - stream.openedAt < this.settings.lateFinalGraceMs;
+  }
+
+  write(mulaw: Uint8Array, audioMs: number, utteranceStartMs: number | undefined): void {
+    if (this.state === "closed") return;
+    this.ring.push(mulaw, audioMs);
+    this.audioNowMs = audioMs + frameDurationMs(mulaw);
+    this.utteranceStartMs = utteranceStartMs;
+    if (this.state === "idle") {
+      this.open(false); // its replay carries this frame
+      return;
+    }
+    if (this.state !== "streaming") return; // a retry is pending, or recognition is down: the ring keeps it
+    const stream = this.current!;
+    const rotation = rotationDue(stream.timeline.writtenMs, utteranceStartMs !== undefined, this.settings);
+    if (rotation) return this.rotate(stream, rotation);
+    stream.timeline.append(audioMs, frameDurationMs(mulaw));
+    stream.recognizer!.write(mulaw);
+    if (utteranceStartMs === undefined) return;
+    stream.speechSinceResultMs += frameDurationMs(mulaw);
+    if (stream.speechSinceResultMs >= this.settings.stallSpeechMs) this.reportStall(`no result for ${this.settings.stallSpeechMs} ms of speech`);
+  }
+
+  get lastResultEndMs(): number | undefined {
+    return this.current?.lastResultEndMs;
+  }
+
+  reportStall(reason: string): void {
+    if (this.state !== "streaming") return;
+    this.onFailure(Object.assign(new Error(reason), { code: "STALLED" }));
+  }
+
+  audio(fromMs: number, toMs: number): Uint8Array {
+    return this.ring.between(fromMs, toMs);
+  }
+
+  coverUpTo(audioMs: number): void {
+    this.coveredMs = Math.max(this.coveredMs, audioMs);
+  }
+
+  restart(): void {
+    if (this.state !== "down") return;
+    this.episode.reset();
+    this.stats.reopens++;
+    this.open(true);
+  }
+
+  close(): void {
+    if (this.state === "closed") return;
+    this.state = "closed";
+    this.scheduler.clearTimeout(this.retryTimer);
+    // The call is over and no result is wanted: cancel rather than half-close, so the service ends
+    // the stream now instead of after its last (possibly delayed) final.
+    this.current?.recognizer?.cancel();
+    this.current = undefined;
+  }
+
+  /** Opens a stream and feeds it the audio not yet covered; returns the ms of audio fed. */
+  private open(replacing: boolean): number {
+    const stream: OpenStream = {
+      recognizer: undefined,
+      timeline: new StreamTimeline(),
+      openedAt: this.scheduler.now(),
+      replacing,
+      finalSeen: false,
+      speechSinceResultMs: 0,
+      lastResultEndMs: undefined,
+    };
+    this.current = stream;
+    this.state = "streaming";
+    const mine = <A extends unknown[]>(handle: (...args: A) => void) => (...args: A) => {
+      if (this.current === stream) handle(...args);
+    };
+    try {
+      stream.recognizer = this.openRecognizer({
+        onResult: mine((result) => this.onResult(stream, result)),
+        onError: mine((error) => this.onFailure(error)),
+        onEnd: mine(() => this.onFailure(Object.assign(new Error("the service ended the stream"), { code: "ENDED" }))),
+      });
+    } catch (error) {
+      this.onFailure(error instanceof Error ? error : new Error(String(error)));
+      return 0;
+    }
+    const from = replayStartMs({
+      coveredMs: this.coveredMs,
+      utteranceStartMs: this.utteranceStartMs,
+      audioNowMs: this.audioNowMs,
+      leadMs: this.settings.replayLeadMs,
+      // A replay near the maximum age would make the new stream due for rotation at once.
+      maxMs: Math.min(this.settings.ringMs, this.settings.maxMs / 2),
+    });
+    const frames = this.ring.framesAfter(from);
+    for (const frame of frames) stream.timeline.append(frame.audioMs, frameDurationMs(frame.bytes));
+    for (const request of replayRequests(frames)) stream.recognizer.write(request);
+    return stream.timeline.writtenMs;
+  }
+
+  private rotate(old: OpenStream, reason: "silence" | "max_age"): void {
+    this.current = undefined;
+    old.recognizer!.cancel();
+    this.stats.rotations++;
+    const replayMs = this.open(true);
+    this.handlers.onEvent({ type: "rotated", reason, streamAudioMs: old.timeline.writtenMs, replayMs });
+  }
+
+  private onResult(stream: OpenStream, result: RecognizerResult): void {
+    stream.speechSinceResultMs = 0;
+    if (this.episode.attempts > 0) this.handlers.onEvent({ type: "recovered", attempts: this.episode.reset() });
+    const audioEndMs = result.endOffsetMs === undefined ? undefined : stream.timeline.toAudioMs(result.endOffsetMs);
+    if (audioEndMs !== undefined) stream.lastResultEndMs = audioEndMs;
+    if (result.isFinal) {
+      stream.finalSeen = true;
+      if (audioEndMs !== undefined) {
+        if (audioEndMs <= this.coveredMs) {
+          this.handlers.onEvent({ type: "duplicateFinal", audioEndMs, transcript: result.transcript });
+          return;
+        }
+        this.coveredMs = audioEndMs;
+      }
+    }
+    this.handlers.onResult({ transcript: result.transcript, isFinal: result.isFinal, audioEndMs });
+  }
+
+  private onFailure(error: Error): void {
+    const failed = this.current;
+    this.current = undefined;
+    failed?.recognizer?.cancel();
+    this.stats.errors++;
+    const { code, retryable } = classifySttError(error);
+    const next = retryable ? this.episode.next() : undefined;
+    if (!next) {
+      this.state = "down";
+      this.handlers.onEvent({ type: "down", code, error: error.message, attempts: this.episode.attempts, retryable });
+      return;
+    }
+    this.state = "waiting";
+    this.handlers.onEvent({ type: "retry", code, error: error.message, attempt: next.attempt, delayMs: next.delayMs });
+    this.retryTimer = this.scheduler.setTimeout(() => {
+      if (this.state !== "waiting") return;
+      this.stats.reopens++;
+      this.open(true);
+    }, next.delayMs);
+  }
+}
