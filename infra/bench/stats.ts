@@ -4,6 +4,7 @@ export interface Distribution {
   n: number;
   median: number;
   p90: number;
+  p95: number;
   p99: number;
   min: number;
   max: number;
@@ -23,6 +24,7 @@ export function distribution(values: number[]): Distribution {
     n: sorted.length,
     median: round(percentile(sorted, 50)),
     p90: round(percentile(sorted, 90)),
+    p95: round(percentile(sorted, 95)),
     p99: round(percentile(sorted, 99)),
     min: round(sorted[0]!),
     max: round(sorted.at(-1)!),
