@@ -3,6 +3,7 @@
 import { FRAME_BYTES, FRAME_MS, MULAW_SILENCE, SAMPLE_RATE, pcmToMulaw, splitFrames } from "@voice/protocol";
 import { synthesizeSpeech } from "../local/espeak.js";
 import type { CallerTurn } from "./script.js";
+import { seededRandom } from "../local/emulators/faults.js";
 
 export interface CallerVoice {
   /** eSpeak voice name, e.g. "he". */
@@ -60,7 +61,7 @@ export function trimSilence(pcm: Int16Array, level: number): Int16Array {
 
 /** `ms` of white noise at speech level (the last frame padded with silence); the same for the same seed. */
 export function noiseFrames(ms: number, seed: number): Uint8Array[] {
-  const random = mulberry32(seed);
+  const random = seededRandom(seed);
   // Uniform samples in [-a, a] have an RMS of a / sqrt(3).
   const amplitude = Math.sqrt(3) * 32768 * 10 ** (NOISE_LEVEL_DBFS / 20);
   const pcm = new Int16Array(Math.round((ms * SAMPLE_RATE) / 1000)).map(() => Math.round((random() * 2 - 1) * amplitude));
@@ -85,16 +86,4 @@ export async function turnTicks(turn: CallerTurn, voice: CallerVoice, seed: numb
     case "dtmf":
       return dtmfTicks(turn.act.digits);
   }
-}
-
-/** A small seeded PRNG (mulberry32): numbers in [0, 1). */
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }

@@ -2,22 +2,11 @@
 // end mark (its audio played), a barge-in, or the end of the call. It owns what must stop together when the caller
 // interrupts (the LLM stream and every synthesis) and knows, from the mark echoes, what was heard.
 import type { ChatMessage } from "../llm/types.js";
-import type { TurnTimeline } from "../metrics/turn.js";
+import type { TurnInputFacts, TurnTimeline } from "../metrics/turn.js";
 import { Speaker, type SpeakerOptions } from "../tts/speaker.js";
 
-/** What a turn's TURN line needs besides the answer's own timings. */
-export interface TurnReport {
-  input: "speech" | "dtmf";
-  transcript: string;
-  usedPartial: boolean;
-  /** The transcript came from the fallback transcription (streaming recognition was down). */
-  sttFallback: boolean;
-  speechStartAudioMs: number;
-  speechEndAudioMs: number;
-  /** Recognition streams reopened while the utterance was spoken, plus LLM and TTS requests retried for the answer. */
-  retries: number;
-  /** Fixed phrases spoken in place of what failed (recognition, LLM or TTS). */
-  fallbacks: number;
+/** What a turn's TURN line needs: the caller's side of the turn, and its timeline. */
+export interface TurnReport extends TurnInputFacts {
   timeline: TurnTimeline;
 }
 

@@ -24,18 +24,25 @@ export interface TurnTimeline {
   firstFrameAt?: number;
 }
 
-export interface TurnFacts {
-  callId: string;
-  turn: number;
+/** What a turn's TURN line says about the caller's input and what went wrong on the way. */
+export interface TurnInputFacts {
   input: "speech" | "dtmf";
   transcript: string;
   usedPartial: boolean;
+  /** The transcript came from the fallback transcription (streaming recognition was down). */
   sttFallback: boolean;
   speechStartAudioMs: number;
   speechEndAudioMs: number;
-  cacheHit?: boolean;
+  /** Recognition streams reopened while the utterance was spoken, plus LLM and TTS requests retried for the answer. */
   retries: number;
+  /** Fixed phrases spoken in place of what failed (recognition, LLM or TTS). */
   fallbacks: number;
+}
+
+export interface TurnFacts extends TurnInputFacts {
+  callId: string;
+  turn: number;
+  cacheHit?: boolean;
   interrupted: boolean;
   sentences: number;
   ttsFailures: number;
