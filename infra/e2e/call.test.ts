@@ -1,11 +1,11 @@
 // The whole path of a phone call on one machine: the simulator (as Twilio) -> edge in workerd ->
 // core as its own process -> emulators speaking Google's and OpenAI's wire protocols.
+import { levelDbfs } from "@voice/protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { FRAME_BYTES, signCoreToken, twilioSignature } from "@voice/protocol";
 import type { CoreLogLine } from "../local/core-process.js";
 import type { EdgeLogLine } from "../local/edge.js";
-import { levelDbfs } from "../local/emulators/utterances.js";
 import { LOCAL_SECRETS, startStack, type Stack } from "../local/stack.js";
 import { mulawToPcm } from "@voice/protocol";
 import { runCall } from "../sim/call.js";

@@ -1,6 +1,6 @@
+import { levelDbfs } from "@voice/protocol";
 import { FRAME_BYTES, MULAW_SILENCE, mulawToPcm } from "@voice/protocol";
 import { describe, expect, it } from "vitest";
-import { levelDbfs } from "../local/emulators/utterances.js";
 import { dtmfTicks, noiseFrames } from "./caller-audio.js";
 
 describe("caller audio", () => {

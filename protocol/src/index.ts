@@ -8,3 +8,4 @@ export * from "./mulaw.js";
 export * from "./wav.js";
 export * from "./turn-line.js";
 export * from "./request-headers.js";
+export * from "./level.js";

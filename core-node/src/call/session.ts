@@ -14,6 +14,7 @@ import {
   FRAME_BYTES,
   FRAME_MS,
   edgeToCore,
+  levelDbfs,
   mulawToPcm,
   peekEvent,
   type BargeInLineFields,
@@ -28,7 +29,7 @@ import { OutboundFrames } from "../audio/frames.js";
 import { BackchannelLexicon } from "../eou/backchannel.js";
 import { BargeInJudge } from "../eou/barge-in.js";
 import { TurnMachine, type TurnAction } from "../eou/turn-machine.js";
-import { SpeechGate, frameLevelDbfs } from "../eou/speech-gate.js";
+import { SpeechGate } from "../eou/speech-gate.js";
 import type { VoiceActivityDetector } from "../eou/vad.js";
 import { ConversationHistory } from "../llm/history.js";
 import { SentenceSplitter } from "../llm/sentences.js";
@@ -257,7 +258,7 @@ export class CallSession {
     this.clock.observe(audioMs, at);
     this.audioNowMs = audioMs + FRAME_MS;
     const pcm = mulawToPcm(mulaw, this.pcm);
-    const voiced = this.gate.isSpeech(this.detector!.isVoiced(pcm), frameLevelDbfs(pcm));
+    const voiced = this.gate.isSpeech(this.detector!.isVoiced(pcm), levelDbfs(pcm));
     this.stt!.write(mulaw, audioMs, this.machine.utteranceStartMs);
     const actions = this.machine.handle({ type: "frame", voiced, audioMs, at });
     if (actions.length > 0) this.apply(actions);

@@ -4,7 +4,7 @@
 // media frames in real time (speech from eSpeak, silence between, like a live line) and "plays" the
 // answer at real time, echoing each mark when the audio before it has played, and at once on clear.
 import WebSocket from "ws";
-import { FRAME_BYTES, MULAW_SILENCE, coreToEdge, mulawToPcm, pcmToMulaw, signCoreToken, type CoreToEdge } from "@voice/protocol";
+import { FRAME_BYTES, MULAW_SILENCE, coreToEdge, levelDbfs as levelOf, mulawToPcm, pcmToMulaw, signCoreToken, type CoreToEdge } from "@voice/protocol";
 import { startEmulators, type Emulators, type EmulatorsOptions } from "../../../infra/local/emulators/index.js";
 import { synthesizeSpeech } from "../../../infra/local/espeak.js";
 import { buildApp, type App } from "../app.js";
@@ -73,10 +73,7 @@ export function noiseBurst(ms: number): Uint8Array {
 
 /** RMS level (dBFS) of mu-law audio. */
 export function levelDbfs(chunks: Uint8Array[]): number {
-  const pcm = mulawToPcm(new Uint8Array(Buffer.concat(chunks)));
-  let sum = 0;
-  for (const s of pcm) sum += s * s;
-  return 20 * Math.log10(Math.sqrt(sum / Math.max(1, pcm.length)) / 32768);
+  return levelOf(mulawToPcm(new Uint8Array(Buffer.concat(chunks))));
 }
 
 /** Resolves once `condition()` holds, checking after every turn of the event loop; rejects after `timeoutMs`. */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { FRAME_BYTES, mulawToPcm, pcmToMulaw } from "@voice/protocol";
+import { FRAME_BYTES, levelDbfs, mulawToPcm, pcmToMulaw } from "@voice/protocol";
 import { synthesizeSpeech } from "../../../infra/local/espeak.js";
-import { SpeechGate, frameLevelDbfs } from "./speech-gate.js";
+import { SpeechGate } from "./speech-gate.js";
 import { loadVad } from "./vad.js";
 
 /** Index of the last frame for which `isSpeech` is true. */
@@ -11,9 +11,9 @@ function lastSpeechFrame(flags: boolean[]): number {
 
 describe("SpeechGate", () => {
   it("measures a frame's level in dBFS", () => {
-    expect(frameLevelDbfs(new Int16Array(FRAME_BYTES))).toBe(Number.NEGATIVE_INFINITY);
-    expect(frameLevelDbfs(new Int16Array(FRAME_BYTES).fill(32767))).toBeCloseTo(0, 1);
-    expect(frameLevelDbfs(new Int16Array(FRAME_BYTES).fill(3277))).toBeCloseTo(-20, 1);
+    expect(levelDbfs(new Int16Array(FRAME_BYTES))).toBe(Number.NEGATIVE_INFINITY);
+    expect(levelDbfs(new Int16Array(FRAME_BYTES).fill(32767))).toBeCloseTo(0, 1);
+    expect(levelDbfs(new Int16Array(FRAME_BYTES).fill(3277))).toBeCloseTo(-20, 1);
   });
 
   it("ends speech where the audio ends, not where the VAD's own hangover ends", async () => {
@@ -27,7 +27,7 @@ describe("SpeechGate", () => {
     for (let at = 0; at + FRAME_BYTES <= audio.length; at += FRAME_BYTES) {
       const frame = audio.subarray(at, at + FRAME_BYTES);
       const voiced = vad.isVoiced(frame);
-      const level = frameLevelDbfs(frame);
+      const level = levelDbfs(frame);
       raw.push(voiced);
       gated.push(gate.isSpeech(voiced, level));
       loud.push(level > -50);

@@ -29,10 +29,3 @@ export class SpeechGate {
     return voiced && levelDb >= floorDbfs && levelDb >= this.peakDb - rangeDb;
   }
 }
-
-/** RMS level of 16-bit samples in dBFS (-Infinity for digital silence). */
-export function frameLevelDbfs(pcm: Int16Array): number {
-  let sum = 0;
-  for (let i = 0; i < pcm.length; i++) sum += pcm[i]! * pcm[i]!;
-  return 10 * Math.log10(sum / Math.max(1, pcm.length) / (32768 * 32768));
-}

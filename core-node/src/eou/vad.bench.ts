@@ -1,8 +1,8 @@
 // CPU cost of voice activity detection per second of caller audio, as the frame handler pays it:
 // mu-law decode + WebRTC VAD (fvad WASM) + the speech gate's level per 20 ms frame. Prints one JSON line (the bench runner
 // collects it). Run: node --import tsx core-node/src/eou/vad.bench.ts
-import { FRAME_BYTES, SAMPLE_RATE, mulawToPcm, pcmToMulaw } from "@voice/protocol";
-import { SpeechGate, frameLevelDbfs } from "./speech-gate.js";
+import { FRAME_BYTES, SAMPLE_RATE, levelDbfs, mulawToPcm, pcmToMulaw } from "@voice/protocol";
+import { SpeechGate } from "./speech-gate.js";
 import { loadVad } from "./vad.js";
 
 const AUDIO_SECONDS = 600;
@@ -55,7 +55,7 @@ for (let round = 0; round < ROUNDS; round++) {
     cpuMs(() => {
       for (let f = 0; f < frames; f++) {
         mulawToPcm(audio.subarray(f * FRAME_BYTES, (f + 1) * FRAME_BYTES), pcm);
-        if (gate.isSpeech(detector.isVoiced(pcm), frameLevelDbfs(pcm))) voiced++;
+        if (gate.isSpeech(detector.isVoiced(pcm), levelDbfs(pcm))) voiced++;
       }
     }),
   );

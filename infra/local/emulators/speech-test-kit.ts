@@ -25,15 +25,7 @@ export const silence = (ms: number) => new Uint8Array(ms * BYTES_PER_MS).fill(MU
 
 export const durationMs = (audio: Uint8Array) => audio.length / BYTES_PER_MS;
 
-export function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
-}
+export { concat } from "../../sim/recording.js";
 
 export interface Result {
   transcript: string;

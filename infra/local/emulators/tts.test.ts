@@ -1,9 +1,9 @@
+import { levelDbfs } from "@voice/protocol";
 import * as grpc from "@grpc/grpc-js";
 import { TextToSpeechClient } from "@google-cloud/text-to-speech";
 import { WAV_FORMAT_MULAW, WAV_FORMAT_PCM, mulawToPcm, parseWav, pcmFromBytes } from "@voice/protocol";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { startTtsEmulator, ssmlToText, type TtsEmulator } from "./tts.js";
-import { levelDbfs } from "./utterances.js";
 
 describe("TTS emulator with the real TextToSpeechClient", () => {
   let emulator: TtsEmulator;

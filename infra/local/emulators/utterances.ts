@@ -1,7 +1,7 @@
 // Finds utterances in 8 kHz mu-law audio by energy, on the audio's own clock, so the speech
 // emulator's partials and finals depend on what the caller sent and never on how fast it arrived.
 // Pure: bytes in, events out.
-import { FRAME_MS, SAMPLE_RATE, mulawToPcm } from "@voice/protocol";
+import { FRAME_MS, SAMPLE_RATE, levelDbfs, mulawToPcm } from "@voice/protocol";
 
 const FRAME_SAMPLES = (SAMPLE_RATE * FRAME_MS) / 1000;
 
@@ -39,13 +39,6 @@ export type UtteranceEvent =
   | { kind: "final"; utterance: number; endMs: number; atMs: number }
   /** A burst shorter than `minSpeechMs` ended: no result, no utterance index used. */
   | { kind: "ignored"; startMs: number; endMs: number; atMs: number };
-
-/** RMS level of 16-bit samples in dBFS (-Infinity for digital silence). */
-export function levelDbfs(pcm: Int16Array): number {
-  let sum = 0;
-  for (let i = 0; i < pcm.length; i++) sum += pcm[i]! * pcm[i]!;
-  return 20 * Math.log10(Math.sqrt(sum / Math.max(1, pcm.length)) / 32768);
-}
 
 interface ActiveUtterance {
   startMs: number;
