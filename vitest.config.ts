@@ -4,6 +4,9 @@ import { defineConfig } from "vitest/config";
 // the edge's own tests run inside workerd through edge/vitest.config.ts.
 export default defineConfig({
   test: {
+    // Most files spend their time waiting on real-time calls, not on the CPU: two at once halves the
+    // suite's wall time on the 2-core CI machine (vitest's default there is one).
+    maxWorkers: 2,
     projects: [
       {
         test: {

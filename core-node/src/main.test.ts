@@ -1,12 +1,12 @@
 // The core as a process, as `npm start` and the deploy pipeline run it: it starts against the local
-// emulators, logs APP_START once with the port it listens on, serves a call, and on SIGTERM closes
-// that call and exits cleanly.
+// emulators, logs APP_START once with the port it listens on, serves a call, and on SIGTERM drains:
+// the call is handed back to the edge (its state, core.move, close 1012) and the process exits cleanly.
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import WebSocket from "ws";
-import { signCoreToken } from "@voice/protocol";
+import { CLOSE_CORE_MOVING, coreToEdge, signCoreToken, type CoreToEdge } from "@voice/protocol";
 import { startEmulators, type Emulators } from "../../infra/local/emulators/index.js";
 
 const SECRET = "process-test-secret-0123456789";
@@ -44,7 +44,7 @@ afterAll(async () => {
   await emulators?.close();
 });
 
-it("starts warm, serves a call, and closes it on SIGTERM", async () => {
+it("starts warm, serves a call, and on SIGTERM moves it to another core and exits", async () => {
   const start = await nextLine("APP_START");
   expect(start).toMatchObject({ severity: "INFO", language: "he-IL", warmup: { ok: true, tts_cached_phrases: 4 }, status: "ok" });
   expect(start.warmup).not.toHaveProperty("tts_warmup_error");
@@ -56,6 +56,13 @@ it("starts warm, serves a call, and closes it on SIGTERM", async () => {
   const ws = new WebSocket(`ws://127.0.0.1:${port}/call`, { headers: { Authorization: `Bearer ${token}` } });
   await new Promise((resolve, reject) => ws.once("open", resolve).once("error", reject));
   const closed = new Promise<number>((resolve) => ws.once("close", (code) => resolve(code)));
+  const received: CoreToEdge[] = [];
+  const firstState = new Promise((resolve) =>
+    ws.on("message", (data) => {
+      received.push(coreToEdge.parse(JSON.parse(String(data))));
+      resolve(undefined);
+    }),
+  );
   ws.send(
     JSON.stringify({
       event: "start",
@@ -71,14 +78,22 @@ it("starts warm, serves a call, and closes it on SIGTERM", async () => {
       },
     }),
   );
+  ws.send(JSON.stringify({ event: "edge.greeting", played: true, text: "שלום", mark: "greeting" }));
+  ws.send(JSON.stringify({ event: "mark", sequenceNumber: "2", streamSid: "MZ-process", mark: { name: "greeting" } }));
   await nextLine("CALL_START");
+  await firstState;
 
   // "close" comes after the process exited and its stdout was read to the end.
   const exited = new Promise<number | null>((resolve) => core.once("close", (code) => resolve(code)));
   core.kill("SIGTERM");
-  expect(await closed).toBe(1001);
+  expect(await closed).toBe(CLOSE_CORE_MOVING);
+  // The greeting was heard; the edge got the conversation, then the word to move the call.
+  expect(received).toEqual([
+    { event: "core.state", state: { turns: 0, history: [{ role: "assistant", content: "שלום" }] } },
+    { event: "core.move", reason: "draining" },
+  ]);
   expect(await exited).toBe(0);
-  expect(lines.find((line) => line.message === "CALL")).toMatchObject({ call_id: "CA-process", end_reason: "shutdown" });
+  expect(lines.find((line) => line.message === "CALL")).toMatchObject({ call_id: "CA-process", end_reason: "moved" });
   expect(lines.filter((line) => line.message === "APP_START")).toHaveLength(1);
   expect(lines.find((line) => line.message === "APP_STOP")).toMatchObject({ signal: "SIGTERM", active_calls: 1 });
 });

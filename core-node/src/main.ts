@@ -1,5 +1,5 @@
-// The core process: validate config, build the app once, warm it, listen; on SIGTERM/SIGINT stop
-// accepting, close the calls and exit.
+// The core process: validate config, build the app once, warm it, listen; on SIGTERM/SIGINT drain
+// (stop accepting, move every call to another core through the edge) and exit.
 import { buildApp } from "./app.js";
 import { ConfigError, loadConfig, resolveGoogleCredentials } from "./config.js";
 import { createLogger } from "./metrics/log.js";

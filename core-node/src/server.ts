@@ -1,9 +1,10 @@
-// HTTP + WebSocket front of the core: health and warmup for the deploy pipeline, the greeting audio
-// for the edge's KV, and the per-call WebSocket the edge relays each call to.
+// HTTP + WebSocket front of the core: health and warmup for the deploy pipeline, phrase audio for
+// the edge's KV, and the per-call WebSocket the edge relays each call to. Every route but GET /health
+// takes a core token (the edge signs its own requests for the call id "warmup").
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
-import { CORE_CALL_PATH, GREETING_KEY_HEADER, greetingKey, verifyCoreToken } from "@voice/protocol";
+import { CORE_CALL_PATH, MAX_PHRASE_CHARS, PHRASE_KEY_HEADER, PHRASE_PATH, phraseKey, verifyCoreToken } from "@voice/protocol";
 import { WebSocketServer } from "ws";
 import { constructions, errorText, type App } from "./app.js";
 import { CallSession } from "./call/session.js";
@@ -12,18 +13,26 @@ export interface CoreServer {
   /** The port actually bound (useful with port 0). */
   port: number;
   activeCalls(): number;
-  /** Stops accepting, ends every call (closing its socket), and closes the listener. */
+  /**
+   * Drains: stops accepting at once, moves every call to another core (each finishes the sentence
+   * playing and lets the caller finish an utterance, hands the edge its state and closes with 1012),
+   * and resolves once every connection is closed; within DRAIN_MAX_MS, after which the stragglers
+   * are cut.
+   */
   close(): Promise<void>;
 }
 
-/** Cloud Run allows 10 s after SIGTERM; calls get most of it to close cleanly. */
-const SHUTDOWN_GRACE_MS = 5000;
+/** Cloud Run kills the process 10 s after SIGTERM; the drain leaves room to exit cleanly. */
+const DRAIN_MAX_MS = 8000;
+/** How long a call may wait for the sentence playing, and the caller's words in progress, before it moves anyway. */
+const DRAIN_CALL_MAX_MS = 6000;
 
 /** Incoming frames are ~300 bytes; anything near this is not a Twilio frame. */
 const MAX_FRAME_BYTES = 64 * 1024;
 
 export async function startServer(app: App, options: { port: number; host?: string }): Promise<CoreServer> {
   const sessions = new Set<CallSession>();
+  let draining: Promise<void> | undefined;
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
 
   const http = createServer((request, response) => {
@@ -37,6 +46,8 @@ export async function startServer(app: App, options: { port: number; host?: stri
   http.on("upgrade", (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on("error", () => socket.destroy());
     void authorizeCall(app, request).then((check) => {
+      // An upgrade already on its way when the drain began (the listener takes no new connection).
+      if (draining) check = { ok: false, status: "503 Service Unavailable", reason: "core draining" };
       if (!check.ok) {
         app.log.warn({ path: request.url, reason: check.reason }, "call refused");
         socket.end(`HTTP/1.1 ${check.status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
@@ -60,20 +71,28 @@ export async function startServer(app: App, options: { port: number; host?: stri
   return {
     port: (http.address() as AddressInfo).port,
     activeCalls: () => sessions.size,
-    async close() {
-      const closed = new Promise<void>((resolve) => http.close(() => resolve()));
-      for (const session of [...sessions]) session.shutdown();
-      wss.close();
-      http.closeIdleConnections();
-      // A peer that does not answer the close handshake must not hold the shutdown past the grace.
-      const grace = setTimeout(() => {
-        for (const client of wss.clients) client.terminate();
-        http.closeAllConnections();
-      }, SHUTDOWN_GRACE_MS);
-      await closed;
-      clearTimeout(grace);
+    close() {
+      draining ??= drain();
+      return draining;
     },
   };
+
+  async function drain(): Promise<void> {
+    const closed = new Promise<void>((resolve) => http.close(() => resolve()));
+    http.closeIdleConnections();
+    for (const session of sessions) {
+      session.drain(DRAIN_CALL_MAX_MS).catch((error: unknown) => app.log.error({ error: errorText(error) }, "call drain failed"));
+    }
+    // A call whose edge does not answer the close handshake must not hold the exit past the budget.
+    const budget = setTimeout(() => {
+      if (wss.clients.size > 0) app.log.warn({ calls: wss.clients.size }, "drain budget spent; cutting the calls left");
+      for (const client of wss.clients) client.terminate();
+      http.closeAllConnections();
+    }, DRAIN_MAX_MS);
+    await closed;
+    clearTimeout(budget);
+    wss.close();
+  }
 }
 
 type CallCheck = { ok: true; callSid: string } | { ok: false; status: string; reason: string };
@@ -92,47 +111,50 @@ function bearerToken(request: IncomingMessage): string | undefined {
 }
 
 async function handleHttp(app: App, sessions: Set<CallSession>, request: IncomingMessage, response: ServerResponse) {
-  const path = new URL(request.url ?? "/", "http://core").pathname;
+  const url = new URL(request.url ?? "/", "http://core");
   if (request.method !== "GET") return json(response, 405, { error: "method not allowed" });
-  switch (path) {
-    case "/health":
-      // Always 200 while the process serves: a Cloud Run startup or liveness probe that failed on
-      // "degraded" would restart the instance, which cannot fix credentials or a service outage and
-      // would turn them into a crash loop. The deploy pipeline gates on `status` (and on
-      // /health/warmup's `ok`) instead.
-      return json(response, 200, {
-        ...app.health(),
-        uptime_s: Math.round((Date.now() - app.startedAt) / 1000),
-        active_calls: sessions.size,
-        constructions,
-        tts_cache: { entries: app.ttsCache.size, bytes: app.ttsCache.bytes },
-      });
-    case "/health/warmup":
-      return json(response, 200, await app.warmup());
-    case "/greeting":
-      return greeting(app, request, response);
-    default:
-      return json(response, 404, { error: "not found" });
-  }
-}
-
-/** The greeting's audio (8 kHz mu-law, no header) for the edge's KV, keyed by what shapes it. */
-async function greeting(app: App, request: IncomingMessage, response: ServerResponse) {
+  if (url.pathname === "/health") return health(app, sessions, response);
+  if (url.pathname !== "/health/warmup" && url.pathname !== PHRASE_PATH) return json(response, 404, { error: "not found" });
   const check = await verifyCoreToken(app.config.CORE_SHARED_SECRET, bearerToken(request), Date.now());
   if (!check.ok) return json(response, 401, { error: check.reason });
-  const { config } = app;
-  const key = await greetingKey({
-    text: config.GREETING_TEXT,
-    language: config.LANGUAGE,
-    voice: config.TTS_VOICE,
-    encoding: "MULAW",
-    sampleRateHertz: 8000,
+  if (url.pathname === PHRASE_PATH) return phrase(app, url.searchParams.get("text"), response);
+  return json(response, 200, await app.warmup());
+}
+
+function health(app: App, sessions: Set<CallSession>, response: ServerResponse): void {
+  // Always 200 while the process serves: a Cloud Run startup or liveness probe that failed on
+  // "degraded" would restart the instance, which cannot fix credentials or a service outage and
+  // would turn them into a crash loop. The deploy pipeline gates on `status` (and on
+  // /health/warmup's `ok`) instead.
+  json(response, 200, {
+    ...app.health(),
+    uptime_s: Math.round((Date.now() - app.startedAt) / 1000),
+    active_calls: sessions.size,
+    constructions,
+    tts_cache: { entries: app.ttsCache.size, bytes: app.ttsCache.bytes },
   });
-  const { audio } = await app.tts.synthesize(config.GREETING_TEXT);
+}
+
+/**
+ * A phrase the edge plays by itself (the greeting, "one moment"), as 8 kHz mu-law without a header,
+ * keyed by what shapes its audio. Through the TTS cache, so a repeated warmup costs no synthesis.
+ */
+async function phrase(app: App, text: string | null, response: ServerResponse) {
+  if (text === null || text.trim() === "") return json(response, 400, { error: "text is required" });
+  if (text.length > MAX_PHRASE_CHARS) return json(response, 400, { error: `text is longer than ${MAX_PHRASE_CHARS} characters` });
+  const { config } = app;
+  const key = await phraseKey({ text, language: config.LANGUAGE, voice: config.TTS_VOICE, encoding: "MULAW", sampleRateHertz: 8000 });
+  let audio: Uint8Array;
+  try {
+    ({ audio } = await app.tts.synthesize(text));
+  } catch (error) {
+    app.log.warn({ text, error: errorText(error) }, "phrase synthesis failed");
+    return json(response, 502, { error: `synthesis failed: ${errorText(error)}` });
+  }
   response.writeHead(200, {
     "content-type": "audio/basic",
     "content-length": audio.length,
-    [GREETING_KEY_HEADER]: key,
+    [PHRASE_KEY_HEADER]: key,
   });
   response.end(audio);
 }

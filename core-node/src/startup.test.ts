@@ -93,7 +93,8 @@ describe("starting with bad credentials and unreachable services", () => {
         llm: "OPENAI_API_KEY is not set",
       },
     });
-    const again = await fetch(`${base}/health/warmup`);
+    const warmupToken = await signCoreToken(SECRET, "warmup", Date.now());
+    const again = await fetch(`${base}/health/warmup`, { headers: { Authorization: `Bearer ${warmupToken}` } });
     expect(again.status).toBe(200);
     expect(await again.json()).toMatchObject({ ok: false, credentials_warmup_error: expect.any(String) });
 

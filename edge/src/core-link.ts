@@ -1,14 +1,12 @@
 // Everything the edge asks of the core: the per-call WebSocket and the few HTTP routes
-// (/health, /greeting, /health/warmup). Every request carries a core token.
+// (/health, /phrase, /health/warmup). Every request but /health carries a core token.
 import { CORE_CALL_PATH } from "@voice/protocol/core-link";
 import { signCoreToken } from "@voice/protocol/core-token";
-import { GREETING_KEY_HEADER } from "@voice/protocol/greeting";
+import { PHRASE_KEY_HEADER, PHRASE_PATH } from "@voice/protocol/phrase";
 import type { Env } from "./env.js";
 import { errorText } from "./log.js";
 
-/** How long the core may take to accept a call socket; the caller's frames are buffered meanwhile. */
-export const CORE_CONNECT_TIMEOUT_MS = 10_000;
-/** Call sid the deploy pipeline's requests are signed for (the core accepts it on /greeting). */
+/** Call sid the deploy pipeline's requests are signed for (the core accepts it on /phrase and /health/warmup). */
 export const WARMUP_CALL_SID = "warmup";
 
 export function coreUrl(env: Env, path: string): string {
@@ -23,7 +21,7 @@ async function authorization(env: Env, callSid: string): Promise<string> {
  * Opens the call's socket to the core. The socket is returned NOT yet accepted: the caller attaches
  * its listeners first, then calls accept(), so no message or close can slip by unheard.
  */
-export async function openCoreSocket(env: Env, callSid: string): Promise<WebSocket> {
+export async function openCoreSocket(env: Env, callSid: string, timeoutMs: number): Promise<WebSocket> {
   // The deadline must cover the handshake only: workerd ties a fetch's signal to the socket it
   // returns, so a signal passed to fetch() would cut every call at the deadline.
   const request = fetch(coreUrl(env, CORE_CALL_PATH), {
@@ -31,9 +29,15 @@ export async function openCoreSocket(env: Env, callSid: string): Promise<WebSock
   });
   let timer = 0;
   const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`core did not accept the call socket within ${CORE_CONNECT_TIMEOUT_MS} ms`)), CORE_CONNECT_TIMEOUT_MS);
+    timer = setTimeout(() => reject(new Error(`core did not accept the call socket within ${timeoutMs} ms`)), timeoutMs);
   });
-  const response = await Promise.race([request, deadline]).finally(() => clearTimeout(timer));
+  const response = await Promise.race([request, deadline])
+    .catch((error: unknown) => {
+      // A handshake completing after the deadline must not leave a call socket open on the core.
+      request.then((late) => late.webSocket && (late.webSocket.accept(), late.webSocket.close(1000, "too late")), () => {});
+      throw error;
+    })
+    .finally(() => clearTimeout(timer));
   const socket = response.webSocket;
   if (!socket) throw new Error(`core refused the call socket: HTTP ${response.status}`);
   return socket;
@@ -58,23 +62,23 @@ export async function probeCore(env: Env, timeoutMs: number): Promise<CoreProbe>
   }
 }
 
-export interface CoreGreeting {
-  /** Key the core computed for the audio it sent (header x-greeting-key), if any. */
+export interface CorePhrase {
+  /** Key the core computed for the audio it sent (header x-phrase-key), if any. */
   key: string | null;
   audio: Uint8Array;
 }
 
-/** GET CORE_URL/greeting: the configured greeting as raw mu-law. Throws with a one-line reason. */
-export async function fetchCoreGreeting(env: Env, timeoutMs: number): Promise<CoreGreeting> {
-  const response = await fetch(coreUrl(env, "/greeting"), {
+/** GET CORE_URL/phrase?text=: `text` synthesized by the core as raw mu-law. Throws with a one-line reason. */
+export async function fetchCorePhrase(env: Env, text: string, timeoutMs: number): Promise<CorePhrase> {
+  const response = await fetch(coreUrl(env, `${PHRASE_PATH}?text=${encodeURIComponent(text)}`), {
     headers: { Authorization: await authorization(env, WARMUP_CALL_SID) },
     signal: AbortSignal.timeout(timeoutMs),
   });
   if (!response.ok) {
     await response.body?.cancel();
-    throw new Error(`core /greeting answered HTTP ${response.status}`);
+    throw new Error(`core ${PHRASE_PATH} answered HTTP ${response.status}`);
   }
-  return { key: response.headers.get(GREETING_KEY_HEADER), audio: new Uint8Array(await response.arrayBuffer()) };
+  return { key: response.headers.get(PHRASE_KEY_HEADER), audio: new Uint8Array(await response.arrayBuffer()) };
 }
 
 export interface CoreWarmup {

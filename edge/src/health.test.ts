@@ -32,10 +32,14 @@ describe("GET /health/warmup", () => {
     });
     expect(response.status).toBe(200);
     const body = await response.json<Record<string, unknown>>();
-    expect(body).toMatchObject({ ok: false, greeting_cached: false, core_ok: false });
-    expect(body.greeting_key).toMatch(/^greeting:[0-9a-f]{64}$/);
+    expect(body).toMatchObject({ ok: false, greeting_cached: false, hold_cached: false, core_ok: false, tts_warmup_ms: null });
+    expect(body.greeting_key).toMatch(/^phrase:[0-9a-f]{64}$/);
+    expect(body.hold_key).toMatch(/^phrase:[0-9a-f]{64}$/);
+    expect(body.hold_key).not.toBe(body.greeting_key);
     expect(body.greeting_error).toBeTruthy();
+    expect(body.hold_error).toBeTruthy();
     expect(body.core_warmup_error).toBeTruthy();
+    expect(body.core_warmup_ms).toEqual(expect.any(Number));
   });
 });
 

@@ -4,6 +4,7 @@ import { spawn } from "node:child_process";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { cpus } from "node:os";
 import { fileURLToPath } from "node:url";
+import { runEdgeRelayBench } from "./edge-relay.js";
 import { runLatencyBench } from "./latency.js";
 import { runReliabilityBench } from "./reliability.js";
 
@@ -33,6 +34,7 @@ const SUITES: Record<string, () => Promise<unknown>> = {
   vad: () => runScript("core-node/src/eou/vad.bench.ts"),
   latency: () => runLatencyBench(),
   reliability: () => runReliabilityBench(),
+  edge: () => runEdgeRelayBench(),
 };
 
 const requested = process.argv.slice(2);

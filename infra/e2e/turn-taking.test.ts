@@ -100,12 +100,11 @@ describe("turn-taking through edge, core and emulators", () => {
     expect(bargeIn.clear_audio_ms! - line!.audio_ms).toBeGreaterThanOrEqual(0);
     // The LLM is slow enough that its stream normally still runs at the barge-in, and then it must be
     // cancelled; on a loaded machine the first sentence's synthesis can take long enough for the
-    // stream to have ended first, and then there is nothing left to cancel.
+    // stream to have ended first, and then there is nothing left to cancel. (The core aborts the
+    // stream right after sending `clear`, so a cancelled stream may end just before the clear
+    // reaches the caller: only a stream that was not cancelled must have ended before it.)
     const long = stack.emulators.openai.stats.completions.find((c) => c.messages.at(-1)?.content === LONG_QUESTION)!;
-    const clearAt = report.clears[0]!.at;
-    const runningAtBargeIn = long.endedAt === undefined || long.endedAt > clearAt;
-    if (runningAtBargeIn) expect(long.cancelled).toBe(true);
-    else expect(long.cancelled).toBe(false);
+    if (!long.cancelled) expect(long.endedAt).toBeLessThan(report.clears[0]!.at);
   });
 
   it("keeps in the history only what the caller heard of the interrupted answer", () => {

@@ -19,6 +19,10 @@ export interface CoreProcess {
   /** Every line the core has written so far, in order. */
   lines: CoreLogLine[];
   onLine(listener: (line: CoreLogLine) => void): void;
+  /** Sends a signal without waiting: SIGKILL for a crash, SIGTERM for a Cloud Run rollout (the core drains). */
+  kill(signal: NodeJS.Signals): void;
+  /** Resolves with the exit code (null when a signal ended it) once the process is gone. */
+  exited: Promise<number | null>;
   stop(): Promise<void>;
 }
 
@@ -90,6 +94,8 @@ export async function startCore(options: StartCoreOptions): Promise<CoreProcess>
     port,
     lines,
     onLine: (listener) => void listeners.push(listener),
+    kill: (signal) => void child.kill(signal),
+    exited,
     stop: () => stopChild(child, exited),
   };
 }

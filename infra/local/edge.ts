@@ -31,7 +31,7 @@ export interface EdgeSecrets {
 }
 
 /** Vars a local run may override; CORE_URL and PUBLIC_URL have options of their own. */
-export type EdgeVarOverrides = Partial<Record<"GREETING_TEXT" | "LANGUAGE" | "TTS_VOICE", string>>;
+export type EdgeVarOverrides = Partial<Record<"GREETING_TEXT" | "HOLD_TEXT" | "LANGUAGE" | "TTS_VOICE" | "RECONNECT_BUDGET_MS", string>>;
 
 /** One console line of the worker; `json` is set when the line is one of the edge's JSON log lines. */
 export interface EdgeLogLine {
@@ -49,7 +49,7 @@ export interface StartEdgeOptions {
   publicUrl?: string;
   secrets: EdgeSecrets;
   vars?: EdgeVarOverrides;
-  /** Entries written to the GREETINGS KV namespace before the edge serves its first request. */
+  /** Entries written to the GREETINGS KV namespace (phrase audio) before the edge serves its first request. */
   kvSeed?: Record<string, Uint8Array | string>;
   /** Receives every console line of the worker; by default they go to this process's stdout/stderr. */
   onLog?: (line: EdgeLogLine) => void;

@@ -23,7 +23,14 @@ export interface StackOptions {
 
 export interface Stack {
   emulators: Emulators;
+  /** The core now serving; replaced by restartCore(). */
   core: CoreProcess;
+  /**
+   * Starts a new core process on the same port with the same settings, as Cloud Run brings up a new
+   * instance behind the same URL. The previous process must have released the port (crashed, or
+   * draining after SIGTERM: a draining core closes its listener first).
+   */
+  restartCore(): Promise<CoreProcess>;
   edge: RunningEdge;
   /** What the edge's /health/warmup answered after start (greeting put in KV, core warmed). */
   warmup: Record<string, unknown>;
@@ -42,15 +49,17 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     // computes for the greeting audio is the key the edge looks up.
     const { vars } = await readWranglerConfig();
     const shared = { GREETING_TEXT: vars.GREETING_TEXT, LANGUAGE: vars.LANGUAGE, TTS_VOICE: vars.TTS_VOICE };
-    const core = await startCore({
-      env: { ...emulators.env, ...definedOnly(shared), CORE_SHARED_SECRET: LOCAL_SECRETS.CORE_SHARED_SECRET, ...options.coreEnv },
-      ...(options.corePort !== undefined && { port: options.corePort }),
-    });
-    stops.push(() => core.stop());
-    if (options.onCoreLine) {
-      for (const line of core.lines) options.onCoreLine(line);
-      core.onLine(options.onCoreLine);
-    }
+    const coreEnv = { ...emulators.env, ...definedOnly(shared), CORE_SHARED_SECRET: LOCAL_SECRETS.CORE_SHARED_SECRET, ...options.coreEnv };
+    const launchCore = async (port: number | undefined) => {
+      const started = await startCore({ env: coreEnv, ...(port !== undefined && { port }) });
+      stops.push(() => started.stop());
+      if (options.onCoreLine) {
+        for (const line of started.lines) options.onCoreLine(line);
+        started.onLine(options.onCoreLine);
+      }
+      return started;
+    };
+    const core = await launchCore(options.corePort);
     const edge = await startEdge({
       coreUrl: core.url,
       secrets: LOCAL_SECRETS,
@@ -64,7 +73,18 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     });
     const warmup = (await response.json()) as Record<string, unknown>;
     if (!response.ok || warmup.ok !== true) throw new Error(`edge warmup failed: ${JSON.stringify(warmup)}`);
-    return { emulators, core, edge, warmup, stop };
+    const stack: Stack = {
+      emulators,
+      core,
+      edge,
+      warmup,
+      stop,
+      async restartCore() {
+        stack.core = await launchCore(core.port);
+        return stack.core;
+      },
+    };
+    return stack;
   } catch (error) {
     await stop();
     throw error;

@@ -5,11 +5,13 @@
 // Pure bookkeeping: times are passed in. `at` times are performance.now(); `audioMs` times are the
 // caller's audio clock (media.timestamp ms, which is also the offset in the call recording).
 
+import { PHRASE_MARKS } from "@voice/protocol";
+
 /** Sentence marks are "<turn>.<seq>:<text>"; the last mark of an answer is "<turn>.end". */
 const SENTENCE_MARK = /^(\d+)\.(\d+):([\s\S]*)$/;
 const END_MARK = /^[^:]*\.end$/;
-/** The edge's mark after a greeting played from its store. */
-export const GREETING_MARK = "greeting";
+/** The edge's marks after a phrase it plays by itself (the greeting, "one moment" while a call moves). */
+const PHRASE_MARK_NAMES: readonly string[] = Object.values(PHRASE_MARKS);
 
 export type CallerKind = "speech" | "noise" | "dtmf";
 
@@ -109,7 +111,7 @@ export class Conversation {
 
   /** A mark arrived: whose it is, and whether it began a new answer. An end mark ends the answer. */
   markReceived(name: string): { owner: Segment; began: boolean } {
-    const ends = END_MARK.test(name) || name === GREETING_MARK;
+    const ends = END_MARK.test(name) || PHRASE_MARK_NAMES.includes(name);
     const began = this.receiving === undefined && !ends;
     const owner = this.receiving ?? this.current;
     this.receiving = ends ? undefined : owner;
@@ -138,6 +140,6 @@ export class Conversation {
   markEchoed(owner: Segment, name: string, heard: boolean): void {
     const sentence = SENTENCE_MARK.exec(name);
     if (sentence && heard) owner.sentences.push(sentence[3]!);
-    if (END_MARK.test(name) || (owner === this.greeting && name === GREETING_MARK)) owner.finished = true;
+    if (END_MARK.test(name) || (owner === this.greeting && name === PHRASE_MARKS.greeting)) owner.finished = true;
   }
 }

@@ -17,11 +17,56 @@ export const edgeGreeting = z.object({
   mark: z.string().optional(),
 });
 
-export const edgeToCore = z.union([twilioInboundFrame, edgeGreeting]);
-/** The core speaks only Twilio's outbound frames for now. */
-export const coreToEdge = twilioOutboundFrame;
+/** Bounds of a handed-over conversation: far above what HISTORY_MAX_TOKENS keeps, far below abuse. */
+export const MAX_STATE_MESSAGES = 200;
+export const MAX_STATE_MESSAGE_CHARS = 4000;
+
+/**
+ * What a core needs to continue a call another core began: the turns answered so far and the
+ * conversation as the caller heard it (an interrupted answer only up to what was played).
+ */
+export const conversationState = z.object({
+  turns: z.number().int().nonnegative(),
+  history: z
+    .array(z.object({ role: z.enum(["user", "assistant"]), content: z.string().max(MAX_STATE_MESSAGE_CHARS) }))
+    .max(MAX_STATE_MESSAGES),
+});
+
+/**
+ * Sent by the core whenever the conversation changed (a caller turn was taken, an answer was
+ * heard or cut); the edge keeps only the latest one, to hand to the next core if this one goes.
+ */
+export const coreState = z.object({ event: z.literal("core.state"), state: conversationState });
+
+/**
+ * Sent by a draining core (SIGTERM: rollout, scale-in) once the sentence in flight has played: the
+ * edge should open a new core link for the call and resume it there. The core closes the link next.
+ */
+export const coreMove = z.object({ event: z.literal("core.move"), reason: z.string() });
+
+/**
+ * Sent by the edge right after `start` in place of `edge.greeting` when it re-opens a call on a new
+ * core: the greeting was heard long ago and the conversation goes on from `state` (null when the
+ * previous core had sent none yet). `attempt` counts the re-opens of this call.
+ */
+export const edgeResume = z.object({
+  event: z.literal("edge.resume"),
+  state: conversationState.nullable(),
+  attempt: z.number().int().positive(),
+});
+
+/** Close code of a core link the core ends because it is draining (after `core.move`). */
+export const CLOSE_CORE_MOVING = 1012;
+
+export const edgeToCore = z.union([twilioInboundFrame, edgeGreeting, edgeResume]);
+/** Twilio's outbound frames, relayed verbatim by the edge, and the core's own control messages. */
+export const coreToEdge = z.union([twilioOutboundFrame, coreState, coreMove]);
 
 export type EdgeGreeting = z.infer<typeof edgeGreeting>;
+export type EdgeResume = z.infer<typeof edgeResume>;
+export type ConversationState = z.infer<typeof conversationState>;
+export type CoreState = z.infer<typeof coreState>;
+export type CoreMove = z.infer<typeof coreMove>;
 export type EdgeToCore = z.infer<typeof edgeToCore>;
 export type CoreToEdge = z.infer<typeof coreToEdge>;
 

@@ -2,7 +2,7 @@ export * from "./twilio.js";
 export * from "./core-link.js";
 export * from "./twilio-signature.js";
 export * from "./core-token.js";
-export * from "./greeting.js";
+export * from "./phrase.js";
 export { timingSafeEqual, toBase64 } from "./crypto.js";
 export * from "./mulaw.js";
 export * from "./wav.js";

@@ -1,13 +1,16 @@
 // One answer of the agent (or the greeting, turn 0): from its first sentence until the echo of its
 // end mark (its audio played), a barge-in, or the end of the call. It owns what must stop together when the caller
 // interrupts (the LLM stream and every synthesis) and knows, from the mark echoes, what was heard.
+import type { TurnLineFields } from "@voice/protocol";
 import type { ChatMessage } from "../llm/types.js";
-import type { TurnInputFacts, TurnTimeline } from "../metrics/turn.js";
+import { buildTurnLine, type TurnInputFacts, type TurnTimeline } from "../metrics/turn.js";
 import { Speaker, type SpeakerOptions } from "../tts/speaker.js";
 
 /** What a turn's TURN line needs: the caller's side of the turn, and its timeline. */
 export interface TurnReport extends TurnInputFacts {
   timeline: TurnTimeline;
+  /** The answer to a message the caller said to the previous core of a moved call (its timeline starts at the resume). */
+  resumed?: true;
 }
 
 export class Answer {
@@ -59,4 +62,29 @@ export class Answer {
     this.llm.abort();
     this.speaker.abort();
   }
+}
+
+/** The TURN line of a turn's answer once settled: its report, and the moments of the first audio sent. */
+export function turnLineOf(answer: Answer, report: TurnReport, callId: string): TurnLineFields {
+  const { speaker } = answer;
+  const first = speaker.firstAudio;
+  const timeline: TurnTimeline = first
+    ? { ...report.timeline, ttsRequestAt: first.ttsRequestedAt, ttsReadyAt: first.ttsReadyAt, firstFrameAt: first.firstFrameAt }
+    : report.timeline;
+  return buildTurnLine(timeline, {
+    callId,
+    turn: answer.turn,
+    input: report.input,
+    transcript: report.transcript,
+    usedPartial: report.usedPartial,
+    sttFallback: report.sttFallback,
+    speechStartAudioMs: report.speechStartAudioMs,
+    speechEndAudioMs: report.speechEndAudioMs,
+    cacheHit: first?.cacheHit,
+    retries: report.retries,
+    fallbacks: report.fallbacks,
+    interrupted: answer.interrupted,
+    sentences: speaker.spoken.length,
+    ttsFailures: speaker.failures,
+  });
 }

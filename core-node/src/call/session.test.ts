@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { status } from "@grpc/grpc-js";
 import WebSocket from "ws";
-import { GREETING_KEY_HEADER, TURN_METRICS as METRICS, callLine, greetingKey, signCoreToken, turnLine } from "@voice/protocol";
+import { MAX_PHRASE_CHARS, PHRASE_KEY_HEADER, PHRASE_PATH, TURN_METRICS as METRICS, callLine, phraseKey, signCoreToken, turnLine } from "@voice/protocol";
 import script from "../../../infra/local/scripts/default.he.json" with { type: "json" };
 import { constructions, type App } from "../app.js";
 import type { Emulators } from "../../../infra/local/emulators/index.js";
@@ -195,8 +195,16 @@ describe("the core server", () => {
     expect(logs.find("CALL").length).toBeGreaterThanOrEqual(4); // the calls served above
   });
 
-  it("warms up on /health/warmup and reports each step's time", async () => {
-    const response = await fetch(`http://127.0.0.1:${server.port}/health/warmup`);
+  /** Headers of a request the edge signs for its warmup. */
+  async function warmupAuth(): Promise<Record<string, string>> {
+    return { Authorization: `Bearer ${await signCoreToken(SECRET, "warmup", Date.now())}` };
+  }
+
+  it("warms up on /health/warmup for a holder of a core token only, and reports each step's time", async () => {
+    const url = `http://127.0.0.1:${server.port}/health/warmup`;
+    expect((await fetch(url)).status).toBe(401);
+    expect((await fetch(url, { headers: { Authorization: "Bearer nonsense" } })).status).toBe(401);
+    const response = await fetch(url, { headers: await warmupAuth() });
     expect(response.status).toBe(200);
     const report = await response.json();
     expect(report).toEqual({
@@ -210,18 +218,37 @@ describe("the core server", () => {
     });
   });
 
-  it("serves the greeting audio with its content key to a holder of a core token only", async () => {
-    const url = `http://127.0.0.1:${server.port}/greeting`;
-    expect((await fetch(url)).status).toBe(401);
-    const token = await signCoreToken(SECRET, "warmup", Date.now());
-    const response = await fetch(url, { headers: { Authorization: `Bearer ${token}` } });
-    expect(response.status).toBe(200);
-    expect(response.headers.get(GREETING_KEY_HEADER)).toBe(
-      await greetingKey({ text: GREETING, language: "he-IL", voice: "he-IL-Wavenet-A", encoding: "MULAW", sampleRateHertz: 8000 }),
-    );
-    const audio = new Uint8Array(await response.arrayBuffer());
-    expect(String.fromCharCode(...audio.subarray(0, 4))).not.toBe("RIFF");
-    expect(audio.length).toBeGreaterThan(8000); // over a second of speech
-    expect(levelDbfs([audio])).toBeGreaterThan(-35);
+  it("serves a phrase's audio with its content key to a holder of a core token only", async () => {
+    const phraseUrl = (text: string) => `http://127.0.0.1:${server.port}${PHRASE_PATH}?text=${encodeURIComponent(text)}`;
+    const keyOf = (text: string) => phraseKey({ text, language: "he-IL", voice: "he-IL-Wavenet-A", encoding: "MULAW", sampleRateHertz: 8000 });
+    expect((await fetch(phraseUrl(GREETING))).status).toBe(401);
+
+    const headers = await warmupAuth();
+    const hold = "רק רגע, אני כאן.";
+    const [greeting, holding] = await Promise.all([fetch(phraseUrl(GREETING), { headers }), fetch(phraseUrl(hold), { headers })]);
+    expect([greeting.status, holding.status]).toEqual([200, 200]);
+    expect(greeting.headers.get(PHRASE_KEY_HEADER)).toBe(await keyOf(GREETING));
+    expect(holding.headers.get(PHRASE_KEY_HEADER)).toBe(await keyOf(hold));
+    expect(await keyOf(hold)).not.toBe(await keyOf(GREETING));
+    const [greetingAudio, holdAudio] = [new Uint8Array(await greeting.arrayBuffer()), new Uint8Array(await holding.arrayBuffer())];
+    for (const audio of [greetingAudio, holdAudio]) {
+      expect(String.fromCharCode(...audio.subarray(0, 4))).not.toBe("RIFF");
+      expect(audio.length).toBeGreaterThan(4000); // over half a second of speech
+      expect(levelDbfs([audio])).toBeGreaterThan(-35);
+    }
+    // Different words, different audio: the greeting is far longer than "one moment".
+    expect(greetingAudio.length).toBeGreaterThan(holdAudio.length * 1.5);
+
+    // A repeated warmup is served from the TTS cache: no synthesis.
+    const syntheses = emulators.tts.stats.requests;
+    expect((await fetch(phraseUrl(hold), { headers })).status).toBe(200);
+    expect(emulators.tts.stats.requests).toBe(syntheses);
+
+    for (const bad of [`${PHRASE_PATH}`, `${PHRASE_PATH}?text=`, `${PHRASE_PATH}?text=%20%20`, `${PHRASE_PATH}?text=${"א".repeat(MAX_PHRASE_CHARS + 1)}`]) {
+      const response = await fetch(`http://127.0.0.1:${server.port}${bad}`, { headers });
+      expect(response.status, bad).toBe(400);
+      expect(await response.json()).toEqual({ error: expect.any(String) });
+    }
+    expect(emulators.tts.stats.requests).toBe(syntheses);
   });
 });

@@ -11,19 +11,19 @@
 // the cache takes their place. Each event is one log line and counts in the TURN and CALL lines.
 import {
   CALL_ID_LABEL,
+  CLOSE_CORE_MOVING,
   FRAME_BYTES,
   FRAME_MS,
-  edgeToCore,
   levelDbfs,
   mulawToPcm,
-  peekEvent,
   type BargeInLineFields,
+  type CoreMove,
   type EdgeGreeting,
+  type EdgeResume,
   type InboundMediaFrame,
   type StartFrame,
 } from "@voice/protocol";
 import type { RawData, WebSocket } from "ws";
-import type { z } from "zod";
 import { errorText, type App } from "../app.js";
 import { OutboundFrames } from "../audio/frames.js";
 import { BackchannelLexicon } from "../eou/backchannel.js";
@@ -32,16 +32,19 @@ import { TurnMachine, type TurnAction } from "../eou/turn-machine.js";
 import { SpeechGate } from "../eou/speech-gate.js";
 import type { VoiceActivityDetector } from "../eou/vad.js";
 import { ConversationHistory } from "../llm/history.js";
-import { SentenceSplitter } from "../llm/sentences.js";
 import type { ChatMessage } from "../llm/types.js";
 import { AudioClock } from "../metrics/clock.js";
 import type { Logger } from "../metrics/log.js";
-import { buildBargeInLine, buildCallLine, buildTurnLine, type TurnTimeline } from "../metrics/turn.js";
-import { LlmStallError, withStallDeadline } from "../llm/stall.js";
+import { buildBargeInLine, type TurnTimeline } from "../metrics/turn.js";
 import type { SttEvent, SttResult, SttStream } from "../stt/types.js";
 import type { Synthesized } from "../tts/cache.js";
-import { Answer, type TurnReport } from "./answer.js";
+import { Answer, turnLineOf, type TurnReport } from "./answer.js";
+import { CallStats } from "./call-stats.js";
 import { DtmfCollector, keypadMessage, type DtmfAction, type KeypadEntry } from "./dtmf.js";
+import { StateReports, resumption } from "./handover.js";
+import { parseInbound } from "./inbound.js";
+import { OutstandingMarks } from "./marks.js";
+import { produceAnswer, type AnsweringContext } from "./produce.js";
 import { RecognitionWatch } from "./recognition-watch.js";
 
 /** Consecutive voiced 20 ms frames that start speech. */
@@ -90,34 +93,29 @@ export class CallSession {
   private readonly clock = new AudioClock(FRAME_MS);
   private readonly pcm = new Int16Array(FRAME_BYTES);
   private readonly history = new ConversationHistory();
-  private greetingSeen = false;
+  /** What the edge hands over to the next core if this one goes (see handover.ts). */
+  private readonly stateReports = new StateReports();
+  /** The call's opening came: edge.greeting, or edge.resume on a call moved from another core. */
+  private opened = false;
   /** The greeting the edge plays, until its mark comes back: its mark and history entry. */
   private edgeGreeting: { mark: string; entry: ChatMessage } | undefined;
   private answer: Answer | undefined;
   /** Marks sent towards the caller (the edge's greeting mark too) whose echo has not come back. */
-  private readonly outstandingMarks = new Set<string>();
+  private readonly marks = new OutstandingMarks();
   private sttTimer: NodeJS.Timeout | undefined;
   private keypadTimer: NodeJS.Timeout | undefined;
   /** End of the latest caller audio received, on the caller's clock. */
   private audioNowMs = 0;
   private turnCount = 0;
+  /** The core is stopping: no new answer; the call moves to another core (see drain). */
+  private draining = false;
+  /** While a drain waits for the caller to finish an utterance: called once it became a turn (or noise). */
+  private utteranceSettled: (() => void) | undefined;
   private ended = false;
   private readonly startedAt = performance.now();
   private readonly watch: RecognitionWatch;
-  private readonly stats = {
-    /** LLM and TTS requests retried (recognition retries are the STT stream's own count). */
-    retries: 0,
-    framesIn: 0,
-    framesOut: 0,
-    droppedFrames: 0,
-    bargeIns: 0,
-    backchannels: 0,
-    dtmfTurns: 0,
-    fallbacks: 0,
-    cacheHits: 0,
-    ttsSyntheses: 0,
-    totalLatenciesMs: [] as number[],
-  };
+  private readonly answering: AnsweringContext;
+  private readonly stats = new CallStats();
 
   constructor(
     private readonly app: App,
@@ -140,6 +138,7 @@ export class CallSession {
     this.judge = new BargeInJudge({ minMs: c.BARGE_IN_MIN_MS, backchannelMaxMs: c.BACKCHANNEL_MAX_MS }, this.backchannels);
     this.keypad = new DtmfCollector(c.DTMF_TIMEOUT_MS);
     this.watch = new RecognitionWatch(c.BACKCHANNEL_MAX_MS);
+    this.answering = { config: c, llm: app.llm, callId: this.callId, log: this.log, onRetry: () => this.stats.retries++ };
     socket.on("message", (data, isBinary) => this.guard("frame handler", () => this.onMessage(data, isBinary)));
     socket.on("close", () => this.end("socket closed"));
     socket.on("error", (error) => {
@@ -148,32 +147,14 @@ export class CallSession {
     });
   }
 
-  /** The process is stopping: end the call and close its socket. */
-  shutdown(): void {
-    this.end("shutdown");
-    this.socket.close(1001, "core shutting down");
-  }
-
   // ---- incoming frames -------------------------------------------------------------------------
 
   private onMessage(data: RawData, isBinary: boolean): void {
     if (this.ended) return;
     const at = performance.now();
-    if (isBinary) return this.drop("binary frame (the call link carries JSON text frames only)");
-    const text = Buffer.isBuffer(data)
-      ? data.toString("utf8")
-      : Array.isArray(data)
-        ? Buffer.concat(data).toString("utf8")
-        : Buffer.from(data).toString("utf8");
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      return this.drop("not JSON", peekEvent(text));
-    }
-    const parsed = edgeToCore.safeParse(json);
-    if (!parsed.success) return this.drop(issueSummary(parsed.error), peekEvent(text));
-    const frame = parsed.data;
+    const parsed = parseInbound(data, isBinary);
+    if (!parsed.ok) return this.drop(parsed.reason, parsed.event);
+    const { frame } = parsed;
     switch (frame.event) {
       case "media":
         return this.onMedia(frame, at);
@@ -183,6 +164,8 @@ export class CallSession {
         return this.onStart(frame);
       case "edge.greeting":
         return this.onGreeting(frame);
+      case "edge.resume":
+        return this.onResume(frame);
       case "stop":
         this.end("stop");
         this.socket.close(1000, "call stopped");
@@ -231,14 +214,15 @@ export class CallSession {
 
   private onGreeting(greeting: EdgeGreeting): void {
     if (!this.frames) return this.drop("edge.greeting before start", greeting.event);
-    if (this.greetingSeen) return this.drop("second edge.greeting", greeting.event);
-    this.greetingSeen = true;
+    if (this.opened) return this.drop("second opening (edge.greeting or edge.resume)", greeting.event);
+    this.opened = true;
     // The caller hears the greeting either way; the model should know it was said.
     const entry = this.history.add("assistant", greeting.text);
+    this.reportState();
     if (greeting.played) {
       // While the edge's greeting plays, caller speech interrupts it like any answer.
       if (greeting.mark) {
-        this.outstandingMarks.add(greeting.mark);
+        this.marks.add(greeting.mark);
         this.edgeGreeting = { mark: greeting.mark, entry };
       }
       return;
@@ -247,6 +231,22 @@ export class CallSession {
     answer.entry = entry;
     answer.speaker.say(greeting.text);
     void answer.speaker.finish().then(() => this.settle(answer));
+  }
+
+  /**
+   * The call comes from another core (it crashed, or drained): no greeting; the conversation goes on
+   * from the state it handed over, and a caller's message it did not answer is answered now.
+   */
+  private onResume(resume: EdgeResume): void {
+    if (!this.frames) return this.drop("edge.resume before start", resume.event);
+    if (this.opened) return this.drop("second opening (edge.greeting or edge.resume)", resume.event);
+    this.opened = true;
+    const { history, turns, answerPending } = resumption(resume.state);
+    for (const message of history) this.history.add(message.role, message.content);
+    this.turnCount = turns;
+    this.log.info({ attempt: resume.attempt, turns, messages: history.length, answer_pending: answerPending }, "call resumed");
+    this.reportState();
+    if (answerPending) this.answerResumedTurn(history.at(-1)!.content);
   }
 
   private onMedia(frame: InboundMediaFrame, at: number): void {
@@ -267,13 +267,10 @@ export class CallSession {
 
   /** Twilio echoes marks in order as the audio before each finishes playing. */
   private onMarkEcho(name: string): void {
-    // Not outstanding: a mark of an interrupted answer that Twilio returned on `clear`.
-    if (!this.outstandingMarks.has(name)) return;
-    for (const mark of this.outstandingMarks) {
-      this.outstandingMarks.delete(mark);
+    // Nothing settles for a mark of an interrupted answer that Twilio returned on `clear`, or one of another core's.
+    for (const mark of this.marks.echo(name)) {
       if (mark === this.edgeGreeting?.mark) this.edgeGreeting = undefined;
       if (this.answer?.markEchoed(mark)) this.answer = undefined;
-      if (mark === name) break;
     }
   }
 
@@ -355,6 +352,7 @@ export class CallSession {
           break;
       }
     }
+    if (!this.machine.inUtterance) this.utteranceSettled?.();
   }
 
   /** Waits `ms` for the final; while a reopened stream may still deliver it, the wait goes on. */
@@ -460,7 +458,7 @@ export class CallSession {
 
   /** An answer (or the greeting) is being prepared or played, or its audio has not finished playing. */
   private answerInProgress(): boolean {
-    return this.answer !== undefined || this.outstandingMarks.size > 0;
+    return this.answer !== undefined || this.marks.size > 0;
   }
 
   /** Cheap enough for every voiced frame: numbers only, the transcript was classified on arrival. */
@@ -481,16 +479,7 @@ export class CallSession {
   private interrupt(cause: Interruption): void {
     this.send(this.frames!.clear());
     const clearedAt = performance.now();
-    const answer = this.answer;
-    this.answer = undefined;
-    this.outstandingMarks.clear();
-    if (this.edgeGreeting) {
-      // Its one mark did not come back: the caller did not hear it to the end.
-      this.history.remove(this.edgeGreeting.entry);
-      this.edgeGreeting = undefined;
-    }
-    answer?.stop();
-    if (answer) this.keepOnlyHeard(answer);
+    const answer = this.dropUnplayed();
     this.stats.bargeIns++;
     this.app.log.info(
       buildBargeInLine({
@@ -508,6 +497,25 @@ export class CallSession {
       "BARGE_IN",
     );
     if (answer) this.settle(answer);
+  }
+
+  /**
+   * After a `clear` (or with only end marks left): nothing sent will play any more. The answer stops,
+   * and the history keeps only what the caller heard. Returns the answer that was in progress.
+   */
+  private dropUnplayed(): Answer | undefined {
+    const answer = this.answer;
+    this.answer = undefined;
+    this.marks.clear();
+    if (this.edgeGreeting) {
+      // Its one mark did not come back: the caller did not hear it to the end.
+      this.history.remove(this.edgeGreeting.entry);
+      this.edgeGreeting = undefined;
+    }
+    answer?.stop();
+    if (answer) this.keepOnlyHeard(answer);
+    this.reportState();
+    return answer;
   }
 
   /** The history keeps, of an interrupted answer, the sentences whose marks came back before `clear`. */
@@ -528,7 +536,7 @@ export class CallSession {
       frames: this.frames!,
       synthesize: (text, signal) => this.synthesize(answer, text, signal),
       send: (frame) => this.send(frame),
-      onMark: (name) => this.outstandingMarks.add(name),
+      onMark: (name) => this.marks.add(name),
       onError: (sentence, error, replaced) => {
         if (!replaced) return this.log.warn({ turn, sentence, error: errorText(error) }, "TTS failed; sentence skipped");
         if (report) report.fallbacks++;
@@ -570,9 +578,36 @@ export class CallSession {
   /** `voicedMs`: the caller's voiced audio in the utterance (0 for keys). */
   private startTurn(voicedMs: number, input: TurnInput): void {
     this.yieldToNewTurn(voicedMs, input);
+    if (this.draining) {
+      // The state handed over ends with this message: the next core answers it.
+      this.history.add("user", input.transcript);
+      this.reportState();
+      this.log.info({ input: input.input, transcript: input.transcript }, "caller turn left to the next core");
+      return;
+    }
     const turn = ++this.turnCount;
     this.history.add("user", input.transcript);
+    this.reportState();
     const answer = this.newAnswer(turn, true, { ...input, sttFallback: false, fallbacks: 0 });
+    this.runAnswer(answer, () => this.produceAnswer(answer));
+  }
+
+  /** The previous core did not answer the caller's last message: answered now, as the next turn. */
+  private answerResumedTurn(transcript: string): void {
+    const at = performance.now();
+    const turn = ++this.turnCount;
+    const answer = this.newAnswer(turn, true, {
+      input: "speech",
+      transcript,
+      usedPartial: false,
+      sttFallback: false,
+      speechStartAudioMs: 0,
+      speechEndAudioMs: 0,
+      retries: 0,
+      fallbacks: 0,
+      resumed: true,
+      timeline: { speechStartAt: at, speechEndAt: at, eouAt: at },
+    });
     this.runAnswer(answer, () => this.produceAnswer(answer));
   }
 
@@ -586,63 +621,11 @@ export class CallSession {
       .catch((error: unknown) => this.log.error({ turn: answer.turn, error: errorText(error) }, "turn failed"));
   }
 
-  /**
-   * Streams the LLM's answer into the speaker, sentence by sentence. A request that fails (an HTTP
-   * error, a cut stream) or stalls (LLM_FIRST_TOKEN_TIMEOUT_MS without a token) is retried once if
-   * nothing was spoken yet; otherwise, or when the retry fails too, the caller hears
-   * FIXED_PHRASES.answer_error. Never throws.
-   */
-  private async produceAnswer(answer: Answer): Promise<void> {
-    const { config, llm } = this.app;
-    const { speaker } = answer;
-    const report = answer.report!;
-    const dropped = this.history.bound(config.HISTORY_MAX_TOKENS);
+  /** The conversation, bounded to HISTORY_MAX_TOKENS, goes to the LLM; its answer to the speaker. Never throws. */
+  private produceAnswer(answer: Answer): Promise<void> {
+    const dropped = this.history.bound(this.app.config.HISTORY_MAX_TOKENS);
     if (dropped > 0 && this.debug) this.log.debug({ dropped_messages: dropped }, "history trimmed");
-    const messages: ChatMessage[] = [
-      { role: "system", content: config.systemPrompt },
-      ...this.history.messages.map((message) => ({ ...message })),
-    ];
-    let failure: unknown;
-    // A fallback turn's interim phrase came before: it is not part of what the LLM said.
-    const before = speaker.sentenceCount;
-    const answered = () => speaker.sentenceCount - before;
-    report.timeline.llmRequestAt = performance.now();
-    for (let attempt = 1; speaker.accepting; attempt++) {
-      failure = undefined;
-      const splitter = new SentenceSplitter(config.LANGUAGE);
-      const request = (signal: AbortSignal) => llm.stream(messages, { signal, callId: this.callId });
-      try {
-        for await (const text of withStallDeadline(request, answer.llm.signal, config.LLM_FIRST_TOKEN_TIMEOUT_MS)) {
-          report.timeline.llmFirstTokenAt ??= performance.now();
-          for (const sentence of splitter.push(text)) speaker.say(sentence);
-          // A sentence failed to synthesize and the fallback phrase ended the answer.
-          if (!speaker.accepting) break;
-        }
-        for (const sentence of splitter.flush()) speaker.say(sentence);
-        break;
-      } catch (error) {
-        if (answer.llm.signal.aborted) break; // the caller interrupted
-        failure = error;
-        if (attempt > 1 || answered() > 0) break;
-        this.stats.retries++;
-        report.retries++;
-        // The caller's wait is measured from the first request to the first token they can get.
-        report.timeline.llmFirstTokenAt = undefined;
-        this.log.warn({ turn: answer.turn, error: errorText(error), stalled: error instanceof LlmStallError, attempt }, "LLM failed; retrying");
-      }
-    }
-    if (!answer.interrupted && speaker.accepting) {
-      if (failure !== undefined) {
-        this.log.warn({ turn: answer.turn, error: errorText(failure), stalled: failure instanceof LlmStallError }, "LLM failed; speaking the fallback phrase");
-      } else if (answered() === 0) {
-        this.log.warn({ turn: answer.turn }, "LLM answered nothing; speaking the fallback phrase");
-      }
-      if (failure !== undefined || answered() === 0) {
-        speaker.say(config.FIXED_PHRASES.answer_error);
-        report.fallbacks++;
-      }
-    }
-    await speaker.finish();
+    return produceAnswer(answer, this.history.messages, this.answering);
   }
 
   /** Every sentence went out: the caller will hear it all unless they interrupt (then it is trimmed). */
@@ -650,6 +633,7 @@ export class CallSession {
     const { spoken } = answer.speaker;
     if (answer.interrupted || this.ended || !answer.recordsHistory || answer.entry || spoken.length === 0) return;
     answer.entry = this.history.add("assistant", spoken.join(" "));
+    this.reportState();
   }
 
   /**
@@ -659,6 +643,10 @@ export class CallSession {
    */
   private fallbackTurn(action: Extract<TurnAction, { type: "noTranscript" }>): void {
     const { utterance } = action;
+    if (this.draining) {
+      this.log.warn({ audio_ms: Math.round(utterance.endMs - utterance.startMs) }, "utterance without transcript during the drain; not answered");
+      return;
+    }
     const stt = this.stt!;
     this.watch.fellBack();
     const audio = stt.audio(utterance.startMs - FALLBACK_LEAD_MS, utterance.endMs + FALLBACK_TAIL_MS);
@@ -690,6 +678,7 @@ export class CallSession {
     if (transcript !== "") {
       report.transcript = transcript;
       this.history.add("user", transcript);
+      this.reportState();
       return this.produceAnswer(answer);
     }
     this.log.warn({ turn: answer.turn, error: failure === undefined ? "empty transcript" : errorText(failure) }, "STT fallback failed; speaking the fallback phrase");
@@ -711,34 +700,19 @@ export class CallSession {
     this.stats.ttsSyntheses += speaker.syntheses;
     if (!report) return;
     this.stats.fallbacks += report.fallbacks;
-    const first = speaker.firstAudio;
-    const timeline: TurnTimeline = { ...report.timeline };
-    if (first) {
-      timeline.ttsRequestAt = first.ttsRequestedAt;
-      timeline.ttsReadyAt = first.ttsReadyAt;
-      timeline.firstFrameAt = first.firstFrameAt;
-      this.stats.totalLatenciesMs.push(Math.round(first.firstFrameAt - timeline.speechEndAt));
+    const line = turnLineOf(answer, report, this.callId);
+    if (report.resumed) {
+      // Not the caller's turn on this core: no speech to measure from, so no TURN line.
+      const { turn, LLM_FIRST_TOKEN_MS, TTS_READY_MS, TOTAL_LATENCY_MS, answer_sentences, interrupted, retries, fallbacks } = line;
+      this.log.info(
+        { turn, LLM_FIRST_TOKEN_MS, TTS_READY_MS, first_audio_ms: TOTAL_LATENCY_MS, answer_sentences, interrupted, retries, fallbacks },
+        "resumed turn answered",
+      );
+      return;
     }
+    if (line.TOTAL_LATENCY_MS !== undefined) this.stats.totalLatenciesMs.push(line.TOTAL_LATENCY_MS);
     // TURN lines name the call themselves, so they go through the app's logger.
-    this.app.log.info(
-      buildTurnLine(timeline, {
-        callId: this.callId,
-        turn: answer.turn,
-        input: report.input,
-        transcript: report.transcript,
-        usedPartial: report.usedPartial,
-        sttFallback: report.sttFallback,
-        speechStartAudioMs: report.speechStartAudioMs,
-        speechEndAudioMs: report.speechEndAudioMs,
-        cacheHit: first?.cacheHit,
-        retries: report.retries,
-        fallbacks: report.fallbacks,
-        interrupted: answer.interrupted,
-        sentences: speaker.spoken.length,
-        ttsFailures: speaker.failures,
-      }),
-      "TURN",
-    );
+    this.app.log.info(line, "TURN");
   }
 
   private send(frame: string): void {
@@ -747,7 +721,59 @@ export class CallSession {
     this.stats.framesOut++;
   }
 
+  /** Tells the edge the conversation as it stands, when it changed since the last time. */
+  private reportState(): void {
+    const frame = this.stateReports.frame(this.history.messages, this.turnCount);
+    if (frame) this.send(frame);
+  }
+
   // ---- the end ---------------------------------------------------------------------------------
+
+  /**
+   * The process is stopping (SIGTERM): the call moves to another core. Nothing new is generated;
+   * the sentence playing now finishes (its mark echoed), the rest is cleared, and an utterance the
+   * caller is in the middle of is let finish: it goes into the state unanswered, for the next core
+   * to answer. Both waits together take at most `maxMs`. Then the edge gets the conversation as
+   * heard, `core.move`, and close 1012. Resolves once the link is closed.
+   */
+  async drain(maxMs: number): Promise<void> {
+    if (this.ended || this.draining) return;
+    this.draining = true;
+    const deadline = performance.now() + maxMs;
+    const closed = new Promise<void>((resolve) => this.socket.once("close", () => resolve()));
+    // The LLM and every synthesis stop; what was sent keeps playing until cleared below.
+    this.answer?.stop();
+    const playing = this.marks.playing;
+    if (playing !== undefined && !(await this.marks.settled(playing, maxMs))) {
+      this.log.warn({ mark: playing, waited_ms: maxMs }, "drain: the audio playing did not finish in time");
+    }
+    if (this.ended) return; // the caller hung up meanwhile
+    if (this.frames && this.marks.audioPending) this.send(this.frames.clear());
+    const answer = this.dropUnplayed();
+    if (answer) this.settle(answer);
+    if (this.machine.inUtterance && !(await this.utteranceEnd(deadline - performance.now()))) {
+      this.log.warn({ speech_start_audio_ms: this.machine.utteranceStartMs }, "drain: the caller was still speaking; the utterance is cut");
+    }
+    if (this.ended) return;
+    const move: CoreMove = { event: "core.move", reason: "draining" };
+    this.send(JSON.stringify(move));
+    this.end("moved");
+    this.socket.close(CLOSE_CORE_MOVING, "core draining");
+    await closed;
+  }
+
+  /** Resolves true once the caller's utterance in progress became a turn (or noise), or false after `ms`. */
+  private utteranceEnd(ms: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => settle(false), Math.max(0, ms));
+      const settle = (ended: boolean) => {
+        clearTimeout(timer);
+        this.utteranceSettled = undefined;
+        resolve(ended);
+      };
+      this.utteranceSettled = () => settle(true);
+    });
+  }
 
   /** Ends the call once: every timer cleared, LLM and TTS aborted, the STT stream closed, one CALL line. */
   private end(reason: string): void {
@@ -755,6 +781,9 @@ export class CallSession {
     this.ended = true;
     clearTimeout(this.sttTimer);
     clearTimeout(this.keypadTimer);
+    // A drain waiting on this call stops waiting.
+    this.marks.clear();
+    this.utteranceSettled?.();
     const answer = this.answer;
     this.answer = undefined;
     if (answer) {
@@ -763,44 +792,9 @@ export class CallSession {
     }
     this.stt?.close();
     this.detector?.close();
-    const stt = this.stt?.stats ?? { errors: 0, reopens: 0, rotations: 0 };
-    this.app.log.info(
-      buildCallLine({
-        callId: this.callId,
-        durationMs: performance.now() - this.startedAt,
-        turns: this.turnCount,
-        dtmfTurns: this.stats.dtmfTurns,
-        bargeIns: this.stats.bargeIns,
-        backchannels: this.stats.backchannels,
-        retries: stt.reopens + this.stats.retries,
-        fallbacks: this.stats.fallbacks,
-        cacheHits: this.stats.cacheHits,
-        ttsSyntheses: this.stats.ttsSyntheses,
-        framesIn: this.stats.framesIn,
-        framesOut: this.stats.framesOut,
-        droppedFrames: this.stats.droppedFrames,
-        sttErrors: stt.errors,
-        sttReopens: stt.reopens,
-        sttRotations: stt.rotations,
-        endReason: reason,
-        totalLatenciesMs: this.stats.totalLatenciesMs,
-      }),
-      "CALL",
-    );
+    const durationMs = performance.now() - this.startedAt;
+    const line = this.stats.callLine({ callId: this.callId, durationMs, turns: this.turnCount, stt: this.stt?.stats, endReason: reason });
+    this.app.log.info(line, "CALL");
     this.options.onEnded(this);
   }
-}
-
-/** The first few problems of a frame that failed validation, as one short line. */
-function issueSummary(error: z.ZodError): string {
-  let issues = error.issues;
-  // edgeToCore is a union (Twilio frames | our own messages): report the branch that came closest.
-  const only = issues[0];
-  if (issues.length === 1 && only?.code === "invalid_union" && only.errors.length > 0) {
-    issues = only.errors.reduce((best, branch) => (branch.length < best.length ? branch : best));
-  }
-  return issues
-    .slice(0, 3)
-    .map((issue) => `${issue.path.join(".") || "frame"}: ${issue.message}`)
-    .join("; ");
 }

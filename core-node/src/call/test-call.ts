@@ -3,8 +3,20 @@
 // client playing the edge's part with Twilio's behaviour folded in: it relays a caller's audio as
 // media frames in real time (speech from eSpeak, silence between, like a live line) and "plays" the
 // answer at real time, echoing each mark when the audio before it has played, and at once on clear.
+// It keeps the core's control messages (core.state, core.move) and can open a call as a resumed one.
 import WebSocket from "ws";
-import { FRAME_BYTES, MULAW_SILENCE, coreToEdge, levelDbfs as levelOf, mulawToPcm, pcmToMulaw, signCoreToken, type CoreToEdge } from "@voice/protocol";
+import {
+  FRAME_BYTES,
+  MULAW_SILENCE,
+  coreToEdge,
+  levelDbfs as levelOf,
+  mulawToPcm,
+  pcmToMulaw,
+  signCoreToken,
+  type ConversationState,
+  type CoreToEdge,
+  type EdgeResume,
+} from "@voice/protocol";
 import { startEmulators, type Emulators, type EmulatorsOptions } from "../../../infra/local/emulators/index.js";
 import { synthesizeSpeech } from "../../../infra/local/espeak.js";
 import { buildApp, type App } from "../app.js";
@@ -92,6 +104,10 @@ export class EdgeLink {
   private audioSinceMark: Uint8Array[] = [];
   readonly audioByTurn = new Map<number, Uint8Array[]>();
   readonly echoed: string[] = [];
+  /** Marks echoed because a clear dropped their audio (Twilio returns them unplayed). */
+  readonly released: string[] = [];
+  /** Every core.state received, in order (the edge keeps the latest). */
+  readonly states: ConversationState[] = [];
   private waiters: Array<{ test: (frame: CoreToEdge) => boolean; resolve: (frame: CoreToEdge) => void }> = [];
   private queue: Array<{ frame: Uint8Array; onSent?: () => void }> = [];
   private sentFrames = 0;
@@ -109,6 +125,8 @@ export class EdgeLink {
   private hangingUp = false;
   /** The core closed the call before the caller hung up. */
   closedByCore = false;
+  /** The link's close code, once closed. */
+  readonly closed: Promise<number>;
 
   private constructor(
     readonly ws: WebSocket,
@@ -116,9 +134,12 @@ export class EdgeLink {
     readonly streamSid: string,
   ) {
     ws.on("message", (data) => this.onFrame(coreToEdge.parse(JSON.parse(String(data)))));
-    ws.on("close", () => {
-      if (!this.hangingUp) this.closedByCore = true;
-    });
+    this.closed = new Promise((resolve) =>
+      ws.on("close", (code) => {
+        if (!this.hangingUp) this.closedByCore = true;
+        resolve(code);
+      }),
+    );
   }
 
   static async open(port: number, callSid: string, token?: string): Promise<EdgeLink> {
@@ -141,7 +162,20 @@ export class EdgeLink {
    * long call whose logic runs on the audio clock.
    */
   begin(greetingPlayed: boolean, options: { speed?: number } = {}): void {
-    this.speed = options.speed ?? 1;
+    this.sendStart();
+    this.sendJson({ event: "edge.greeting", played: greetingPlayed, text: TEST_GREETING, mark: greetingPlayed ? "greeting" : undefined });
+    this.startLine(options.speed);
+  }
+
+  /** `start` then `edge.resume`, as the edge re-opens a call on a new core: `state` is the last core.state it got. */
+  resume(state: ConversationState | null, options: { speed?: number } = {}): void {
+    this.sendStart();
+    const resume: EdgeResume = { event: "edge.resume", state, attempt: 1 };
+    this.sendJson(resume);
+    this.startLine(options.speed);
+  }
+
+  private sendStart(): void {
     this.sendJson({
       event: "start",
       sequenceNumber: "1",
@@ -155,7 +189,10 @@ export class EdgeLink {
         mediaFormat: { encoding: "audio/x-mulaw", sampleRate: 8000, channels: 1 },
       },
     });
-    this.sendJson({ event: "edge.greeting", played: greetingPlayed, text: TEST_GREETING, mark: greetingPlayed ? "greeting" : undefined });
+  }
+
+  private startLine(speed = 1): void {
+    this.speed = speed;
     this.lineStartedAt = performance.now();
     this.lineTimer = setInterval(() => this.pump(), 20);
   }
@@ -210,14 +247,17 @@ export class EdgeLink {
       this.audioByTurn.set(turn, [...(this.audioByTurn.get(turn) ?? []), ...this.audioSinceMark]);
       this.audioSinceMark = [];
       if (this.echoMarks) this.echoAt(frame.mark.name, Math.max(0, this.playbackEnd - now));
-    } else {
-      // clear: buffered audio is dropped, pending marks come back at once (as Twilio does).
+    } else if (frame.event === "clear") {
+      // Buffered audio is dropped, pending marks come back at once (as Twilio does).
       this.playbackEnd = now;
       for (const [timer, name] of this.pendingEchoes) {
         clearTimeout(timer);
+        this.released.push(name);
         this.echo(name);
       }
       this.pendingEchoes.clear();
+    } else if (frame.event === "core.state") {
+      this.states.push(frame.state);
     }
     this.waiters = this.waiters.filter((w) => (w.test(frame) ? (w.resolve(frame), false) : true));
   }

@@ -48,6 +48,13 @@ const keypadAnswer = {
   en: (digits: string) => `I got the number ${digits}, thank you.`,
 };
 
+/** A question about the conversation itself: answered from the history, so a test can see what the model was given. */
+const RECALL_KEYWORDS = ["מה שאלתי", "what did i ask"];
+const recallAnswer = {
+  he: (earlier: string | undefined) => (earlier ? `שאלת קודם: ${earlier}` : "עוד לא שאלת אותי דבר."),
+  en: (earlier: string | undefined) => (earlier ? `Earlier you asked: ${earlier}` : "You have not asked me anything yet."),
+};
+
 type Language = "he" | "en";
 
 /** A user message, lower-cased, split into whether it came from the keypad and the rest. */
@@ -63,7 +70,7 @@ function languageOf(words: string): Language | undefined {
   return undefined;
 }
 
-/** The answer to the caller's last message; `earlierUserTexts` (oldest first) only decide the language of one without words. */
+/** The answer to the caller's last message; `earlierUserTexts` (oldest first) decide the language of one without words, and answer a question about them. */
 export function answerFor(lastUserText: string, earlierUserTexts: string[] = []): string {
   const { keypad, words } = parseUserText(lastUserText);
   const earlier = earlierUserTexts.map((text) => languageOf(parseUserText(text).words));
@@ -71,6 +78,10 @@ export function answerFor(lastUserText: string, earlierUserTexts: string[] = [])
   if (keypad) {
     const digits = words.match(/[0-9*#]/g)?.join("");
     return digits ? keypadAnswer[language](digits) : NOT_UNDERSTOOD[language];
+  }
+  if (RECALL_KEYWORDS.some((keyword) => words.includes(keyword))) {
+    // The first thing the caller said: it survives any later turn, and a handed-over history.
+    return recallAnswer[language](earlierUserTexts.find((text) => !parseUserText(text).keypad)?.trim());
   }
   const rule = RULES.find((candidate) => candidate.keywords.some((keyword) => words.includes(keyword)));
   return (rule ?? NOT_UNDERSTOOD)[language];

@@ -34,6 +34,12 @@ describe("chat answers", () => {
     expect(answerFor("ספר לי על המרפאה")).toMatch(/ד״ר/);
   });
 
+  it("answers 'what did I ask' with the caller's first message, which only the conversation history holds", () => {
+    expect(answerFor("מה שאלתי קודם?", ["אני רוצה לקבוע תור", "[keypad] 1", "ומה השעות?"])).toBe("שאלת קודם: אני רוצה לקבוע תור");
+    expect(answerFor("What did I ask before?", ["I want an appointment"])).toBe("Earlier you asked: I want an appointment");
+    expect(answerFor("מה שאלתי?")).toBe("עוד לא שאלת אותי דבר.");
+  });
+
   it("quotes keypad digits back, in the language the caller has been speaking", () => {
     expect(answerFor("[keypad] 1234")).toBe("קיבלתי את המספר 1234, תודה.");
     expect(answerFor("[keypad] 5 0 #", ["שלום, מה שעות הפתיחה שלכם?"])).toBe("קיבלתי את המספר 50#, תודה.");

@@ -1,0 +1,264 @@
+// One call's link to the core, across re-opens. It opens the link and tells the core how the call
+// began (greeted from KV or not), relays the core's frames to the caller verbatim, keeps the latest
+// conversation state the core sent, and when the link goes away mid-call (crash, restart, a draining
+// core's core.move) opens a new one within the reconnect policy and hands that core the state.
+// Control messages are parsed only when one arrives; media frames are never parsed.
+import {
+  coreMove,
+  coreState,
+  isControlMessage,
+  peekEvent,
+  type ConversationState,
+  type EdgeGreeting,
+  type EdgeResume,
+} from "@voice/protocol/core-link";
+import { PHRASE_MARKS } from "@voice/protocol/phrase";
+import { openCoreSocket } from "./core-link.js";
+import type { Env } from "./env.js";
+import { isMediaFrame, parseJson } from "./frames.js";
+import { errorText, logEvent, type Severity } from "./log.js";
+import { classifyCoreClose, mayReopen, nextAttempt, type ReconnectPolicy } from "./reconnect-policy.js";
+import { CLOSE_INTERNAL_ERROR, CLOSE_NORMAL, closeQuietly } from "./socket.js";
+
+/** What the core session needs from the caller's side of the call. */
+export interface CallSide {
+  readonly callSid: string;
+  /** Sends a frame to the caller verbatim. */
+  toCaller(text: string): void;
+  /** Plays the hold phrase to the caller; never throws. */
+  playHold(): void;
+  /** Drops a bad frame with a logged reason. */
+  drop(reason: string, fields?: Record<string, unknown>): void;
+  /** Ends the call on both sides (closing this session too); only the first call counts. */
+  end(reason: string, severity: Severity, closeCode: number, fields?: Record<string, unknown>): void;
+}
+
+/** opening: the first link is being opened (caller frames are buffered); away: a lost link is being re-opened (they are dropped). */
+type LinkState = "opening" | "open" | "away" | "closed";
+
+export interface CoreSessionStats {
+  framesToCore: number;
+  reopens: number;
+  /** Caller frames dropped while the core was away (media, marks, dtmf). */
+  droppedWhileAway: number;
+}
+
+export class CoreSession {
+  private state: LinkState = "opening";
+  private socket: WebSocket | undefined;
+  /** Links the core asked us to leave (core.move); the core closes them, or we do when the call ends. */
+  private readonly leaving = new Set<WebSocket>();
+  /** Caller frames that arrived while the first link was opening; relayed in order once it is open. */
+  private pending: string[] = [];
+  private latestState: ConversationState | null = null;
+  private cancelWait: (() => void) | undefined;
+  private framesToCore = 0;
+  private reopens = 0;
+  private droppedWhileAway = 0;
+
+  constructor(
+    private readonly env: Env,
+    private readonly call: CallSide,
+    private readonly policy: ReconnectPolicy,
+    /** The caller's `start` frame as received: every link to a core begins with it. */
+    private readonly startText: string,
+  ) {}
+
+  /** True while a lost link is being re-opened. */
+  get away(): boolean {
+    return this.state === "away";
+  }
+
+  get stats(): CoreSessionStats {
+    return { framesToCore: this.framesToCore, reopens: this.reopens, droppedWhileAway: this.droppedWhileAway };
+  }
+
+  /** Opens the first link; `greeted` resolves whether the caller heard the greeting from KV. */
+  async open(greeted: Promise<boolean>): Promise<void> {
+    const startedAt = Date.now();
+    let socket: WebSocket;
+    try {
+      socket = await openCoreSocket(this.env, this.call.callSid, this.policy.connectTimeoutMs);
+    } catch (error) {
+      return this.call.end("core unreachable", "ERROR", CLOSE_INTERNAL_ERROR, { error: errorText(error) });
+    }
+    const played = await greeted;
+    if (this.state !== "opening") return discard(socket);
+    this.attach(socket);
+    this.state = "open";
+    const greeting: EdgeGreeting = { event: "edge.greeting", played, text: this.env.GREETING_TEXT, mark: PHRASE_MARKS.greeting };
+    this.send(this.startText);
+    this.send(JSON.stringify(greeting));
+    const buffered = this.pending;
+    this.pending = [];
+    for (const frame of buffered) this.send(frame);
+    if (this.socket !== socket) return; // lost while handing over; linkGone took it from here
+    logEvent("INFO", "core connected", { call_id: this.call.callSid, connectMs: Date.now() - startedAt, buffered: buffered.length });
+  }
+
+  /** Relays a caller frame: sent, buffered while the first link opens, or dropped while the core is away. */
+  forward(text: string): void {
+    if (this.state === "open") this.send(text);
+    else if (this.state === "opening") this.pending.push(text);
+    else if (this.state === "away") this.droppedWhileAway++;
+  }
+
+  /** Ends the session with the call: closes every link and stops any reconnect in progress. */
+  close(code: number, reason: string): void {
+    this.state = "closed";
+    this.pending = [];
+    this.cancelWait?.();
+    if (this.socket) closeQuietly(this.socket, code, reason);
+    for (const socket of this.leaving) closeQuietly(socket, code, reason);
+    this.socket = undefined;
+    this.leaving.clear();
+  }
+
+  /** Listens to a freshly opened link. Events of a link that is no longer current are ignored. */
+  private attach(socket: WebSocket): void {
+    socket.binaryType = "arraybuffer";
+    socket.addEventListener("message", (event) => {
+      if (socket === this.socket) this.onCoreFrame(event.data);
+    });
+    socket.addEventListener("close", (event) => {
+      closeQuietly(socket, CLOSE_NORMAL, "closed by the core");
+      this.leaving.delete(socket);
+      if (socket === this.socket) this.onLinkClosed(event.code, event.reason);
+    });
+    socket.addEventListener("error", (event) => {
+      closeQuietly(socket, CLOSE_INTERNAL_ERROR, "socket error");
+      this.leaving.delete(socket);
+      if (socket === this.socket) this.linkGone("lost", { error: event.message });
+    });
+    socket.accept();
+    this.socket = socket;
+  }
+
+  private onCoreFrame(data: string | ArrayBuffer): void {
+    if (typeof data !== "string") return this.call.drop("binary frame from core", { bytes: data.byteLength });
+    if (isMediaFrame(data) || !isControlMessage(data)) return this.call.toCaller(data);
+    const event = peekEvent(data);
+    if (event === "core.state") {
+      const parsed = coreState.safeParse(parseJson(data));
+      if (!parsed.success) return this.call.drop("invalid core.state", { issue: parsed.error.issues[0]?.message });
+      this.latestState = parsed.data.state;
+    } else if (event === "core.move") {
+      const parsed = coreMove.safeParse(parseJson(data));
+      if (!parsed.success) return this.call.drop("invalid core.move", { issue: parsed.error.issues[0]?.message });
+      this.leaving.add(this.socket!);
+      this.linkGone("moved", { reason: parsed.data.reason });
+    } else {
+      logEvent("INFO", "core control message ignored", { call_id: this.call.callSid, event: event?.slice(0, 40) });
+    }
+  }
+
+  private onLinkClosed(code: number, reason: string): void {
+    const fields = { coreCloseCode: code, coreCloseReason: reason };
+    switch (classifyCoreClose(code)) {
+      case "ended":
+        return this.call.end("core ended the call", "INFO", CLOSE_NORMAL, fields);
+      case "refused":
+        return this.call.end("core refused the call", "WARNING", CLOSE_INTERNAL_ERROR, fields);
+      case "moved":
+        return this.linkGone("moved", fields);
+      case "lost":
+        return this.linkGone("lost", fields);
+    }
+  }
+
+  /** The current link is gone but the call goes on: hold phrase (on a loss) and re-open. */
+  private linkGone(cause: "lost" | "moved", fields: Record<string, unknown>): void {
+    this.socket = undefined;
+    if (this.state === "closed") return;
+    if (!mayReopen(this.policy, this.reopens)) {
+      return this.call.end("core lost too often", "ERROR", CLOSE_INTERNAL_ERROR, { cause, ...fields });
+    }
+    this.state = "away";
+    logEvent(cause === "lost" ? "WARNING" : "INFO", cause === "lost" ? "core link lost" : "core moves the call", {
+      call_id: this.call.callSid,
+      ...fields,
+    });
+    // A planned move usually succeeds at once, so the caller hears nothing unless it does not.
+    if (cause === "lost") this.call.playHold();
+    this.reopen(cause).catch((error: unknown) =>
+      this.call.end("reconnect failed", "ERROR", CLOSE_INTERNAL_ERROR, { error: errorText(error) }),
+    );
+  }
+
+  private async reopen(cause: "lost" | "moved"): Promise<void> {
+    const lostAt = Date.now();
+    const droppedBefore = this.droppedWhileAway;
+    let holdPlayed = cause === "lost";
+    for (let index = 0; ; index++) {
+      const attempt = nextAttempt(this.policy, index, Date.now() - lostAt);
+      if (!attempt) {
+        return this.call.end("core did not come back", "ERROR", CLOSE_INTERNAL_ERROR, {
+          cause,
+          tries: index,
+          outageMs: Date.now() - lostAt,
+        });
+      }
+      if (attempt.delayMs > 0) await this.wait(attempt.delayMs);
+      if (this.state !== "away") return;
+      let socket: WebSocket;
+      try {
+        socket = await openCoreSocket(this.env, this.call.callSid, attempt.timeoutMs);
+      } catch (error) {
+        logEvent("WARNING", "core re-open failed", { call_id: this.call.callSid, try: index + 1, error: errorText(error) });
+        if (!holdPlayed) {
+          holdPlayed = true;
+          this.call.playHold();
+        }
+        continue;
+      }
+      if (this.state !== "away") return discard(socket);
+      this.reopens++;
+      this.attach(socket);
+      this.state = "open";
+      const resume: EdgeResume = { event: "edge.resume", state: this.latestState, attempt: this.reopens };
+      this.send(this.startText);
+      this.send(JSON.stringify(resume));
+      if (this.socket !== socket) return; // lost again at once; linkGone took it from here
+      logEvent("INFO", "core re-opened", {
+        call_id: this.call.callSid,
+        cause,
+        attempt: this.reopens,
+        tries: index + 1,
+        outageMs: Date.now() - lostAt,
+        droppedWhileAway: this.droppedWhileAway - droppedBefore,
+        turns: this.latestState?.turns ?? null,
+      });
+      return;
+    }
+  }
+
+  private send(text: string): void {
+    const socket = this.socket;
+    if (!socket) return;
+    try {
+      socket.send(text);
+      this.framesToCore++;
+    } catch (error) {
+      // The link broke under us; its close or error event may never come, so act now.
+      this.linkGone("lost", { error: errorText(error) });
+      closeQuietly(socket, CLOSE_INTERNAL_ERROR, "send failed");
+    }
+  }
+
+  /** A backoff pause that close() cuts short. */
+  private wait(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.cancelWait = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+}
+
+/** Closes a link opened for a call that ended meanwhile (it must be accepted before it can be closed). */
+function discard(socket: WebSocket): void {
+  socket.accept();
+  closeQuietly(socket, CLOSE_NORMAL, "call ended");
+}

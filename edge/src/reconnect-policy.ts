@@ -1,0 +1,68 @@
+// When a call whose core link went away tries to open a new one, and when it gives up. Pure: the
+// core session asks, this answers, so the rules are testable without sockets or clocks.
+import { CLOSE_CORE_MOVING } from "@voice/protocol/core-link";
+
+export interface ReconnectPolicy {
+  /** Wait before each attempt of one outage (the first at once); the last value repeats. */
+  delaysMs: readonly number[];
+  /** Time from the loss within which the link must be back; past it the call ends. */
+  budgetMs: number;
+  /** Re-opens allowed per call: a call that keeps losing its core is ended, not retried forever. */
+  maxReopens: number;
+  /** Longest an attempt (the first open too) may wait for the core to accept the socket; a cold core may take seconds. */
+  connectTimeoutMs: number;
+}
+
+export const DEFAULT_RECONNECT_BUDGET_MS = 30_000;
+
+export const DEFAULT_RECONNECT_POLICY: ReconnectPolicy = {
+  delaysMs: [0, 250, 500, 1000, 2000, 4000],
+  budgetMs: DEFAULT_RECONNECT_BUDGET_MS,
+  maxReopens: 5,
+  connectTimeoutMs: 10_000,
+};
+
+/** The policy with the budget from RECONNECT_BUDGET_MS; an unusable value keeps the default and says why. */
+export function reconnectPolicy(budgetVar: string | undefined): { policy: ReconnectPolicy; problem?: string } {
+  if (budgetVar === undefined || budgetVar === "") return { policy: DEFAULT_RECONNECT_POLICY };
+  const budgetMs = Number(budgetVar);
+  if (!Number.isInteger(budgetMs) || budgetMs <= 0) {
+    return { policy: DEFAULT_RECONNECT_POLICY, problem: `RECONNECT_BUDGET_MS=${JSON.stringify(budgetVar)} is not a positive integer` };
+  }
+  return { policy: { ...DEFAULT_RECONNECT_POLICY, budgetMs } };
+}
+
+export interface Attempt {
+  /** Wait before trying. */
+  delayMs: number;
+  /** How long this try may wait for the core: never past the outage's budget. */
+  timeoutMs: number;
+}
+
+/** Attempt `index` (0-based) of an outage that began `elapsedMs` ago, or null when the budget has no room for it. */
+export function nextAttempt(policy: ReconnectPolicy, index: number, elapsedMs: number): Attempt | null {
+  const delays = policy.delaysMs;
+  const delayMs = delays[Math.min(index, delays.length - 1)] ?? 0;
+  const left = policy.budgetMs - elapsedMs - delayMs;
+  if (left <= 0) return null;
+  return { delayMs, timeoutMs: Math.min(policy.connectTimeoutMs, left) };
+}
+
+export function mayReopen(policy: ReconnectPolicy, reopensSoFar: number): boolean {
+  return reopensSoFar < policy.maxReopens;
+}
+
+/**
+ * What a close of the core link means for the call: `ended` (1000: the core ended the call),
+ * `refused` (1008: the core will not serve it), `moved` (1012: the core is draining and the call
+ * should move; normally announced by core.move first), `lost` (anything else: crash, restart,
+ * network): the last two keep the call and reconnect.
+ */
+export type CoreLinkClose = "ended" | "refused" | "moved" | "lost";
+
+export function classifyCoreClose(code: number): CoreLinkClose {
+  if (code === 1000) return "ended";
+  if (code === 1008) return "refused";
+  if (code === CLOSE_CORE_MOVING) return "moved";
+  return "lost";
+}
