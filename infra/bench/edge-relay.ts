@@ -25,6 +25,8 @@ export interface RelayRun {
   idle_cpu_ms_per_second: number;
   caller_to_core_ms: Distribution;
   core_to_caller_ms: Distribution;
+  /** From sending `start` to the first greeting frame, every call starting at once (our edge only). */
+  greeting_first_frame_ms?: Distribution;
 }
 
 export interface EdgeRelayResult {
@@ -112,7 +114,7 @@ export async function runEdgeRelayBench(options: { calls?: number; seconds?: num
       kvSeed: { [greetingKey]: new Uint8Array(16_000).fill(0xff) },
       onLog: () => {},
     });
-    const ours = await measureRelay(edge.url, core, calls, seconds).finally(() => edge.close());
+    const ours = await measureRelay(edge.url, core, calls, seconds, true).finally(() => edge.close());
     const blind = new Miniflare({
       host: "127.0.0.1",
       port: 0,
@@ -123,7 +125,7 @@ export async function runEdgeRelayBench(options: { calls?: number; seconds?: num
       cf: false,
     });
     const blindUrl = (await blind.ready).origin;
-    const floor = await measureRelay(blindUrl, core, calls, seconds).finally(() => blind.dispose());
+    const floor = await measureRelay(blindUrl, core, calls, seconds, false).finally(() => blind.dispose());
     return {
       suite: "edge",
       edge: ours,
@@ -165,12 +167,13 @@ async function startEchoCore() {
 }
 
 /** `calls` signed Twilio streams through the relay at `url`, each sending a 20 ms frame on one shared clock for `seconds`. */
-async function measureRelay(url: string, core: EchoCore, calls: number, seconds: number): Promise<RelayRun> {
+async function measureRelay(url: string, core: EchoCore, calls: number, seconds: number, greets: boolean): Promise<RelayRun> {
   core.arrivedAtCore.clear();
   core.sentToCaller.clear();
   const frames = (seconds * 1000) / FRAME_MS;
   const sentToCore = new Map<string, number>();
   const arrivedAtCaller = new Map<string, number>();
+  const greetingMs: number[] = [];
   const idleSeconds = 5;
   const idleFrom = workerdCpuMs();
   await new Promise((resolve) => setTimeout(resolve, idleSeconds * 1000));
@@ -183,13 +186,16 @@ async function measureRelay(url: string, core: EchoCore, calls: number, seconds:
       const socket = new WebSocket(streamUrl, { headers: { "x-twilio-signature": signature } });
       await new Promise((resolve, reject) => socket.once("open", resolve).once("error", reject));
       const ids: StreamIds = { accountSid: "AC0", callSid: `CAbench${call}`, streamSid: `MZbench${call}` };
+      let startedAt: number | undefined;
       socket.on("message", (data) => {
         const frame = JSON.parse(data.toString()) as { event: string; media?: { payload: string } };
         if (frame.event !== "media") return;
+        if (startedAt !== undefined) (greetingMs.push(performance.now() - startedAt), (startedAt = undefined));
         const key = `${ids.streamSid}/${payloadIndex(frame.media!.payload)}`;
         if (core.sentToCaller.has(key)) arrivedAtCaller.set(key, performance.now());
       });
       socket.send(JSON.stringify(connectedMessage()));
+      startedAt = performance.now();
       socket.send(JSON.stringify(startMessage(1, ids, {})));
       return { socket, ids };
     }),
@@ -227,5 +233,6 @@ async function measureRelay(url: string, core: EchoCore, calls: number, seconds:
     idle_cpu_ms_per_second: Math.round(idlePerSecond * 10) / 10,
     caller_to_core_ms: distribution(transit(sentToCore, core.arrivedAtCore)),
     core_to_caller_ms: distribution(transit(core.sentToCaller, arrivedAtCaller)),
+    ...(greets && { greeting_first_frame_ms: distribution(greetingMs) }),
   };
 }
