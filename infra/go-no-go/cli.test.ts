@@ -1,0 +1,142 @@
+import { spawn } from "node:child_process";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { callSid, callTurns, cloudLoggingExport, coreLog, coreStdout, simulatorOutput, simulatorSummary } from "./fixtures.js";
+import { run, USAGE } from "./run.js";
+
+const CLI = fileURLToPath(new URL("./cli.ts", import.meta.url));
+
+let dir: string;
+const path = (name: string) => join(dir, name);
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "go-no-go-"));
+  const healthy = coreLog([callTurns(1, 3), callTurns(2, 3)]);
+  await Promise.all([
+    writeFile(path("logs.json"), cloudLoggingExport(healthy)),
+    writeFile(path("smoke.json"), simulatorOutput([simulatorSummary(1, [1480, 1610, 1550]), simulatorSummary(2, [1520, 1700, 1490])])),
+    writeFile(path("slow-io.log"), coreStdout(coreLog([callTurns(1, 3, (_t, h) => ({ ...h, io: 1800 })), callTurns(2, 3, (_t, h) => ({ ...h, io: 1800 }))]))),
+    writeFile(path("empty.json"), "[]\n"),
+    writeFile(path("no-turns.log"), coreStdout(coreLog([]))),
+    writeFile(path("bad-thresholds.json"), JSON.stringify({ metrics: { STT_FINAL: { bound: 1000 } } })),
+    writeFile(path("one-call.json"), JSON.stringify({ min_calls: 1 })),
+  ]);
+});
+afterAll(() => rm(dir, { recursive: true, force: true }));
+
+/** The CLI in-process: what it would print and its exit code. */
+async function runIn(args: string[], stdin = ""): Promise<{ code: number; stdout: string; stderr: string[] }> {
+  let stdout = "";
+  const stderr: string[] = [];
+  const code = await run(args, {
+    readFile: (file) => readFile(file, "utf8"),
+    readStdin: async () => stdin,
+    out: (text) => (stdout += `${text}\n`),
+    err: (line) => stderr.push(line),
+  });
+  return { code, stdout, stderr };
+}
+
+/** The CLI as the deploy pipeline runs it. */
+function spawnCli(args: string[], stdin?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, ["--import", "tsx", CLI, ...args]);
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (chunk) => (stdout += chunk));
+  child.stderr.on("data", (chunk) => (stderr += chunk));
+  child.stdin.end(stdin ?? "");
+  return new Promise((resolve) => child.on("close", (code) => resolve({ code, stdout, stderr })));
+}
+
+describe("npm run go-no-go (spawned)", () => {
+  it("exits 0 on the smoke calls' export and simulator output, printing the verdict first and GO on stderr", async () => {
+    const { code, stdout, stderr } = await spawnCli([path("logs.json"), path("smoke.json")]);
+
+    expect(code, stderr).toBe(0);
+    const lines = stdout.split("\n");
+    expect(lines[0]).toBe("GO: 2 calls, 6 turns with TURN lines; 2 simulated calls");
+    expect(lines).toContain("  TOTAL_LATENCY_MS           6    1245    1400    2200    2800  ok");
+    expect(stderr).toBe("GO: 2 calls, 6 turns with TURN lines; 2 simulated calls, every p95 within its bound\n");
+  });
+
+  it("exits 1 on core stdout piped to stdin, naming the diagnosis", async () => {
+    const { code, stdout, stderr } = await spawnCli(["-"], await readFile(path("slow-io.log"), "utf8"));
+
+    expect(code, stderr).toBe(1);
+    expect(stdout.split("\n")[0]).toBe("NO-GO: 2 calls, 6 turns with TURN lines");
+    expect(stdout).toContain("  stdin: core stdout, 11 records, 6 TURN lines");
+    expect(stdout).toContain("  - I/O, logging or network: TOTAL_LATENCY_MS p95 3175 ms > 2800 ms, and 2013 ms of it (p95) is outside STT, LLM and TTS (above 500 ms)");
+    expect(stderr).toBe("NO-GO: TOTAL_LATENCY_MS p95 3175 ms > bound 2800 ms (6 of 6 above); diagnosis: I/O, logging or network\n");
+  });
+
+  it("exits 2 on an empty export with one line on stderr and nothing on stdout", async () => {
+    const { code, stdout, stderr } = await spawnCli([path("empty.json"), path("smoke.json")]);
+
+    expect(code).toBe(2);
+    expect(stdout).toBe("");
+    expect(stderr).toBe(
+      `go-no-go: unusable input: ${path("empty.json")}: empty Cloud Logging export (no log entries): check the filter and time window given to gcloud logging read\n`,
+    );
+  });
+});
+
+describe("go-no-go exit codes and messages", () => {
+  it("exits 2 when the inputs hold no TURN line", async () => {
+    const { code, stdout, stderr } = await runIn([path("no-turns.log")]);
+    expect(code).toBe(2);
+    expect(stdout).toBe("");
+    expect(stderr).toEqual([`go-no-go: unusable input: no TURN lines in ${path("no-turns.log")}`]);
+  });
+
+  it("exits 2 on a bad thresholds file, naming the key", async () => {
+    const { code, stderr } = await runIn([path("logs.json"), "--thresholds", path("bad-thresholds.json")]);
+    expect(code).toBe(2);
+    expect(stderr).toEqual([`go-no-go: unusable input: thresholds ${path("bad-thresholds.json")}: metrics: Unrecognized key: "STT_FINAL"`]);
+  });
+
+  it("exits 2 on a file it cannot read", async () => {
+    const { code, stderr } = await runIn([path("logs.json"), path("missing.json")]);
+    expect(code).toBe(2);
+    expect(stderr).toEqual([expect.stringMatching(new RegExp(`^go-no-go: unusable input: cannot read ${path("missing.json")}: ENOENT`))]);
+  });
+
+  it("reads stdin for '-' alongside files, and applies a thresholds file", async () => {
+    const oneCall = coreStdout(coreLog([callTurns(1, 3)]));
+    expect((await runIn(["-"], oneCall)).code).toBe(2);
+    const { code, stdout } = await runIn(["-", path("smoke.json"), "--thresholds", path("one-call.json")], oneCall);
+    expect(code).toBe(0);
+    expect(stdout.split("\n")[0]).toBe("GO: 1 call, 3 turns with TURN lines; 2 simulated calls");
+    expect(stdout).toContain("  stdin: core stdout, 6 records, 3 TURN lines");
+    expect(stdout).toContain(`  - simulated call ${callSid(2)} has no TURN lines in the inputs (not in the logs yet, or outside the export's filter)`);
+  });
+
+  it("prints the whole result as one JSON object with --json, unusable input too", async () => {
+    const go = await runIn([path("logs.json"), path("smoke.json"), "--json"]);
+    expect(go.code).toBe(0);
+    const result = JSON.parse(go.stdout);
+    expect(result).toMatchObject({ verdict: "GO", calls: [callSid(1), callSid(2)], turns: 6, failures: [], diagnoses: [] });
+    expect(result.metrics.find((m: { metric: string }) => m.metric === "TTS_READY_MS")).toEqual({
+      metric: "TTS_READY_MS",
+      n: 6,
+      p50: 162,
+      p95: 193,
+      target: 250,
+      bound: 400,
+      status: "ok",
+    });
+    expect(result.thresholds.min_calls).toBe(2);
+
+    const unusable = await runIn([path("empty.json"), "--json"]);
+    expect(unusable.code).toBe(2);
+    expect(JSON.parse(unusable.stdout)).toEqual({ verdict: "UNUSABLE", reason: expect.stringContaining("empty Cloud Logging export") });
+  });
+
+  it("shows usage: exit 2 without an input or with an unknown option, 0 for --help", async () => {
+    expect(await runIn([])).toEqual({ code: 2, stdout: "", stderr: [`no input given\n${USAGE}`] });
+    expect((await runIn(["--verbose", path("logs.json")])).code).toBe(2);
+    expect(await runIn(["--help"])).toEqual({ code: 0, stdout: `${USAGE}\n`, stderr: [] });
+  });
+});

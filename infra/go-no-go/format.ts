@@ -1,0 +1,87 @@
+// The verdict as a deploy engineer reads it: the verdict first, then the numbers, then why, each
+// reason with the turns behind it. Also the one line the CLI writes to stderr.
+import type { DiagnosisKind } from "./diagnoses.js";
+import type { Evidence, Finding, Value } from "./evidence.js";
+import type { MetricSummary } from "./stats.js";
+import type { GoNoGo } from "./verdict.js";
+import { plural } from "./words.js";
+
+/** Evidence rows shown per finding; --json has them all. */
+const SHOWN_EVIDENCE = 5;
+
+const DIAGNOSIS_TITLE: Record<DiagnosisKind, string> = {
+  warmup_or_cache_mismatch: "warmup or cache mismatch",
+  eou_too_loose: "EOU too loose",
+  io_or_network: "I/O, logging or network",
+};
+
+export function formatResult(r: GoNoGo): string {
+  const out = [`${r.verdict}: ${evidenceLine(r)}`, "inputs:"];
+  for (const input of r.inputs) {
+    const kind = input.kinds.length ? input.kinds.join(" + ") : "nothing recognised";
+    const parts = [plural(input.records, "record"), plural(input.turn_lines, "TURN line")];
+    if (input.simulated_calls) parts.push(plural(input.simulated_calls, "simulated call"));
+    if (input.malformed) parts.push(`${input.malformed} malformed`);
+    out.push(`  ${input.name}: ${kind}, ${parts.join(", ")}`);
+  }
+  out.push(...metricTable(r.metrics));
+  const c = r.counts;
+  out.push(
+    `counts: retries ${c.retries}, fallbacks ${c.fallbacks}, fallback transcriptions ${c.stt_fallback_turns}, tts failures ${c.tts_failures}, ` +
+      `partial used at timeout ${c.stt_used_partial_turns}, interrupted ${c.interrupted_turns}, keypad turns ${c.dtmf_turns}`,
+  );
+  if (r.failures.length) out.push("NO-GO because:", ...r.failures.flatMap(finding));
+  if (r.diagnoses.length) {
+    out.push("diagnoses:");
+    for (const d of r.diagnoses) out.push(`  - ${DIAGNOSIS_TITLE[d.kind]}: ${d.message}`, `      -> ${d.hint}`, ...evidenceRows(d.evidence));
+  }
+  if (r.warnings.length) out.push("warnings:", ...r.warnings.flatMap(finding));
+  return out.join("\n");
+}
+
+/** What the CLI says on stderr in one line, for a log that keeps only that. */
+export function oneLine(r: GoNoGo): string {
+  if (r.verdict === "GO") {
+    const warnings = r.warnings.length ? `; ${plural(r.warnings.length, "warning")}: ${r.warnings[0]!.message}` : "";
+    return `GO: ${evidenceLine(r)}, every p95 within its bound${warnings}`;
+  }
+  const reasons = [...r.failures.map((f) => f.message), ...r.diagnoses.map((d) => `diagnosis: ${DIAGNOSIS_TITLE[d.kind]}`)];
+  return `NO-GO: ${reasons.join("; ")}`;
+}
+
+function evidenceLine(r: GoNoGo): string {
+  const simulated = r.simulated_calls.length ? `; ${plural(r.simulated_calls.length, "simulated call")}` : "";
+  return `${plural(r.calls.length, "call")}, ${plural(r.turns, "turn")} with TURN lines${simulated}`;
+}
+
+function metricTable(metrics: MetricSummary[]): string[] {
+  const cell = (v: number | null | undefined) => (v === null || v === undefined ? "-" : String(v));
+  const row = (cells: string[]) => `  ${cells[0]!.padEnd(20)} ${cells.slice(1, 6).map((c) => c.padStart(7)).join(" ")}  ${cells[6]}`;
+  return [
+    row(["metric (ms)", "n", "p50", "p95", "target", "bound", "status"]),
+    ...metrics.map((m) => row([m.metric, String(m.n), cell(m.p50), cell(m.p95), cell(m.target), cell(m.bound), m.status])),
+  ];
+}
+
+function finding(f: Finding): string[] {
+  return [`  - ${f.message}`, ...evidenceRows(f.evidence)];
+}
+
+function evidenceRows(evidence: Evidence[]): string[] {
+  const rows = evidence.slice(0, SHOWN_EVIDENCE).map((e) => `      ${where(e)}${values(e.values)} (${e.source})`);
+  if (evidence.length > SHOWN_EVIDENCE) rows.push(`      ... and ${evidence.length - SHOWN_EVIDENCE} more (--json lists all)`);
+  return rows;
+}
+
+function where(e: Evidence): string {
+  if (e.turn !== undefined) return `${e.call_id} turn ${e.turn}`;
+  if (e.sim_line !== undefined) return `${e.call_id} script line ${e.sim_line}`;
+  return e.call_id;
+}
+
+function values(v: Record<string, Value>): string {
+  const parts = Object.entries(v).map(([key, value]) =>
+    typeof value === "number" && /_ms$/i.test(key) ? `${key} ${value} ms` : `${key} ${typeof value === "string" ? JSON.stringify(value) : value}`,
+  );
+  return parts.length ? `: ${parts.join(", ")}` : "";
+}

@@ -1,0 +1,61 @@
+// Each metric's samples, their p50/p95, and where the p95 stands against its target and bound.
+import { distribution } from "../bench/stats.js";
+import type { TurnMetric } from "@voice/protocol";
+import { turnEvidence, type Evidence } from "./evidence.js";
+import type { SimulatedCall, TurnSample } from "./input.js";
+import type { Limits, MetricName } from "./thresholds.js";
+
+/** One value of a metric and the turn or line it came from. */
+export interface Measurement {
+  value: number;
+  evidence: Evidence;
+}
+
+export type MetricStatus = "ok" | "warning" | "no-go" | "no samples" | "report only";
+
+export interface MetricSummary extends Limits {
+  metric: MetricName;
+  n: number;
+  p50: number | null;
+  p95: number | null;
+  status: MetricStatus;
+}
+
+/** A metric absent from a turn (its stage did not happen) is no sample, never a zero. */
+export function turnMeasurements(samples: TurnSample[], metric: TurnMetric): Measurement[] {
+  return samples.flatMap((sample) => {
+    const value = sample.line[metric];
+    return value === undefined ? [] : [{ value, evidence: turnEvidence(sample, [metric]) }];
+  });
+}
+
+/** What the caller heard: the simulator's latency of each answered line. */
+export function callerMeasurements(calls: SimulatedCall[]): Measurement[] {
+  return calls.flatMap(({ summary, source }) =>
+    summary.turns.flatMap((turn, i) =>
+      turn.caller_latency_ms === null
+        ? []
+        : [{ value: turn.caller_latency_ms, evidence: { call_id: summary.call_sid, sim_line: i + 1, source, values: { CALLER_LATENCY_MS: turn.caller_latency_ms } } }],
+    ),
+  );
+}
+
+export function summarize(metric: MetricName, measurements: Measurement[], limits: Limits): MetricSummary {
+  if (measurements.length === 0) return { metric, n: 0, p50: null, p95: null, ...limits, status: "no samples" };
+  const { n, median, p95 } = distribution(measurements.map((m) => m.value));
+  return { metric, n, p50: median, p95, ...limits, status: status(p95, limits) };
+}
+
+function status(p95: number, { target, bound }: Limits): MetricStatus {
+  if (bound !== undefined && p95 > bound) return "no-go";
+  if (target !== undefined && p95 > target) return "warning";
+  return bound === undefined && target === undefined ? "report only" : "ok";
+}
+
+/** The measurements above a limit, worst first: the evidence of a p95 over it. */
+export function above(measurements: Measurement[], limit: number): Evidence[] {
+  return measurements
+    .filter((m) => m.value > limit)
+    .sort((a, b) => b.value - a.value)
+    .map((m) => m.evidence);
+}

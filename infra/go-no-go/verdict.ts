@@ -1,0 +1,152 @@
+// The GO/NO-GO decision over every input: NO-GO when a metric's p95 is over its bound, a DESIGN.md
+// diagnosis holds, too many fixed phrases were spoken, or a simulated call failed (errors, or a
+// line that wanted an answer got none). Too little evidence is no verdict at all: a GO needs TURN
+// lines from `min_calls` calls; a failed simulated call is NO-GO whatever else is missing.
+import { TURN_METRICS } from "@voice/protocol";
+import { diagnose, type Diagnosis } from "./diagnoses.js";
+import type { Finding } from "./evidence.js";
+import { fallbackFailures, inputWarnings, malformedNote, metricFailures, metricWarnings, simulatorFailures, turnWarnings } from "./findings.js";
+import type { InputKind, Malformed, ParsedInput, SimulatedCall, TurnSample } from "./input.js";
+import { callerMeasurements, summarize, turnMeasurements, type Measurement, type MetricSummary } from "./stats.js";
+import { METRICS, type MetricName, type Thresholds } from "./thresholds.js";
+import { plural } from "./words.js";
+
+export interface InputSummary {
+  name: string;
+  kinds: InputKind[];
+  records: number;
+  turn_lines: number;
+  simulated_calls: number;
+  malformed: number;
+}
+
+export interface Counts {
+  retries: number;
+  fallbacks: number;
+  stt_fallback_turns: number;
+  tts_failures: number;
+  stt_used_partial_turns: number;
+  interrupted_turns: number;
+  dtmf_turns: number;
+}
+
+export interface GoNoGo {
+  verdict: "GO" | "NO-GO";
+  /** Calls with TURN lines, in the order first seen. */
+  calls: string[];
+  turns: number;
+  simulated_calls: string[];
+  metrics: MetricSummary[];
+  counts: Counts;
+  failures: Finding[];
+  diagnoses: Diagnosis[];
+  warnings: Finding[];
+  malformed: { count: number; first?: Malformed };
+  /** TURN lines seen twice (the same call and turn in two inputs), counted once. */
+  duplicates: number;
+  inputs: InputSummary[];
+  thresholds: Thresholds;
+}
+
+export type Evaluation = { ok: true; result: GoNoGo } | { ok: false; reason: string };
+
+export function evaluate(inputs: ParsedInput[], t: Thresholds): Evaluation {
+  const { samples, duplicates } = uniqueTurns(inputs.flatMap((i) => i.turns));
+  const simulated = inputs.flatMap((i) => i.calls);
+  const malformed = inputs.flatMap((i) => i.malformed);
+  const calls = [...new Set(samples.map((s) => s.line.call_id))];
+
+  const measurements = measure(samples, simulated);
+  const metrics = Object.fromEntries(METRICS.map((m) => [m, summarize(m, measurements[m], t.metrics[m])])) as Record<MetricName, MetricSummary>;
+  const simulatorFailed = simulatorFailures(simulated);
+  const failures = [...simulatorFailed, ...metricFailures(metrics, measurements), ...fallbackFailures(samples, t)];
+  const diagnoses = diagnose(samples, metrics, t);
+  const warnings = [...metricWarnings(metrics, measurements), ...turnWarnings(samples), ...inputWarnings(inputs, simulated, calls, malformed, duplicates)];
+
+  const shortOfEvidence = evidenceProblem(inputs, calls, t);
+  if (shortOfEvidence) {
+    // A smoke call that failed is a NO-GO even without TURN lines (it may never have reached the core).
+    if (simulatorFailed.length === 0) return { ok: false, reason: malformed.length ? `${shortOfEvidence} (${malformedNote(malformed)})` : shortOfEvidence };
+    warnings.unshift({ message: `latency not judged: ${shortOfEvidence}`, evidence: [] });
+  }
+
+  return {
+    ok: true,
+    result: {
+      verdict: failures.length || diagnoses.length ? "NO-GO" : "GO",
+      calls,
+      turns: samples.length,
+      simulated_calls: simulated.map((c) => c.summary.call_sid),
+      metrics: METRICS.map((m) => metrics[m]),
+      counts: counts(samples),
+      failures,
+      diagnoses,
+      warnings,
+      malformed: { count: malformed.length, first: malformed[0] },
+      duplicates,
+      inputs: inputs.map((i) => ({
+        name: i.name,
+        kinds: i.kinds,
+        records: i.records,
+        turn_lines: i.turns.length,
+        simulated_calls: i.calls.length,
+        malformed: i.malformed.length,
+      })),
+      thresholds: t,
+    },
+  };
+}
+
+/**
+ * The same TURN line read twice (stdout and an export of the same calls) counts once. Calls come in
+ * the order they started (an export lists the newest first), turns in order within a call.
+ */
+function uniqueTurns(all: TurnSample[]): { samples: TurnSample[]; duplicates: number } {
+  const byKey = new Map<string, TurnSample>();
+  const firstLine = new Map<string, string>();
+  for (const sample of all) {
+    const { call_id, turn, timestamp = "" } = sample.line;
+    const key = `${call_id}\n${turn}`;
+    if (!byKey.has(key)) byKey.set(key, sample);
+    const first = firstLine.get(call_id);
+    if (first === undefined || timestamp < first) firstLine.set(call_id, timestamp);
+  }
+  // ISO timestamps sort as strings; a line without one counts as the earliest.
+  const order = [...firstLine.keys()].sort((a, b) => Number(firstLine.get(a)! > firstLine.get(b)!) - Number(firstLine.get(a)! < firstLine.get(b)!));
+  const samples = [...byKey.values()].sort(
+    (a, b) => order.indexOf(a.line.call_id) - order.indexOf(b.line.call_id) || a.line.turn - b.line.turn,
+  );
+  return { samples, duplicates: all.length - samples.length };
+}
+
+function measure(samples: TurnSample[], simulated: SimulatedCall[]): Record<MetricName, Measurement[]> {
+  return {
+    ...(Object.fromEntries(TURN_METRICS.map((m) => [m, turnMeasurements(samples, m)])) as Record<(typeof TURN_METRICS)[number], Measurement[]>),
+    CALLER_LATENCY_MS: callerMeasurements(simulated),
+  };
+}
+
+function evidenceProblem(inputs: ParsedInput[], calls: string[], t: Thresholds): string | undefined {
+  if (calls.length === 0) {
+    const onlySimulator = inputs.every((i) => i.turns.length === 0 && i.calls.length > 0);
+    const hint = onlySimulator ? ": the simulator's output has no TURN metrics, pass the core's TURN lines too" : "";
+    return `no TURN lines in ${inputs.map((i) => i.name).join(", ")}${hint}`;
+  }
+  if (calls.length < t.min_calls) {
+    return `TURN lines from ${plural(calls.length, "call")} (${calls.join(", ")}), at least ${t.min_calls} needed (min_calls)`;
+  }
+  return undefined;
+}
+
+function counts(samples: TurnSample[]): Counts {
+  const sum = (f: (s: TurnSample) => number) => samples.reduce((total, s) => total + f(s), 0);
+  return {
+    retries: sum((s) => s.line.retries),
+    fallbacks: sum((s) => s.line.fallbacks),
+    stt_fallback_turns: sum((s) => Number(s.line.stt_fallback)),
+    tts_failures: sum((s) => s.line.tts_failures),
+    stt_used_partial_turns: sum((s) => Number(s.line.stt_used_partial)),
+    interrupted_turns: sum((s) => Number(s.line.interrupted)),
+    dtmf_turns: sum((s) => Number(s.line.input === "dtmf")),
+  };
+}
