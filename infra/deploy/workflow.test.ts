@@ -23,7 +23,7 @@ interface Workflow {
   };
   permissions: Record<string, string>;
   concurrency: { group: string; "cancel-in-progress": boolean };
-  jobs: Record<string, { "runs-on": string; environment: string; env: Record<string, string>; steps: WorkflowStep[] }>;
+  jobs: Record<string, { "runs-on": string; environment?: string; needs?: string; env: Record<string, string>; steps: WorkflowStep[] }>;
 }
 
 const workflow = parseYaml(await readFile(path.join(REPO_ROOT, ".github/workflows/deploy.yml"), "utf8")) as Workflow;
@@ -56,6 +56,11 @@ describe(".github/workflows/deploy.yml", () => {
     expect(indexOf((step) => step.run === "npm ci")).toBeLessThan(deployAt);
     expect(indexOf((step) => step.uses?.startsWith("google-github-actions/auth@") ?? false)).toBeLessThan(deployAt);
     expect(indexOf((step) => step.uses?.startsWith("google-github-actions/setup-gcloud@") ?? false)).toBeLessThan(deployAt);
+  });
+
+  it("deploys only what passed the project's CI command", () => {
+    expect(job.needs).toBe("test");
+    expect(workflow.jobs.test!.steps.some((step) => step.run === "bash .ci/run")).toBe(true);
   });
 
   it("runs the deploy script for the chosen environment, with its secrets from GitHub's store", () => {
