@@ -5,6 +5,7 @@ import { SpeechClient } from "@google-cloud/speech";
 import { TextToSpeechClient } from "@google-cloud/text-to-speech";
 import * as grpc from "@grpc/grpc-js";
 import OpenAI from "openai";
+import { Agent } from "undici";
 import type { Config } from "./config.js";
 import { credentialsProblems } from "./credentials.js";
 import { loadVad, type VadFactory } from "./eou/vad.js";
@@ -79,11 +80,26 @@ export interface App {
   close(): Promise<void>;
 }
 
+/**
+ * The gRPC channel of a Google client stays connected between turns and calls, so no turn pays a
+ * TCP/TLS/HTTP2 handshake. grpc-js drops a channel's connection after 30 min without a call (its
+ * client idle timeout): a quiet night would make the morning's first turn reconnect, so that is
+ * raised to a day. Keepalive pings every minute during calls find a dead connection (a NAT or load
+ * balancer that dropped it) before a turn waits on it; Google's front ends accept pings no more
+ * often than every 30 s. None go out on a connection without calls (permit_without_calls stays off).
+ */
+const GOOGLE_CHANNEL_OPTIONS = {
+  "grpc.client_idle_timeout_ms": 24 * 60 * 60_000,
+  "grpc.keepalive_time_ms": 60_000,
+  "grpc.keepalive_timeout_ms": 20_000,
+};
+
 /** Options for a Google client: a local emulator over plaintext gRPC, or Google itself. */
 function googleClientOptions(endpoint: { host: string; port: number } | undefined) {
-  if (!endpoint) return {};
+  if (!endpoint) return { ...GOOGLE_CHANNEL_OPTIONS };
   // universeDomain stops gax from probing the metadata server for one.
   return {
+    ...GOOGLE_CHANNEL_OPTIONS,
     apiEndpoint: endpoint.host,
     port: endpoint.port,
     sslCreds: grpc.credentials.createInsecure(),
@@ -91,13 +107,32 @@ function googleClientOptions(endpoint: { host: string; port: number } | undefine
   };
 }
 
+/**
+ * Connections to the LLM API. Node's fetch lets an idle connection go after 4 s, so a turn after a
+ * pause would pay a new TCP+TLS handshake: this dispatcher keeps them up to 10 minutes (or what the
+ * server's Keep-Alive header allows, up to that). HTTP/2 where the server offers it (TLS ALPN; OpenAI
+ * does): an aborted stream (barge-in, a discarded speculative answer) then ends with RST_STREAM and
+ * the connection stays, while over HTTP/1.1 the aborted request's socket goes with it. It serves
+ * Node's own fetch (undici 7 takes its older handlers), which keeps the SDK's file uploads working
+ * with the global FormData; the types of the two undici copies differ in name only.
+ */
+function llmDispatcher(): { dispatcher: Agent; fetchOptions: OpenAiOptions["fetchOptions"] } {
+  const idleMs = 10 * 60_000;
+  const dispatcher = new Agent({ keepAliveTimeout: idleMs, keepAliveMaxTimeout: idleMs, allowH2: true });
+  return { dispatcher, fetchOptions: { dispatcher } as unknown as OpenAiOptions["fetchOptions"] };
+}
+
+type OpenAiOptions = NonNullable<ConstructorParameters<typeof OpenAI>[0]>;
+
 export async function buildApp(config: Config, log: Logger): Promise<App> {
   constructions.app++;
   const speechClient = new SpeechClient(googleClientOptions(config.SPEECH_ENDPOINT));
   constructions.speechClient++;
   const ttsClient = new TextToSpeechClient(googleClientOptions(config.TTS_ENDPOINT));
   constructions.ttsClient++;
+  const http = llmDispatcher();
   const openai = new OpenAI({
+    fetchOptions: http.fetchOptions,
     // Without a key the process still starts (warmup reports it); the client is then never used.
     apiKey: config.OPENAI_API_KEY ?? "unused",
     baseURL: config.OPENAI_BASE_URL,
@@ -196,7 +231,7 @@ export async function buildApp(config: Config, log: Logger): Promise<App> {
       return lastWarmup.ok ? { status: "ok" } : { status: "degraded", failing };
     },
     async close() {
-      await Promise.allSettled([speechClient.close(), ttsClient.close()]);
+      await Promise.allSettled([speechClient.close(), ttsClient.close(), http.dispatcher.close()]);
     },
   };
 }

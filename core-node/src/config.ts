@@ -110,6 +110,14 @@ const settingsSchema = z.object({
   LLM_MODEL: z.string().min(1).default("gpt-4o-mini"),
   /** No first token (or no next token) for this long is a failed LLM request: retried once, then the fallback phrase. */
   LLM_FIRST_TOKEN_TIMEOUT_MS: z.coerce.number().int().positive().default(3000),
+  /** Start the answer on a stable partial transcript before the end of the utterance (see call/speculation.ts). */
+  LLM_SPECULATE: flag.default(true),
+  /** Caller audio the transcript must stay the same (normalised) once the caller pauses, before the speculative answer starts. */
+  SPECULATE_STABLE_MS: z.coerce.number().int().min(0).default(300),
+  /** The same while the caller's voice goes on: the recognizer may hold the whole sentence before its last word ends. */
+  SPECULATE_STABLE_VOICED_MS: z.coerce.number().int().min(0).default(600),
+  /** Speculative LLM requests per utterance at most (each wrong one is an LLM request paid for nothing). */
+  SPECULATE_MAX_PER_UTTERANCE: z.coerce.number().int().min(1).default(3),
   /** Missing: the process still starts (health says degraded) and every LLM turn gets the fallback phrase. */
   OPENAI_API_KEY: z.string().min(1).optional(),
   OPENAI_BASE_URL: z.url().optional(),

@@ -2,9 +2,9 @@
 // between Node WebSocket clients playing Twilio and a fake core that answers every caller frame with
 // an agent frame, as a speaking agent does. Reported: workerd's CPU per call-minute (from
 // /proc/<pid>/stat, idle baseline subtracted) and each frame's transit through the edge, both ways
-// (sent by one Node socket -> received by the other; loopback and the ws library included).
-import { execFileSync } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+// (sent by one Node socket -> received by the other; loopback and the ws library included). Then
+// our edge's capacity on one CPU core: workerd pinned to CPU 0, calls added in steps until a frame's
+// transit p99 passes 20 ms either way.
 import type { AddressInfo } from "node:net";
 import { FRAME_BYTES, FRAME_MS, phraseKey, twilioSignature } from "@voice/protocol";
 import { Miniflare } from "miniflare";
@@ -12,6 +12,7 @@ import { WebSocket, WebSocketServer } from "ws";
 import { readWranglerConfig, startEdge } from "../local/edge.js";
 import { LOCAL_SECRETS } from "../local/stack.js";
 import { connectedMessage, mediaMessage, startMessage, type StreamIds } from "../sim/frames.js";
+import { descendantPids, pinProcess, processCpuMs, processCpus, workerdCpuMs } from "./proc.js";
 import { distribution, type Distribution } from "./stats.js";
 
 export interface RelayRun {
@@ -39,6 +40,8 @@ export interface EdgeRelayResult {
    */
   blind_relay: RelayRun;
   edge_minus_blind_cpu_ms_per_call_minute: number;
+  /** Our edge on one CPU core: the most calls it relays within the transit limit. */
+  capacity: EdgeCapacity;
 }
 
 /** The floor: accept the caller, open the core link, forward every message verbatim, nothing else. */
@@ -58,34 +61,6 @@ export default {
   },
 };`;
 
-const CLOCK_TICKS_PER_SECOND = Number(execFileSync("getconf", ["CLK_TCK"]).toString().trim()) || 100;
-
-/** CPU (user + system, ms) of every workerd process descending from this one. */
-function workerdCpuMs(): number {
-  const stats = readdirSync("/proc")
-    .filter((name) => /^\d+$/.test(name))
-    .map((pid) => {
-      try {
-        const text = readFileSync(`/proc/${pid}/stat`, "utf8");
-        // The command name is in parentheses and may hold spaces: fields count from after it.
-        const close = text.lastIndexOf(")");
-        const fields = text.slice(close + 2).split(" ");
-        return { pid: Number(pid), comm: text.slice(text.indexOf("(") + 1, close), ppid: Number(fields[1]), ticks: Number(fields[11]) + Number(fields[12]) };
-      } catch {
-        return undefined; // gone meanwhile
-      }
-    })
-    .filter((stat) => stat !== undefined);
-  const ours = new Set([process.pid]);
-  for (let grew = true; grew; ) {
-    grew = false;
-    for (const stat of stats) if (ours.has(stat.ppid) && !ours.has(stat.pid)) (ours.add(stat.pid), (grew = true));
-  }
-  const workerd = stats.filter((stat) => ours.has(stat.pid) && stat.comm.startsWith("workerd"));
-  if (workerd.length === 0) throw new Error("no workerd process found under this one");
-  return (workerd.reduce((sum, stat) => sum + stat.ticks, 0) * 1000) / CLOCK_TICKS_PER_SECOND;
-}
-
 /** Frame index carried in the audio bytes, so the receiver can match each frame to its send time. */
 function indexedPayload(index: number): Uint8Array {
   const audio = new Uint8Array(FRAME_BYTES).fill(0xff);
@@ -100,7 +75,7 @@ function payloadIndex(base64: string): number {
   return (head[0]! << 16) | (head[1]! << 8) | head[2]!;
 }
 
-export async function runEdgeRelayBench(options: { calls?: number; seconds?: number } = {}): Promise<EdgeRelayResult> {
+export async function runEdgeRelayBench(options: { calls?: number; seconds?: number; capacitySteps?: number[]; pin?: boolean } = {}): Promise<EdgeRelayResult> {
   const calls = options.calls ?? 20;
   const seconds = options.seconds ?? 60;
   const { vars } = await readWranglerConfig();
@@ -114,7 +89,10 @@ export async function runEdgeRelayBench(options: { calls?: number; seconds?: num
       kvSeed: { [greetingKey]: new Uint8Array(16_000).fill(0xff) },
       onLog: () => {},
     });
-    const ours = await measureRelay(edge.url, core, calls, seconds, true).finally(() => edge.close());
+    const { ours, capacity } = await (async () => {
+      const ours = await measureRelay(edge.url, core, calls, seconds, true);
+      return { ours, capacity: await measureEdgeCapacity(edge.url, core, options.capacitySteps ?? EDGE_STEPS, options.pin ?? true) };
+    })().finally(() => edge.close());
     const blind = new Miniflare({
       host: "127.0.0.1",
       port: 0,
@@ -131,6 +109,7 @@ export async function runEdgeRelayBench(options: { calls?: number; seconds?: num
       edge: ours,
       blind_relay: floor,
       edge_minus_blind_cpu_ms_per_call_minute: Math.round((ours.cpu_ms_per_call_minute - floor.cpu_ms_per_call_minute) * 10) / 10,
+      capacity,
     };
   } finally {
     await core.close();
@@ -166,73 +145,252 @@ async function startEchoCore() {
   };
 }
 
-/** `calls` signed Twilio streams through the relay at `url`, each sending a 20 ms frame on one shared clock for `seconds`. */
+
+/**
+ * Signed Twilio streams through the relay at `url`, each sending an indexed 20 ms frame on one shared
+ * drift-free clock (missed ticks are sent at once after a stall, as a live line would); calls can be
+ * added while it runs. Every send and arrival is timed, on both sides of the relay.
+ */
+class RelayLoad {
+  private readonly calls: { socket: WebSocket; ids: StreamIds; sequence: number }[] = [];
+  readonly sentToCore = new Map<string, number>();
+  readonly arrivedAtCaller = new Map<string, number>();
+  readonly greetingMs: number[] = [];
+  /** How late the shared clock ran each time it woke (the load generator's own health). */
+  clockLatenessMs: number[] = [];
+  framesSent = 0;
+  private nextTick = 0;
+  private readonly startedAt = performance.now();
+  private timer: NodeJS.Timeout | undefined;
+  private running = false;
+
+  constructor(
+    private readonly streamUrl: string,
+    private readonly signature: string,
+    private readonly core: EchoCore,
+  ) {}
+
+  static async open(url: string, core: EchoCore): Promise<RelayLoad> {
+    const streamUrl = `${url.replace(/^http/, "ws").replace(/\/$/, "")}/twilio/media`;
+    return new RelayLoad(streamUrl, await twilioSignature(LOCAL_SECRETS.TWILIO_AUTH_TOKEN, streamUrl, {}), core);
+  }
+
+  get count(): number {
+    return this.calls.length;
+  }
+
+  /** Connects one more call and sends `connected` and `start`; its frames go out from the next tick. */
+  async addCall(): Promise<void> {
+    const socket = new WebSocket(this.streamUrl, { headers: { "x-twilio-signature": this.signature }, perMessageDeflate: false });
+    await new Promise((resolve, reject) => socket.once("open", resolve).once("error", reject));
+    const n = this.calls.length;
+    const ids: StreamIds = { accountSid: "AC0", callSid: `CAbench${n}`, streamSid: `MZbench${n}` };
+    let startedAt: number | undefined;
+    socket.on("message", (data) => {
+      const at = performance.now();
+      const frame = JSON.parse(data.toString()) as { event: string; media?: { payload: string } };
+      if (frame.event !== "media") return;
+      if (startedAt !== undefined) (this.greetingMs.push(at - startedAt), (startedAt = undefined));
+      const key = `${ids.streamSid}/${payloadIndex(frame.media!.payload)}`;
+      if (this.core.sentToCaller.has(key)) this.arrivedAtCaller.set(key, at);
+    });
+    socket.send(JSON.stringify(connectedMessage()));
+    startedAt = performance.now();
+    socket.send(JSON.stringify(startMessage(1, ids, {})));
+    this.calls.push({ socket, ids, sequence: 1 });
+  }
+
+  start(): void {
+    this.running = true;
+    this.nextTick = Math.floor((performance.now() - this.startedAt) / FRAME_MS) + 1;
+    const run = () => {
+      if (!this.running) return;
+      const now = performance.now();
+      this.clockLatenessMs.push(now - (this.startedAt + this.nextTick * FRAME_MS));
+      for (const due = Math.floor((now - this.startedAt) / FRAME_MS); this.nextTick <= due; this.nextTick++) this.sendTick(this.nextTick);
+      this.timer = setTimeout(run, Math.max(0, this.startedAt + this.nextTick * FRAME_MS - performance.now()));
+    };
+    this.timer = setTimeout(run, Math.max(0, this.startedAt + this.nextTick * FRAME_MS - performance.now()));
+  }
+
+  /** Forgets the frames timed so far (a new measurement window starts). */
+  resetWindow(): void {
+    this.sentToCore.clear();
+    this.arrivedAtCaller.clear();
+    this.core.arrivedAtCore.clear();
+    this.core.sentToCaller.clear();
+    this.clockLatenessMs = [];
+    this.framesSent = 0;
+  }
+
+  /** Transit both ways of the frames sent since the window began, and how many never came back. */
+  windowStats(): { callerToCore: number[]; coreToCaller: number[]; lost: number } {
+    const transit = (sent: Map<string, number>, arrived: Map<string, number>) =>
+      [...arrived].flatMap(([key, at]) => (sent.has(key) ? [at - sent.get(key)!] : []));
+    const lost = [...this.sentToCore.keys()].filter((key) => !this.arrivedAtCaller.has(key)).length;
+    return { callerToCore: transit(this.sentToCore, this.core.arrivedAtCore), coreToCaller: transit(this.core.sentToCaller, this.arrivedAtCaller), lost };
+  }
+
+  stopClock(): void {
+    this.running = false;
+    clearTimeout(this.timer);
+  }
+
+  async close(): Promise<void> {
+    this.stopClock();
+    await Promise.all(
+      this.calls.map(({ socket }) => new Promise((resolve) => (socket.once("close", resolve), socket.close(1000)))),
+    );
+  }
+
+  private sendTick(tick: number): void {
+    // Indexes start at 1: the greeting's frames are silence (0xffffff), never a sent index.
+    const payload = indexedPayload(tick + 1);
+    for (const call of this.calls) {
+      if (call.socket.readyState !== WebSocket.OPEN) continue;
+      this.sentToCore.set(`${call.ids.streamSid}/${tick + 1}`, performance.now());
+      call.socket.send(JSON.stringify(mediaMessage(++call.sequence, call.ids.streamSid, tick, payload)));
+      this.framesSent++;
+    }
+  }
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** `calls` streams through the relay at `url` for `seconds`: workerd's CPU per call and each frame's transit. */
 async function measureRelay(url: string, core: EchoCore, calls: number, seconds: number, greets: boolean): Promise<RelayRun> {
   core.arrivedAtCore.clear();
   core.sentToCaller.clear();
-  const frames = (seconds * 1000) / FRAME_MS;
-  const sentToCore = new Map<string, number>();
-  const arrivedAtCaller = new Map<string, number>();
-  const greetingMs: number[] = [];
   const idleSeconds = 5;
   const idleFrom = workerdCpuMs();
-  await new Promise((resolve) => setTimeout(resolve, idleSeconds * 1000));
+  await sleep(idleSeconds * 1000);
   const idlePerSecond = (workerdCpuMs() - idleFrom) / idleSeconds;
 
-  const streamUrl = `${url.replace(/^http/, "ws").replace(/\/$/, "")}/twilio/media`;
-  const signature = await twilioSignature(LOCAL_SECRETS.TWILIO_AUTH_TOKEN, streamUrl, {});
-  const sockets = await Promise.all(
-    Array.from({ length: calls }, async (_, call) => {
-      const socket = new WebSocket(streamUrl, { headers: { "x-twilio-signature": signature } });
-      await new Promise((resolve, reject) => socket.once("open", resolve).once("error", reject));
-      const ids: StreamIds = { accountSid: "AC0", callSid: `CAbench${call}`, streamSid: `MZbench${call}` };
-      let startedAt: number | undefined;
-      socket.on("message", (data) => {
-        const frame = JSON.parse(data.toString()) as { event: string; media?: { payload: string } };
-        if (frame.event !== "media") return;
-        if (startedAt !== undefined) (greetingMs.push(performance.now() - startedAt), (startedAt = undefined));
-        const key = `${ids.streamSid}/${payloadIndex(frame.media!.payload)}`;
-        if (core.sentToCaller.has(key)) arrivedAtCaller.set(key, performance.now());
-      });
-      socket.send(JSON.stringify(connectedMessage()));
-      startedAt = performance.now();
-      socket.send(JSON.stringify(startMessage(1, ids, {})));
-      return { socket, ids };
-    }),
-  );
-
+  const load = await RelayLoad.open(url, core);
+  await Promise.all(Array.from({ length: calls }, () => load.addCall()));
   const cpuFrom = workerdCpuMs();
   const wallFrom = performance.now();
-  // One drift-free clock for all calls: tick n is due at wallFrom + 20 n.
-  for (let tick = 0; tick < frames; tick++) {
-    const wait = wallFrom + tick * FRAME_MS - performance.now();
-    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-    for (const { socket, ids } of sockets) {
-      // Indexes start at 1: the greeting's frames are silence (0xffffff), never a sent index.
-      const index = tick + 1;
-      sentToCore.set(`${ids.streamSid}/${index}`, performance.now());
-      socket.send(JSON.stringify(mediaMessage(tick + 2, ids.streamSid, tick, indexedPayload(index))));
-    }
-  }
+  load.start();
+  await sleep(seconds * 1000);
+  load.stopClock();
   // The last frames arrive before the window closes.
-  await new Promise((resolve) => setTimeout(resolve, 500));
+  await sleep(500);
   const cpuMs = workerdCpuMs() - cpuFrom - idlePerSecond * ((performance.now() - wallFrom) / 1000);
-  await Promise.all(
-    sockets.map(({ socket }) => new Promise((resolve) => (socket.once("close", resolve), socket.close(1000)))),
-  );
+  const sentFrames = load.framesSent;
+  const { callerToCore, coreToCaller, lost } = load.windowStats();
+  await load.close();
 
-  const transit = (sent: Map<string, number>, arrived: Map<string, number>) => [...arrived].map(([key, at]) => at - sent.get(key)!);
   const callMinutes = (calls * seconds) / 60;
   return {
     calls,
     call_seconds: seconds,
-    frames_each_way: calls * frames,
-    frames_lost: calls * frames - arrivedAtCaller.size,
+    frames_each_way: sentFrames,
+    frames_lost: lost,
     cpu_ms_per_call_minute: Math.round((cpuMs / callMinutes) * 10) / 10,
     cpu_ms_per_call_hour: Math.round((cpuMs / callMinutes) * 60),
     idle_cpu_ms_per_second: Math.round(idlePerSecond * 10) / 10,
-    caller_to_core_ms: distribution(transit(sentToCore, core.arrivedAtCore)),
-    core_to_caller_ms: distribution(transit(core.sentToCaller, arrivedAtCaller)),
-    ...(greets && { greeting_first_frame_ms: distribution(greetingMs) }),
+    caller_to_core_ms: distribution(callerToCore),
+    core_to_caller_ms: distribution(coreToCaller),
+    ...(greets && { greeting_first_frame_ms: distribution(load.greetingMs) }),
   };
+}
+
+export interface EdgeCapacityStep {
+  calls: number;
+  caller_to_core_ms: Distribution;
+  core_to_caller_ms: Distribution;
+  frames_lost: number;
+  workerd_cpu_percent: number;
+  /** This process (callers and the echoing core): near 100% the limit is the load, not workerd. */
+  load_cpu_percent: number;
+  load_clock_lateness_ms: Distribution;
+  sustained: boolean;
+  failed: string[];
+}
+
+export interface EdgeCapacity {
+  workerd_cpu: string;
+  load_cpu: string;
+  steps: EdgeCapacityStep[];
+  /** The most calls of a step sustained along with every smaller one (a lower bound when every step was sustained). */
+  max_sustained_calls: number;
+  every_step_sustained: boolean;
+}
+
+const EDGE_STEPS = [25, 50, 75, 100, 150, 200, 300];
+const EDGE_WINDOW_MS = 10_000;
+const EDGE_SETTLE_MS = 3000;
+const TRANSIT_LIMIT_MS = 20;
+
+/**
+ * The most calls workerd relays on one CPU core with every frame's transit p99 within 20 ms both
+ * ways: workerd pinned to CPU 0, this process (callers and the echoing core) to CPU 1; calls added
+ * in steps, each measured over a window once connected. Past the first miss the steps go on (the
+ * curve shows what limits) until workerd or this process is plainly overloaded.
+ */
+async function measureEdgeCapacity(url: string, core: EchoCore, targets: number[], pin: boolean): Promise<EdgeCapacity> {
+  const ownCpus = processCpus(process.pid);
+  const workerd = descendantPids(process.pid, "workerd");
+  const workerdCpus = workerd.map((pid) => processCpus(pid));
+  if (pin) {
+    for (const pid of workerd) pinProcess(pid, "0");
+    pinProcess(process.pid, "1");
+  }
+  const load = await RelayLoad.open(url, core);
+  try {
+    load.start();
+    const steps: EdgeCapacityStep[] = [];
+    for (const target of targets) {
+      while (load.count < target) await load.addCall();
+      await sleep(EDGE_SETTLE_MS);
+      load.resetWindow();
+      const cpuFrom = workerdCpuMs();
+      const loadCpuFrom = processCpuMs(process.pid);
+      const from = performance.now();
+      await sleep(EDGE_WINDOW_MS);
+      const windowMs = performance.now() - from;
+      const cpuPercent = ((workerdCpuMs() - cpuFrom) / windowMs) * 100;
+      const loadCpuPercent = ((processCpuMs(process.pid) - loadCpuFrom) / windowMs) * 100;
+      // Frames still in flight when the window closes are not lost: give them a moment.
+      const sentBefore = new Map(load.sentToCore);
+      await sleep(300);
+      const stats = load.windowStats();
+      const lost = [...sentBefore.keys()].filter((key) => !load.arrivedAtCaller.has(key)).length;
+      const step: EdgeCapacityStep = {
+        calls: target,
+        caller_to_core_ms: distribution(stats.callerToCore),
+        core_to_caller_ms: distribution(stats.coreToCaller),
+        frames_lost: lost,
+        workerd_cpu_percent: Math.round(cpuPercent * 10) / 10,
+        load_cpu_percent: Math.round(loadCpuPercent * 10) / 10,
+        load_clock_lateness_ms: distribution(load.clockLatenessMs),
+        sustained: false,
+        failed: [],
+      };
+      if (step.caller_to_core_ms.p99 > TRANSIT_LIMIT_MS) step.failed.push(`caller -> core p99 ${step.caller_to_core_ms.p99} ms > ${TRANSIT_LIMIT_MS}`);
+      if (step.core_to_caller_ms.p99 > TRANSIT_LIMIT_MS) step.failed.push(`core -> caller p99 ${step.core_to_caller_ms.p99} ms > ${TRANSIT_LIMIT_MS}`);
+      if (lost > 0) step.failed.push(`${lost} frames lost`);
+      if (step.load_clock_lateness_ms.p99 > TRANSIT_LIMIT_MS) {
+        step.failed.push(`the load generator's clock ran late (p99 ${step.load_clock_lateness_ms.p99} ms): the limit may be the load, not workerd`);
+      }
+      step.sustained = step.failed.length === 0;
+      steps.push(step);
+      console.error(`edge capacity: ${target} calls: transit p99 ${step.caller_to_core_ms.p99} / ${step.core_to_caller_ms.p99} ms, workerd CPU ${step.workerd_cpu_percent}%, load CPU ${step.load_cpu_percent}%${step.sustained ? "" : ` — not sustained: ${step.failed.join("; ")}`}`);
+      const overloaded = lost > 0 || step.workerd_cpu_percent >= 95 || step.load_cpu_percent >= 90 || Math.max(step.caller_to_core_ms.p99, step.core_to_caller_ms.p99) > 100;
+      if (overloaded) break;
+    }
+    const firstMiss = steps.findIndex((step) => !step.sustained);
+    const sustained = firstMiss < 0 ? steps : steps.slice(0, firstMiss);
+    return {
+      workerd_cpu: pin ? "0" : `unpinned (${workerdCpus.join(", ")})`,
+      load_cpu: pin ? `1 (was ${ownCpus})` : `unpinned (${ownCpus})`,
+      steps,
+      max_sustained_calls: sustained.at(-1)?.calls ?? 0,
+      every_step_sustained: sustained.length === steps.length,
+    };
+  } finally {
+    await load.close();
+    pinProcess(process.pid, ownCpus);
+    workerd.forEach((pid, i) => pinProcess(pid, workerdCpus[i]!));
+  }
 }

@@ -4,9 +4,13 @@ import { spawn } from "node:child_process";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { cpus } from "node:os";
 import { fileURLToPath } from "node:url";
+import { runCapacityBench } from "./capacity.js";
+import { runColdBench } from "./cold.js";
 import { runEdgeRelayBench } from "./edge-relay.js";
 import { runLatencyBench } from "./latency.js";
+import { runOverheadBench } from "./overhead.js";
 import { runReliabilityBench } from "./reliability.js";
+import { runSpeculationBench } from "./speculation.js";
 
 const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const RESULTS = fileURLToPath(new URL("../../bench/results.json", import.meta.url));
@@ -35,6 +39,10 @@ const SUITES: Record<string, () => Promise<unknown>> = {
   latency: () => runLatencyBench(),
   reliability: () => runReliabilityBench(),
   edge: () => runEdgeRelayBench(),
+  overhead: () => runOverheadBench(),
+  capacity: () => runCapacityBench(),
+  cold: () => runColdBench(),
+  speculation: () => runSpeculationBench(),
 };
 
 const requested = process.argv.slice(2);

@@ -16,6 +16,8 @@ export interface CoreLogLine {
 export interface CoreProcess {
   url: string;
   port: number;
+  /** The core's process id (benchmarks read its CPU time and memory from /proc). */
+  pid: number;
   /** Every line the core has written so far, in order. */
   lines: CoreLogLine[];
   onLine(listener: (line: CoreLogLine) => void): void;
@@ -31,6 +33,10 @@ export interface StartCoreOptions {
   /** 0 (default) lets the core pick a free port; it reports it in APP_START. */
   port?: number;
   startTimeoutMs?: number;
+  /** A built bundle (infra/cloudrun/build.ts) to run with plain node, as the image does; default: main.ts through tsx. */
+  entry?: string;
+  /** CPUs the process may run on, as taskset's list ("0", "0-1"): a benchmark pins the core to one core. */
+  cpus?: string;
 }
 
 export function parseCoreLine(text: string, stream: CoreLogLine["stream"]): CoreLogLine {
@@ -43,7 +49,10 @@ export function parseCoreLine(text: string, stream: CoreLogLine["stream"]): Core
 }
 
 export async function startCore(options: StartCoreOptions): Promise<CoreProcess> {
-  const child = spawn(process.execPath, ["--import", "tsx", CORE_MAIN], {
+  const node = [process.execPath, ...(options.entry ? [options.entry] : ["--import", "tsx", CORE_MAIN])];
+  // taskset execs node in its own process, so the child's pid is the core's.
+  const [command, ...args] = options.cpus === undefined ? node : ["taskset", "-c", options.cpus, ...node];
+  const child = spawn(command!, args, {
     cwd: REPO_ROOT,
     env: { ...process.env, ...options.env, PORT: String(options.port ?? 0) },
     stdio: ["ignore", "pipe", "pipe"],
@@ -92,6 +101,7 @@ export async function startCore(options: StartCoreOptions): Promise<CoreProcess>
   return {
     url: `http://127.0.0.1:${port}`,
     port,
+    pid: child.pid!,
     lines,
     onLine: (listener) => void listeners.push(listener),
     kill: (signal) => void child.kill(signal),

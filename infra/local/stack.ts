@@ -1,6 +1,6 @@
 // The whole system on loopback: emulators (in this process), the core (its own Node process) and
 // the edge (workerd). Used by `npm start` and by the end-to-end tests, so both run the same stack.
-import { startCore, type CoreLogLine, type CoreProcess } from "./core-process.js";
+import { startCore, type CoreLogLine, type CoreProcess, type StartCoreOptions } from "./core-process.js";
 import { readWranglerConfig, startEdge, type EdgeLogLine, type RunningEdge } from "./edge.js";
 import { startEmulators, type Emulators, type EmulatorsOptions } from "./emulators/index.js";
 
@@ -16,6 +16,8 @@ export interface StackOptions {
   /** Extra core settings (VAD_HANGOVER_MS, ...) on top of the ones pointing it at the emulators. */
   coreEnv?: Record<string, string>;
   corePort?: number;
+  /** How the core process runs: a built bundle, pinned CPUs (benchmarks); default main.ts through tsx, any CPU. */
+  coreProcess?: Pick<StartCoreOptions, "entry" | "cpus">;
   edgePort?: number;
   onCoreLine?: (line: CoreLogLine) => void;
   onEdgeLine?: (line: EdgeLogLine) => void;
@@ -51,7 +53,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     const shared = { GREETING_TEXT: vars.GREETING_TEXT, LANGUAGE: vars.LANGUAGE, TTS_VOICE: vars.TTS_VOICE };
     const coreEnv = { ...emulators.env, ...definedOnly(shared), CORE_SHARED_SECRET: LOCAL_SECRETS.CORE_SHARED_SECRET, ...options.coreEnv };
     const launchCore = async (port: number | undefined) => {
-      const started = await startCore({ env: coreEnv, ...(port !== undefined && { port }) });
+      const started = await startCore({ env: coreEnv, ...options.coreProcess, ...(port !== undefined && { port }) });
       stops.push(() => started.stop());
       if (options.onCoreLine) {
         for (const line of started.lines) options.onCoreLine(line);

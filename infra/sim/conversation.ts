@@ -32,6 +32,8 @@ export interface Segment {
   callerEndAudioMs: number | null;
   /** When the caller's last frame was sent. */
   callerEndAt: number | null;
+  /** When the first frame of this segment's answer arrived (before it waited for its 20 ms playout slot). */
+  firstReceivedAt: number | null;
   /** When and where the first frame of this segment's answer started playing. */
   firstPlayAt: number | null;
   firstPlayAudioMs: number | null;
@@ -58,6 +60,7 @@ function newSegment(index: number, line: LineInfo): Segment {
     callerStartAudioMs: null,
     callerEndAudioMs: null,
     callerEndAt: null,
+    firstReceivedAt: null,
     firstPlayAt: null,
     firstPlayAudioMs: null,
     clearAudioMs: null,
@@ -102,10 +105,11 @@ export class Conversation {
     this.current.callerEndAudioMs = audioMs;
   }
 
-  /** Agent audio arrived: whose it is, and whether it began a new answer. */
-  audioReceived(): { owner: Segment; began: boolean } {
+  /** Agent audio arrived (at `at`, when given): whose it is, and whether it began a new answer. */
+  audioReceived(at?: number): { owner: Segment; began: boolean } {
     const began = this.receiving === undefined;
     this.receiving ??= this.current;
+    if (at !== undefined) this.receiving.firstReceivedAt ??= at;
     return { owner: this.receiving, began };
   }
 

@@ -28,6 +28,8 @@ export interface TurnReport {
   first_answer_audio_ms: number | null;
   /** When that frame started playing (performance.now()). */
   first_answer_at: number | null;
+  /** When it arrived, before waiting for its 20 ms playout slot (performance.now()). */
+  first_answer_received_at: number | null;
   /** A clear arrived after this line started (and before the next line did). */
   interrupted_previous: boolean;
   /** Caller audio sent when that clear arrived: the agent's audio stops there in the recording. */
@@ -57,7 +59,7 @@ export interface CallReport {
 /** The printable part of a report (the CLI's --json line): no audio, no process-local times. */
 export interface CallSummary {
   call_sid: string;
-  turns: Array<Omit<TurnReport, "agent_audio" | "first_answer_at">>;
+  turns: Array<Omit<TurnReport, "agent_audio" | "first_answer_at" | "first_answer_received_at">>;
   greeting_ms: number | null;
   clears_audio_ms: number[];
   errors: string[];
@@ -70,7 +72,7 @@ export function audioMs(bytes: number): number {
 export function summarize(report: CallReport): CallSummary {
   return {
     call_sid: report.call_sid,
-    turns: report.turns.map(({ agent_audio: _audio, first_answer_at: _at, ...printable }) => printable),
+    turns: report.turns.map(({ agent_audio: _audio, first_answer_at: _at, first_answer_received_at: _received, ...printable }) => printable),
     greeting_ms: report.greeting_ms,
     clears_audio_ms: report.clears.map((clear) => clear.audio_ms),
     errors: report.errors,

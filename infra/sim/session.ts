@@ -175,7 +175,7 @@ export class MediaStreamSession {
       if (this.greetingMs === null && this.conversation.turns.length === 0) {
         this.greetingMs = performance.now() - this.startSentAt;
       }
-      const { owner, began } = this.conversation.audioReceived();
+      const { owner, began } = this.conversation.audioReceived(performance.now());
       if (began) this.checkAnswerWanted(owner);
       this.playout.pushAudio(Buffer.from(frame.media.payload, "base64"), owner);
     } else if (frame.event === "mark") {
@@ -238,6 +238,7 @@ function turnReport(segment: Segment): TurnReport {
     speech_end_audio_ms: segment.callerEndAudioMs,
     first_answer_audio_ms: segment.firstPlayAudioMs,
     first_answer_at: segment.firstPlayAt,
+    first_answer_received_at: segment.firstReceivedAt,
     interrupted_previous: segment.clearAudioMs !== null,
     clear_audio_ms: segment.clearAudioMs,
   };

@@ -78,6 +78,13 @@ export const turnLine = z.object({
   answer_sentences: count,
   /** Sentences skipped because synthesis failed. */
   tts_failures: count,
+  /**
+   * Speculative answer started on a stable partial before the end of the utterance:
+   * "used" — the final transcript matched (normalised) and its prepared tokens/audio were played;
+   * "discarded" — it did not match, nothing of it was played, and the answer started over;
+   * "none" — no speculation for this turn (keypad, fallback, disabled, or no stable partial in time).
+   */
+  speculation: z.enum(["used", "discarded", "none"]).optional(),
 });
 
 /**

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { status } from "@grpc/grpc-js";
 import type { ChatFault } from "../../../infra/local/emulators/index.js";
 import { DEFAULT_FIXED_PHRASES as PHRASES } from "../config.js";
-import { callerSpeech, converse, startCore, type CoreUnderTest, type EdgeLink } from "./test-call.js";
+import { NO_SPECULATION, callerSpeech, converse, startCore, type CoreUnderTest, type EdgeLink } from "./test-call.js";
 
 const HOURS = "שלום, מה שעות הפתיחה שלכם?";
 const BOOKING = "אפשר לקבוע תור למחר בבוקר?";
@@ -20,7 +20,8 @@ let ttsCore: CoreUnderTest;
 const speech = new Map<string, Uint8Array>();
 
 beforeAll(async () => {
-  const env = { LLM_FIRST_TOKEN_TIMEOUT_MS: String(DEADLINE_MS), TTS_TIMEOUT_MS: String(DEADLINE_MS) };
+  // Each fault goes to the next request: a speculative one (on a partial) would take it instead of the turn's.
+  const env = { ...NO_SPECULATION, LLM_FIRST_TOKEN_TIMEOUT_MS: String(DEADLINE_MS), TTS_TIMEOUT_MS: String(DEADLINE_MS) };
   [llmCore, ttsCore] = await Promise.all([
     startCore({ emulators: { script: [HOURS] }, env }),
     startCore({ emulators: { script: [HOURS, BOOKING, THANKS] }, env }),

@@ -3,7 +3,7 @@
 // does interrupt. The speech emulator's script makes the caller's utterances say exactly that.
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { bargeInLine, callLine, turnLine } from "@voice/protocol";
-import { callerSpeech, noiseBurst, startCore, type CoreUnderTest } from "./test-call.js";
+import { NO_SPECULATION, callerSpeech, noiseBurst, startCore, type CoreUnderTest } from "./test-call.js";
 
 const QUESTION = "שלום, מה שעות הפתיחה שלכם?";
 const YES = "כן";
@@ -14,7 +14,8 @@ const speech = new Map<string, Uint8Array>();
 
 beforeAll(async () => {
   // Utterance k of a call is transcribed as script[k].
-  core = await startCore({ debug: true, emulators: { script: [QUESTION, YES, YES, YES_YES] } });
+  // The test counts LLM requests.
+  core = await startCore({ debug: true, emulators: { script: [QUESTION, YES, YES, YES_YES] }, env: NO_SPECULATION });
   for (const line of [QUESTION, YES, YES_YES]) speech.set(line, await callerSpeech(line));
 });
 

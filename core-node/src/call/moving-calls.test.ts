@@ -8,7 +8,7 @@ import { CLOSE_CORE_MOVING, callLine, type ConversationState } from "@voice/prot
 import { answerFor } from "../../../infra/local/emulators/chat-answers.js";
 import script from "../../../infra/local/scripts/default.he.json" with { type: "json" };
 import { startServer } from "../server.js";
-import { EdgeLink, TEST_GREETING as GREETING, callerSpeech, startCore, until, type CoreUnderTest } from "./test-call.js";
+import { EdgeLink, NO_SPECULATION, TEST_GREETING as GREETING, callerSpeech, startCore, until, type CoreUnderTest } from "./test-call.js";
 
 const [HOURS_QUESTION, BOOKING_QUESTION] = script.lines as [string, string];
 /** The chat emulator answers this from the history: with the first thing the caller asked. */
@@ -18,7 +18,8 @@ let core: CoreUnderTest;
 let hoursQuestion: Uint8Array;
 
 beforeAll(async () => {
-  [core, hoursQuestion] = await Promise.all([startCore(), callerSpeech(HOURS_QUESTION)]);
+  // The tests list every LLM request of a call.
+  [core, hoursQuestion] = await Promise.all([startCore({ env: NO_SPECULATION }), callerSpeech(HOURS_QUESTION)]);
 });
 
 afterAll(async () => {

@@ -37,8 +37,7 @@ import { AudioClock } from "../metrics/clock.js";
 import type { Logger } from "../metrics/log.js";
 import { buildBargeInLine, type TurnTimeline } from "../metrics/turn.js";
 import type { SttEvent, SttResult, SttStream } from "../stt/types.js";
-import type { Synthesized } from "../tts/cache.js";
-import { Answer, turnLineOf, type TurnReport } from "./answer.js";
+import { adoptReport, makeAnswer, speculativeReport, turnLineOf, type Answer, type TurnReport } from "./answer.js";
 import { CallStats } from "./call-stats.js";
 import { DtmfCollector, keypadMessage, type DtmfAction, type KeypadEntry } from "./dtmf.js";
 import { StateReports, resumption } from "./handover.js";
@@ -46,6 +45,7 @@ import { parseInbound } from "./inbound.js";
 import { OutstandingMarks } from "./marks.js";
 import { produceAnswer, type AnsweringContext } from "./produce.js";
 import { RecognitionWatch } from "./recognition-watch.js";
+import { Speculator, type SpeculativeAnswer } from "./speculation.js";
 
 /** Consecutive voiced 20 ms frames that start speech. */
 const SPEECH_START_FRAMES = 3;
@@ -74,7 +74,7 @@ interface Interruption {
 }
 
 /** A turn about to be answered: what the caller said or keyed, and when. */
-type TurnInput = Omit<TurnReport, "fallbacks" | "sttFallback">;
+type TurnInput = Omit<TurnReport, "fallbacks" | "sttFallback" | "speculation">;
 
 export class CallSession {
   private readonly callId: string;
@@ -116,6 +116,7 @@ export class CallSession {
   private readonly watch: RecognitionWatch;
   private readonly answering: AnsweringContext;
   private readonly stats = new CallStats();
+  private readonly speculator: Speculator;
 
   constructor(
     private readonly app: App,
@@ -139,6 +140,16 @@ export class CallSession {
     this.keypad = new DtmfCollector(c.DTMF_TIMEOUT_MS);
     this.watch = new RecognitionWatch(c.BACKCHANNEL_MAX_MS);
     this.answering = { config: c, llm: app.llm, callId: this.callId, log: this.log, onRetry: () => this.stats.retries++ };
+    this.speculator = new Speculator(
+      { enabled: c.LLM_SPECULATE, stableMs: c.SPECULATE_STABLE_MS, stableVoicedMs: c.SPECULATE_STABLE_VOICED_MS, maxPerUtterance: c.SPECULATE_MAX_PER_UTTERANCE },
+      {
+        mayStart: () => !this.ended && !this.draining && !this.answerInProgress(),
+        start: (text) => this.speculate(text),
+        discarded: (speculative, reason) => {
+          if (this.debug) this.log.debug({ transcript: speculative.text, reason }, "speculative answer discarded");
+        },
+      },
+    );
     socket.on("message", (data, isBinary) => this.guard("frame handler", () => this.onMessage(data, isBinary)));
     socket.on("close", () => this.end("socket closed"));
     socket.on("error", (error) => {
@@ -263,6 +274,8 @@ export class CallSession {
     const actions = this.machine.handle({ type: "frame", voiced, audioMs, at });
     if (actions.length > 0) this.apply(actions);
     if (voiced) this.considerBargeIn(at);
+    const { utteranceEndMs } = this.machine;
+    if (utteranceEndMs !== undefined) this.speculator.frame(this.audioNowMs, this.audioNowMs - utteranceEndMs);
   }
 
   /** Twilio echoes marks in order as the audio before each finishes playing. */
@@ -283,6 +296,7 @@ export class CallSession {
     const actions = this.machine.handle(result.isFinal ? { type: "final", ...event } : { type: "partial", ...event });
     if (this.machine.inUtterance) {
       this.judge.hear(this.machine.transcriptSoFar);
+      this.speculator.heard(this.machine.transcriptSoFar, this.audioNowMs);
       this.considerBargeIn(at);
     }
     if (actions.length > 0) this.apply(actions);
@@ -321,6 +335,7 @@ export class CallSession {
       switch (action.type) {
         case "speechStart":
           this.judge.reset();
+          this.speculator.utteranceStarted();
           if (this.watch.speechStarted(this.stt!)) {
             // An utterance after the fallback one is a new chance for the recognizer (one episode, not a loop).
             this.log.info({ audio_ms: action.startMs }, "STT retried for a new utterance");
@@ -332,6 +347,7 @@ export class CallSession {
           if (this.debug) this.log.debug({ text: action.text }, "partial");
           break;
         case "utteranceDiscarded":
+          this.speculator.abandon("the utterance was too short");
           if (this.debug) this.log.debug({ duration_ms: action.durationMs }, "utterance too short");
           break;
         case "endOfUtterance":
@@ -383,7 +399,8 @@ export class CallSession {
 
   /** The utterance ended without a transcript: the fallback transcription, or nothing (noise). */
   private onNoTranscript(action: Extract<TurnAction, { type: "noTranscript" }>): void {
-    if (this.watch.needsFallback(action.utterance, this.stt!, this.answerInProgress())) return this.fallbackTurn(action);
+    const speculation = this.speculator.abandon("the utterance has no transcript");
+    if (this.watch.needsFallback(action.utterance, this.stt!, this.answerInProgress())) return this.fallbackTurn(action, speculation);
     if (this.debug) this.log.debug({ suspected_hung_stream: this.watch.suspected }, "utterance without transcript");
   }
 
@@ -391,6 +408,7 @@ export class CallSession {
     this.watch.transcribed();
     // "כן" while the agent talks is the caller listening, not a turn.
     if (this.answerInProgress() && this.backchannels.isBackchannelOnly(action.transcript)) {
+      this.speculator.abandon("a backchannel");
       this.stats.backchannels++;
       if (this.debug) this.log.debug({ transcript: action.transcript }, "backchannel");
       return;
@@ -479,6 +497,7 @@ export class CallSession {
   private interrupt(cause: Interruption): void {
     this.send(this.frames!.clear());
     const clearedAt = performance.now();
+    this.speculator.discard(`barge-in (${cause.reason})`);
     const answer = this.dropUnplayed();
     this.stats.bargeIns++;
     this.app.log.info(
@@ -531,36 +550,26 @@ export class CallSession {
 
   // ---- answers ---------------------------------------------------------------------------------
 
+  /** The answer in progress from now on. */
   private newAnswer(turn: number, recordsHistory: boolean, report: TurnReport | undefined): Answer {
-    const answer: Answer = new Answer(turn, recordsHistory, report, {
-      frames: this.frames!,
-      synthesize: (text, signal) => this.synthesize(answer, text, signal),
-      send: (frame) => this.send(frame),
-      onMark: (name) => this.marks.add(name),
-      onError: (sentence, error, replaced) => {
-        if (!replaced) return this.log.warn({ turn, sentence, error: errorText(error) }, "TTS failed; sentence skipped");
-        if (report) report.fallbacks++;
-        this.log.warn({ turn, sentence, error: errorText(error) }, "TTS failed; speaking the fallback phrase");
-      },
-      // The greeting has no fallback: an apology would be the first thing the caller hears.
-      fallbackText: report ? this.app.config.FIXED_PHRASES.answer_error : undefined,
-      now: () => performance.now(),
-    });
-    this.answer = answer;
-    return answer;
+    this.answer = this.createAnswer(turn, recordsHistory, report, false);
+    return this.answer;
   }
 
-  /** Synthesis (cache first); a failure (an error, or TTS_TIMEOUT_MS passed) is retried once. */
-  private async synthesize(answer: Answer, text: string, signal: AbortSignal): Promise<Synthesized> {
-    try {
-      return await this.app.tts.synthesize(text, signal);
-    } catch (error) {
-      if (signal.aborted) throw error;
-      this.stats.retries++;
-      if (answer.report) answer.report.retries++;
-      this.log.warn({ turn: answer.turn, sentence: text, error: errorText(error), attempt: 1 }, "TTS failed; retrying");
-      return this.app.tts.synthesize(text, signal);
-    }
+  /** `held`: its speaker sends nothing until released (a speculative answer). */
+  private createAnswer(turn: number, recordsHistory: boolean, report: TurnReport | undefined, held: boolean): Answer {
+    return makeAnswer(
+      {
+        frames: this.frames!,
+        tts: this.app.tts,
+        send: (frame) => this.send(frame),
+        onMark: (name) => this.marks.add(name),
+        log: this.log,
+        onRetry: () => this.stats.retries++,
+        fallbackText: this.app.config.FIXED_PHRASES.answer_error,
+      },
+      { turn, recordsHistory, report, held },
+    );
   }
 
   /** An answer still in progress is interrupted by the caller's new turn. */
@@ -578,6 +587,10 @@ export class CallSession {
   /** `voicedMs`: the caller's voiced audio in the utterance (0 for keys). */
   private startTurn(voicedMs: number, input: TurnInput): void {
     this.yieldToNewTurn(voicedMs, input);
+    const { speculative, outcome } =
+      input.input === "speech"
+        ? this.speculator.take(input.transcript, this.history.messages, this.turnCount + 1)
+        : (this.speculator.discard("a keypad turn"), { outcome: "none" as const });
     if (this.draining) {
       // The state handed over ends with this message: the next core answers it.
       this.history.add("user", input.transcript);
@@ -588,8 +601,32 @@ export class CallSession {
     const turn = ++this.turnCount;
     this.history.add("user", input.transcript);
     this.reportState();
-    const answer = this.newAnswer(turn, true, { ...input, sttFallback: false, fallbacks: 0 });
+    if (speculative) return this.playSpeculation(speculative, input);
+    const answer = this.newAnswer(turn, true, { ...input, sttFallback: false, fallbacks: 0, speculation: outcome });
     this.runAnswer(answer, () => this.produceAnswer(answer));
+  }
+
+  /**
+   * Prepares the answer to `text`, the caller's partial transcript, before their turn (see
+   * speculation.ts): the LLM on the conversation plus `text`, its sentences synthesized but held.
+   */
+  private speculate(text: string): SpeculativeAnswer {
+    this.history.bound(this.app.config.HISTORY_MAX_TOKENS);
+    const history = this.history.messages.map((message) => ({ ...message }));
+    const turn = this.turnCount + 1;
+    const answer = this.createAnswer(turn, true, speculativeReport(text), true);
+    const done = produceAnswer(answer, [...history, { role: "user", content: text }], this.answering);
+    if (this.debug) this.log.debug({ turn, transcript: text }, "speculative answer started");
+    return { text, history, turn, answer, done };
+  }
+
+  /** The speculative answer answers the turn: it becomes the answer and plays what it has ready at once. */
+  private playSpeculation(speculative: SpeculativeAnswer, input: TurnInput): void {
+    const { answer } = speculative;
+    adoptReport(answer.report!, input);
+    this.answer = answer;
+    answer.speaker.release();
+    this.runAnswer(answer, () => speculative.done);
   }
 
   /** The previous core did not answer the caller's last message: answered now, as the next turn. */
@@ -641,7 +678,7 @@ export class CallSession {
    * the cache) while the utterance's audio is transcribed whole in the background; the turn then
    * goes on with that transcript, or ends with FIXED_PHRASES.stt_failed. The frame loop never waits.
    */
-  private fallbackTurn(action: Extract<TurnAction, { type: "noTranscript" }>): void {
+  private fallbackTurn(action: Extract<TurnAction, { type: "noTranscript" }>, speculation: TurnReport["speculation"]): void {
     const { utterance } = action;
     if (this.draining) {
       this.log.warn({ audio_ms: Math.round(utterance.endMs - utterance.startMs) }, "utterance without transcript during the drain; not answered");
@@ -656,7 +693,7 @@ export class CallSession {
     const input = { input: "speech" as const, transcript: "", usedPartial: false, speechStartAudioMs: utterance.startMs, speechEndAudioMs: utterance.endMs, timeline };
     this.yieldToNewTurn(utterance.voicedMs, input);
     const turn = ++this.turnCount;
-    const answer = this.newAnswer(turn, true, { ...input, retries: this.watch.retries(stt), sttFallback: true, fallbacks: 1 });
+    const answer = this.newAnswer(turn, true, { ...input, retries: this.watch.retries(stt), sttFallback: true, fallbacks: 1, speculation });
     answer.speaker.say(this.app.config.FIXED_PHRASES.stt_trouble);
     this.log.warn({ turn, audio_ms: Math.round(audio.length / 8) }, "STT fallback: transcribing the utterance");
     this.runAnswer(answer, () => this.answerFromTranscription(answer, audio));
@@ -743,6 +780,7 @@ export class CallSession {
     const closed = new Promise<void>((resolve) => this.socket.once("close", () => resolve()));
     // The LLM and every synthesis stop; what was sent keeps playing until cleared below.
     this.answer?.stop();
+    this.speculator.discard("the core is draining");
     const playing = this.marks.playing;
     if (playing !== undefined && !(await this.marks.settled(playing, maxMs))) {
       this.log.warn({ mark: playing, waited_ms: maxMs }, "drain: the audio playing did not finish in time");
@@ -790,6 +828,7 @@ export class CallSession {
       answer.stop();
       this.settle(answer);
     }
+    this.speculator.discard("the call ended");
     this.stt?.close();
     this.detector?.close();
     const durationMs = performance.now() - this.startedAt;

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bargeInLine, callLine, turnLine } from "@voice/protocol";
 import type { EmulatorsOptions } from "../../../infra/local/emulators/index.js";
-import { callerSpeech, startCore, until, type CoreUnderTest } from "./test-call.js";
+import { NO_SPECULATION, callerSpeech, startCore, until, type CoreUnderTest } from "./test-call.js";
 
 const BOOKING = "אפשר לקבוע תור למחר בבוקר?";
 const HOURS = "שלום, מה שעות הפתיחה שלכם?";
@@ -21,7 +21,8 @@ beforeAll(async () => {
 function coreWith(emulators: EmulatorsOptions): () => CoreUnderTest {
   let core: CoreUnderTest | undefined;
   beforeAll(async () => {
-    core = await startCore({ emulators: { script: [BOOKING, HOURS], ...emulators } });
+    // The tests count LLM requests per turn.
+    core = await startCore({ emulators: { script: [BOOKING, HOURS], ...emulators }, env: NO_SPECULATION });
   });
   afterAll(async () => {
     await core?.close();

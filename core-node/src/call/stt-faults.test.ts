@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { status } from "@grpc/grpc-js";
 import { callLine, turnLine } from "@voice/protocol";
 import type { SpeechFault } from "../../../infra/local/emulators/index.js";
-import { callerSpeech, converse, startCore, type CoreUnderTest } from "./test-call.js";
+import { NO_SPECULATION, callerSpeech, converse, startCore, type CoreUnderTest } from "./test-call.js";
 
 const THANKS = "תודה רבה, להתראות";
 const HOURS = "שלום, מה שעות הפתיחה שלכם?";
@@ -19,7 +19,7 @@ let core: CoreUnderTest;
 let speech: Uint8Array[];
 
 beforeAll(async () => {
-  [core, speech] = await Promise.all([startCore({ emulators: { script: SCRIPT } }), Promise.all(SCRIPT.map(callerSpeech))]);
+  [core, speech] = await Promise.all([startCore({ emulators: { script: SCRIPT }, env: NO_SPECULATION }), Promise.all(SCRIPT.map(callerSpeech))]);
 });
 
 afterAll(async () => {

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { status } from "@grpc/grpc-js";
 import { callLine, turnLine, type TurnLine } from "@voice/protocol";
 import { DEFAULT_FIXED_PHRASES as PHRASES } from "../config.js";
-import { callerSpeech, converse, startCore, type CoreUnderTest, type EdgeLink } from "./test-call.js";
+import { NO_SPECULATION, callerSpeech, converse, startCore, type CoreUnderTest, type EdgeLink } from "./test-call.js";
 
 const THANKS = "תודה רבה, להתראות";
 const HOURS = "שלום, מה שעות הפתיחה שלכם?";
@@ -19,7 +19,7 @@ let speech: Uint8Array[];
 
 beforeAll(async () => {
   [core, speech] = await Promise.all([
-    startCore({ emulators: { script: SCRIPT }, env: { STT_FALLBACK_TIMEOUT_MS: String(FALLBACK_TIMEOUT_MS) } }),
+    startCore({ emulators: { script: SCRIPT }, env: { ...NO_SPECULATION, STT_FALLBACK_TIMEOUT_MS: String(FALLBACK_TIMEOUT_MS) } }),
     Promise.all(SCRIPT.map(callerSpeech)),
   ]);
 });

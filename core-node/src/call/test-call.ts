@@ -26,6 +26,13 @@ import { LogCapture } from "../metrics/log-capture.js";
 import { startServer, type CoreServer } from "../server.js";
 
 export const TEST_SECRET = "test-shared-secret-0123456789";
+
+/**
+ * For tests that count or list a turn's LLM requests, or aim a fault at "the next request": a
+ * speculative answer on a partial adds a request (several when the caller pauses mid-sentence, or
+ * the recognizer's partials come late on a loaded machine). speculation.test.ts covers speculation.
+ */
+export const NO_SPECULATION = { LLM_SPECULATE: "false" } as const;
 export const TEST_GREETING = "שלום, הגעתם למרפאת השיניים. במה אפשר לעזור?";
 
 export interface CoreUnderTest {

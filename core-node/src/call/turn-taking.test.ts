@@ -6,7 +6,7 @@ import { FRAME_BYTES, MULAW_SILENCE, callLine, turnLine } from "@voice/protocol"
 import { answerFor } from "../../../infra/local/emulators/chat-answers.js";
 import script from "../../../infra/local/scripts/default.he.json" with { type: "json" };
 import { SentenceSplitter } from "../llm/sentences.js";
-import { TEST_GREETING, callerSpeech, levelDbfs, noiseBurst, startCore, until, type CoreUnderTest } from "./test-call.js";
+import { NO_SPECULATION, TEST_GREETING, callerSpeech, levelDbfs, noiseBurst, startCore, until, type CoreUnderTest } from "./test-call.js";
 
 const [HOURS_QUESTION] = script.lines as [string];
 const KEYPAD_TIMEOUT_MS = 600;
@@ -23,7 +23,8 @@ const speech = new Map<string, Uint8Array>();
 beforeAll(async () => {
   core = await startCore({
     debug: true,
-    env: { DTMF_TIMEOUT_MS: String(KEYPAD_TIMEOUT_MS), FIXED_PHRASES: JSON.stringify({ hours: hoursFirstSentence }) },
+    // One LLM request per turn: the tests count them.
+    env: { ...NO_SPECULATION, DTMF_TIMEOUT_MS: String(KEYPAD_TIMEOUT_MS), FIXED_PHRASES: JSON.stringify({ hours: hoursFirstSentence }) },
   });
   for (const line of script.lines) speech.set(line, await callerSpeech(line));
 });

@@ -4,6 +4,8 @@
 // time (clock.ts). A metric whose stage did not happen is left out rather than faked.
 import { CALL_ID_LABEL, type BargeInLineFields, type CallLineFields, type TurnLineFields } from "@voice/protocol";
 
+type SpeculationOutcome = NonNullable<TurnLineFields["speculation"]>;
+
 /** Wall times (ms) of the moments a turn is measured between. */
 export interface TurnTimeline {
   /** Speech start (VAD) on the caller's clock, mapped to wall time; the first key for keypad input. */
@@ -46,6 +48,8 @@ export interface TurnFacts extends TurnInputFacts {
   interrupted: boolean;
   sentences: number;
   ttsFailures: number;
+  /** Whether the answer was prepared on a partial before the end of the utterance (and used), see call/speculation.ts. */
+  speculation?: SpeculationOutcome;
 }
 
 const span = (from: number | undefined, to: number | undefined) =>
@@ -75,6 +79,7 @@ export function buildTurnLine(t: TurnTimeline, facts: TurnFacts): TurnLineFields
     interrupted: facts.interrupted,
     answer_sentences: facts.sentences,
     tts_failures: facts.ttsFailures,
+    speculation: facts.speculation,
   };
 }
 

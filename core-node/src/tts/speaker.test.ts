@@ -18,7 +18,7 @@ function controlledSynthesis(cached: string[] = []) {
   };
 }
 
-function setup(onMarkHook: (name: string) => void = () => {}, fallbackText?: string) {
+function setup(onMarkHook: (name: string) => void = () => {}, fallbackText?: string, held = false) {
   const synthesis = controlledSynthesis(fallbackText ? [fallbackText] : []);
   const sent: string[] = [];
   const marks: Array<[string, string | undefined]> = [];
@@ -36,11 +36,43 @@ function setup(onMarkHook: (name: string) => void = () => {}, fallbackText?: str
     onError: (sentence, _error, replaced) => errors.push(replaced ? `${sentence} (replaced)` : sentence),
     fallbackText,
     now: () => ++clock,
+    held,
   });
   return { speaker, synthesis, sent, marks, errors };
 }
 
 describe("Speaker", () => {
+  it("held: synthesizes at once but sends nothing until released, then all of it in order", async () => {
+    const { speaker, synthesis, sent } = setup(undefined, undefined, true);
+    speaker.say("ראשון.");
+    speaker.say("שני.");
+    synthesis.resolve("ראשון.");
+    synthesis.resolve("שני.");
+    const finished = speaker.finish();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(sent).toEqual([]);
+    speaker.release();
+    await finished;
+    expect(sent).toEqual(["media", "media", "mark 3.1:ראשון.", "media", "media", "mark 3.2:שני.", "mark 3.end"]);
+    // The first audio is timed from its synthesis, however long it waited to be released.
+    expect(speaker.firstAudio!.firstFrameAt).toBeGreaterThan(speaker.firstAudio!.ttsReadyAt);
+  });
+
+  it("held and aborted: nothing is ever sent, the syntheses are cancelled, finish() resolves", async () => {
+    const { speaker, synthesis, sent } = setup(undefined, undefined, true);
+    speaker.say("ראשון.");
+    speaker.say("שני.");
+    synthesis.resolve("ראשון.");
+    const finished = speaker.finish();
+    speaker.abort();
+    await finished;
+    expect(synthesis.signal("שני.").aborted).toBe(true);
+    speaker.release();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(sent).toEqual([]);
+    expect(speaker.spoken).toEqual([]);
+  });
+
   it("plays sentences in order even when a later one is synthesized first, then the end mark", async () => {
     const { speaker, synthesis, sent, marks } = setup();
     speaker.say("ראשון.");

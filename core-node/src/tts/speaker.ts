@@ -5,6 +5,9 @@
 // every synthesis still running. A sentence that cannot be synthesized is replaced by the fallback
 // phrase (from the cache, where warmup put it) and the answer ends there: the rest would follow an
 // apology and a gap, so the caller is asked to say it again instead.
+//
+// A held speaker (a speculative answer) synthesizes as usual but sends nothing until release(): its
+// audio waits in memory, and if it is aborted instead, none of it ever reaches the caller.
 import type { OutboundFrames } from "../audio/frames.js";
 import type { Synthesized } from "./cache.js";
 
@@ -23,6 +26,8 @@ export interface SpeakerOptions {
   fallbackText?: string;
   /** Wall clock (ms) for the timings. */
   now(): number;
+  /** Nothing is sent until release() (the sentences are synthesized meanwhile). */
+  held?: boolean;
 }
 
 /** Timing of the first sentence the caller hears. */
@@ -37,7 +42,8 @@ type Outcome = { ok: true; audio: Uint8Array; cacheHit: boolean; readyAt: number
 
 export class Speaker {
   private seq = 0;
-  private playout: Promise<void> = Promise.resolve();
+  private playout: Promise<void>;
+  private releasePlayout: () => void = () => {};
   private finished: Promise<void> | undefined;
   private readonly cancel = new AbortController();
   private readonly abortedSignal: Promise<void>;
@@ -54,6 +60,12 @@ export class Speaker {
 
   constructor(private readonly options: SpeakerOptions) {
     this.abortedSignal = new Promise((resolve) => (this.signalAborted = resolve));
+    this.playout = options.held ? new Promise((resolve) => (this.releasePlayout = resolve)) : Promise.resolve();
+  }
+
+  /** A held speaker starts sending what is ready, in order. */
+  release(): void {
+    this.releasePlayout();
   }
 
   get sentenceCount(): number {

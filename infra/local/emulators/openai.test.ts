@@ -1,3 +1,4 @@
+import http from "node:http";
 import { buildWav, WAV_FORMAT_MULAW } from "@voice/protocol";
 import OpenAI, { toFile } from "openai";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
@@ -83,6 +84,25 @@ describe("OpenAI emulator with the real openai SDK", () => {
     expect(chunks.at(-1)!.choices[0]!.finish_reason).toBe("stop");
     expect(new Set(chunks.map((chunk) => chunk.id)).size).toBe(1);
     expect(emulator.stats.lastMessages).toEqual(messages);
+  });
+
+  it("counts the TCP connections clients open (and model lists), so a test can see a handshake paid", async () => {
+    const { connections, modelLists } = emulator.stats;
+    const agent = new http.Agent({ keepAlive: true });
+    const get = () =>
+      new Promise<number>((resolve, reject) => {
+        const req = http.get(`${emulator.baseURL}/models`, { agent, headers: { authorization: "Bearer test" } }, (res) => {
+          res.resume();
+          res.on("end", () => resolve(res.statusCode ?? 0));
+        });
+        req.on("error", reject);
+      });
+    expect(await get()).toBe(200);
+    expect(await get()).toBe(200);
+    agent.destroy();
+    // Two requests on one kept-alive socket: one handshake.
+    expect(emulator.stats.connections).toBe(connections + 1);
+    expect(emulator.stats.modelLists).toBe(modelLists + 2);
   });
 
   it("records each completion's timeline: arrival, first token, end", async () => {

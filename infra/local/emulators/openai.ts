@@ -66,6 +66,9 @@ export interface OpenAiEmulatorOptions {
   transcriptionFaults?: ScheduledFault<TranscriptionFault>[];
   /** Ids GET /v1/models lists (default gpt-4o-mini, whisper-1); chat accepts any model. */
   models?: string[];
+  /** How long an idle keep-alive connection stays open (default 65000, as API front ends keep them
+   *  a minute or more; Node's own default of 5 s would hide a client that lets them go). */
+  keepAliveMs?: number;
   log?: (line: string) => void;
 }
 
@@ -120,6 +123,10 @@ export interface OpenAiEmulatorStats {
   lastMessages: ChatMessage[];
   /** Valid chat completions in arrival order (the latest MAX_COMPLETIONS_KEPT). */
   completions: CompletionTimeline[];
+  /** TCP connections accepted: each one a handshake the client paid. */
+  connections: number;
+  /** GET /v1/models requests (what a client sends to open or keep a connection warm). */
+  modelLists: number;
 }
 
 export interface OpenAiEmulator {
@@ -197,6 +204,8 @@ export async function startOpenAiEmulator(options: OpenAiEmulatorOptions = {}): 
     transcriptionFaults: 0,
     lastMessages: [],
     completions: [],
+    connections: 0,
+    modelLists: 0,
   };
   const chatFaults = new FaultSchedule(options.chatFaults);
   const transcriptionFaults = new FaultSchedule(options.transcriptionFaults);
@@ -217,6 +226,7 @@ export async function startOpenAiEmulator(options: OpenAiEmulatorOptions = {}): 
       case "POST /v1/audio/transcriptions":
         return transcription(req, res);
       case "GET /v1/models":
+        stats.modelLists++;
         return sendJson(res, 200, {
           object: "list",
           data: settings.models.map((id) => ({ id, object: "model", created: 1_700_000_000, owned_by: "system" })),
@@ -377,6 +387,8 @@ export async function startOpenAiEmulator(options: OpenAiEmulatorOptions = {}): 
       else sendJson(res, failure.status, { error: { message: failure.message, type: failure.type, param: null, code: failure.code } }, failure.headers);
     });
   });
+  server.keepAliveTimeout = options.keepAliveMs ?? 65_000;
+  server.on("connection", () => stats.connections++);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port ?? 0, "127.0.0.1", () => resolve());

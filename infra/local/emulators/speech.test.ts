@@ -96,6 +96,17 @@ describe("speech emulator with the real SpeechClient", () => {
     expect(emulator.stats).toMatchObject({ finalsWithheld: 1, finalsSent: 1 });
   });
 
+  it("grows partials towards a line's `partials` text when given, and finalises its `text`", async () => {
+    const { client } = await start({ script: [{ text: SCRIPT[0]!, partials: SCRIPT[1]! }] });
+    const { results, error } = await streamAudio(client, concat([lines[0]!, silence(600)]));
+
+    expect(error).toBeUndefined();
+    const partials = results.filter((r) => !r.isFinal);
+    expect(partials.length).toBeGreaterThanOrEqual(2);
+    for (const partial of partials) expect(SCRIPT[1]!.startsWith(partial.transcript)).toBe(true);
+    expect(results.filter((r) => r.isFinal).map((r) => r.transcript)).toEqual([SCRIPT[0]]);
+  });
+
   it("waits finalDelayMs of wall-clock time before a final", async () => {
     const { client } = await start({ finalDelayMs: 300 });
     const { results, sentAt } = await streamAudio(client, concat([lines[0]!, silence(400)]));

@@ -49,6 +49,9 @@ export type SpeechScriptLine =
       /** Partials only: the final of this utterance never comes (as when Google drops it), so the
        *  agent must fall back to the latest partial. */
       withholdFinal?: boolean;
+      /** What the partials show (growing word by word) when it is not `text`: the recognizer revises
+       *  its hypothesis at the final, as Google does when the end of a sentence changes its reading. */
+      partials?: string;
     };
 
 export interface SpeechEmulatorOptions extends Partial<UtteranceTiming> {
@@ -180,14 +183,19 @@ function partialTranscript(line: string, speechMs: number, msPerWord: number): s
 interface ScriptLine {
   text: string;
   withholdFinal: boolean;
+  /** The text partials grow towards (`text` unless the line says otherwise). */
+  partials: string;
 }
 
 function scriptLines(script: SpeechScriptLine[]): ScriptLine[] {
   if (script.length === 0) throw new Error("speech emulator: script must have at least one line");
   return script.map((line, index) => {
-    const { text, withholdFinal } = typeof line === "string" ? { text: line, withholdFinal: false } : line;
+    const { text, withholdFinal, partials } = typeof line === "string" ? { text: line, withholdFinal: false, partials: undefined } : line;
     if (typeof text !== "string" || !text.trim()) throw new Error(`speech emulator: script line ${index + 1} has no text`);
-    return { text, withholdFinal: withholdFinal === true };
+    if (partials !== undefined && (typeof partials !== "string" || !partials.trim())) {
+      throw new Error(`speech emulator: script line ${index + 1} has empty partials`);
+    }
+    return { text, withholdFinal: withholdFinal === true, partials: partials ?? text };
   });
 }
 
@@ -441,7 +449,7 @@ function serveStream(call: grpc.ServerDuplexStream<StreamingRequestMessage, Stre
     }
     const line = script[lineIndex(event.utterance) % script.length]!;
     if (event.kind === "partial") {
-      if (config.interimResults) send({ response: result(partialTranscript(line.text, event.speechMs, context.msPerWord), false, event.atMs), counted: "partialsSent" });
+      if (config.interimResults) send({ response: result(partialTranscript(line.partials, event.speechMs, context.msPerWord), false, event.atMs), counted: "partialsSent" });
       return;
     }
     if (config.singleUtterance) {
