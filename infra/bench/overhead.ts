@@ -10,7 +10,7 @@
 // end e): the two run side by side, so the bound is their max, not their sum. v comes from the TURN
 // line (speech_end_audio_ms); e from the speech emulator's own detector run over the same caller
 // audio (a line's frames are the same in every call); both differ from E by a frame or two of quiet
-// trailing audio, which is why a fixed 300 + 400 + 400 reads a few ms off per turn.
+// trailing audio, so a fixed 300 + 400 + 400 can be a frame or two off for a turn.
 // From the core's side (TOTAL_LATENCY_MS is measured from v) the same bound is
 //   implied_core = max(HANGOVER, e + STT_FINAL − v) + LLM_FIRST_TOKEN + TTS.
 //
