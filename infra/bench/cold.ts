@@ -17,13 +17,13 @@
 // - greeting: 30 calls, one after another, through the edge: `start` sent -> first greeting media
 //   frame received (the edge plays it from KV).
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
-import { createServer } from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { turnLine, twilioSignature } from "@voice/protocol";
 import { WebSocket } from "ws";
 import { buildCore } from "../cloudrun/build.js";
 import { startCore } from "../local/core-process.js";
+import { freePort } from "../local/edge.js";
 import { answerFor } from "../local/emulators/chat-answers.js";
 import { LOCAL_SECRETS, startStack, type Stack } from "../local/stack.js";
 import { runCall } from "../sim/call.js";
@@ -215,15 +215,4 @@ async function greetingFirstFrameMs(edgeUrl: string, n: number): Promise<number>
     socket.send(JSON.stringify(stopMessage(2, ids)));
     await new Promise((resolve) => (socket.once("close", resolve), socket.close(1000)));
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }

@@ -95,7 +95,8 @@ async function bundleWorker(entry: string): Promise<string> {
   return result.outputFiles[0]!.text;
 }
 
-function freePort(): Promise<number> {
+/** A port on 127.0.0.1 that was free a moment ago (for a process that must be told its port). */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once("error", reject);

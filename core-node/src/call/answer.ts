@@ -20,8 +20,12 @@ export interface TurnReport extends TurnInputFacts {
   speculation?: SpeculationOutcome;
 }
 
-/** The report a speculative answer starts with: only its LLM and TTS timings and counts are real until the turn comes. */
-export function speculativeReport(text: string): TurnReport {
+/**
+ * The report of a spoken turn whose caller side was not measured here: a speculative answer (until
+ * the turn comes and replaces it) or a turn handed over by a previous core. `at`: where its timeline
+ * starts (0 for a placeholder).
+ */
+export function unmeasuredSpeechReport(text: string, at = 0): TurnReport {
   return {
     input: "speech",
     transcript: text,
@@ -31,7 +35,7 @@ export function speculativeReport(text: string): TurnReport {
     speechEndAudioMs: 0,
     retries: 0,
     fallbacks: 0,
-    timeline: { speechStartAt: 0, speechEndAt: 0, eouAt: 0 },
+    timeline: { speechStartAt: at, speechEndAt: at, eouAt: at },
   };
 }
 

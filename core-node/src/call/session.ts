@@ -37,7 +37,7 @@ import { AudioClock } from "../metrics/clock.js";
 import type { Logger } from "../metrics/log.js";
 import { buildBargeInLine, type TurnTimeline } from "../metrics/turn.js";
 import type { SttEvent, SttResult, SttStream } from "../stt/types.js";
-import { adoptReport, makeAnswer, speculativeReport, turnLineOf, type Answer, type TurnReport } from "./answer.js";
+import { adoptReport, makeAnswer, unmeasuredSpeechReport, turnLineOf, type Answer, type TurnReport } from "./answer.js";
 import { CallStats } from "./call-stats.js";
 import { DtmfCollector, keypadMessage, type DtmfAction, type KeypadEntry } from "./dtmf.js";
 import { StateReports, resumption } from "./handover.js";
@@ -614,7 +614,7 @@ export class CallSession {
     this.history.bound(this.app.config.HISTORY_MAX_TOKENS);
     const history = this.history.messages.map((message) => ({ ...message }));
     const turn = this.turnCount + 1;
-    const answer = this.createAnswer(turn, true, speculativeReport(text), true);
+    const answer = this.createAnswer(turn, true, unmeasuredSpeechReport(text), true);
     const done = produceAnswer(answer, [...history, { role: "user", content: text }], this.answering);
     if (this.debug) this.log.debug({ turn, transcript: text }, "speculative answer started");
     return { text, history, turn, answer, done };
@@ -633,18 +633,7 @@ export class CallSession {
   private answerResumedTurn(transcript: string): void {
     const at = performance.now();
     const turn = ++this.turnCount;
-    const answer = this.newAnswer(turn, true, {
-      input: "speech",
-      transcript,
-      usedPartial: false,
-      sttFallback: false,
-      speechStartAudioMs: 0,
-      speechEndAudioMs: 0,
-      retries: 0,
-      fallbacks: 0,
-      resumed: true,
-      timeline: { speechStartAt: at, speechEndAt: at, eouAt: at },
-    });
+    const answer = this.newAnswer(turn, true, { ...unmeasuredSpeechReport(transcript, at), resumed: true });
     this.runAnswer(answer, () => this.produceAnswer(answer));
   }
 
