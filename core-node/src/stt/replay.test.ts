@@ -37,6 +37,16 @@ describe("AudioRing", () => {
     expect(ring.framesAfter(100).map((f) => f.audioMs)).toEqual([100, 120, 140, 160, 180]);
   });
 
+  it("reads back what was pushed since a position, across the store's wrap", () => {
+    const ring = new AudioRing(100); // 800 bytes: five frames
+    for (let n = 0; n < 7; n++) ring.push(frame(n), n * 20);
+    const from = ring.bytesWritten;
+    ring.push(frame(7), 140);
+    ring.push(frame(8), 160); // wraps
+    expect([...ring.bytesSince(from)]).toEqual([...frame(7), ...frame(8)]);
+    expect(ring.framesAfter(0).map((f) => f.bytes[0])).toEqual([4, 5, 6, 7, 8]);
+  });
+
   it("stays bounded over a long call", () => {
     const ring = new AudioRing(30_000);
     for (let n = 0; n < 60 * 60 * 50; n++) ring.push(frame(n), n * 20); // an hour

@@ -5,7 +5,7 @@
 import { status } from "@grpc/grpc-js";
 
 /** 8 kHz mu-law: one byte per sample, 8 bytes per millisecond. */
-const BYTES_PER_MS = 8;
+export const BYTES_PER_MS = 8;
 
 /**
  * Google's limit is 25 KB of audio per streaming request. Replayed audio goes in 100 ms requests,
@@ -28,37 +28,81 @@ export const frameDurationMs = (bytes: Uint8Array) => bytes.length / BYTES_PER_M
  * The caller's latest audio (up to `capacityMs` of it), frame by frame on the caller's clock. It
  * serves two readers: a new stream is fed the part not yet covered by a final, and the fallback
  * transcription takes an utterance's audio from it.
+ *
+ * Its memory is allocated once: frames are copied into a circular byte store and indexed by
+ * circular arrays, so a frame costs no allocation and no object that outlives it (a call writes 50
+ * a second for as long as it lasts, and what each call keeps alive is what the garbage collector
+ * walks). Reading copies out; readers are rare (a replay, a fallback transcription).
  */
 export class AudioRing {
-  private frames: AudioFrame[] = [];
-  /** Index of the oldest frame kept (older ones are dropped lazily, in batches). */
-  private head = 0;
+  private readonly store: Uint8Array;
+  /** Per frame record (circular, `records` long): start on the caller's clock, position in the store, size. */
+  private readonly startMs: Float64Array;
+  private readonly position: Float64Array;
+  private readonly size: Uint32Array;
+  private readonly records: number;
+  /** Absolute indices: the oldest record kept and the next one to write. */
+  private first = 0;
+  private next = 0;
+  /** Bytes written since the start (absolute store position of the next byte). */
+  private written = 0;
 
-  constructor(readonly capacityMs: number) {}
+  constructor(readonly capacityMs: number, minFrameMs = 10) {
+    this.store = new Uint8Array(Math.ceil(capacityMs * BYTES_PER_MS));
+    this.records = Math.ceil(capacityMs / minFrameMs) + 1;
+    this.startMs = new Float64Array(this.records);
+    this.position = new Float64Array(this.records);
+    this.size = new Uint32Array(this.records);
+  }
 
-  /** Keeps a reference to `bytes` (each frame arrives in a buffer of its own). */
+  /** Copies `bytes` in; the oldest frames make room (by age, then by space). */
   push(bytes: Uint8Array, audioMs: number): void {
-    this.frames.push({ audioMs, bytes });
+    if (bytes.length > this.store.length) return; // not a frame: nothing a caller sends is this long
     const oldestKept = audioMs + frameDurationMs(bytes) - this.capacityMs;
-    while (this.head < this.frames.length && this.frames[this.head]!.audioMs < oldestKept) this.head++;
-    if (this.head > 1024) {
-      this.frames = this.frames.slice(this.head);
-      this.head = 0;
+    while (
+      this.first < this.next &&
+      (this.startMs[this.first % this.records]! < oldestKept ||
+        this.next - this.first >= this.records ||
+        this.written + bytes.length - this.position[this.first % this.records]! > this.store.length)
+    ) {
+      this.first++;
     }
+    const at = this.written % this.store.length;
+    const head = Math.min(bytes.length, this.store.length - at);
+    this.store.set(bytes.subarray(0, head), at);
+    if (head < bytes.length) this.store.set(bytes.subarray(head), 0);
+    const slot = this.next % this.records;
+    this.startMs[slot] = audioMs;
+    this.position[slot] = this.written;
+    this.size[slot] = bytes.length;
+    this.next++;
+    this.written += bytes.length;
   }
 
   /** End of the newest frame on the caller's clock (0 before any). */
   get endMs(): number {
-    const last = this.frames.at(-1);
-    return last ? last.audioMs + frameDurationMs(last.bytes) : 0;
+    if (this.next === this.first) return 0;
+    const slot = (this.next - 1) % this.records;
+    return this.startMs[slot]! + this.size[slot]! / BYTES_PER_MS;
   }
 
-  /** Frames that end after `fromMs`, oldest first. */
+  /** Bytes pushed since the ring was made: a position to read from later with `bytesSince`. */
+  get bytesWritten(): number {
+    return this.written;
+  }
+
+  /** A copy of everything pushed since `bytesWritten` read `from` (which must still be kept). */
+  bytesSince(from: number): Uint8Array {
+    return this.copy(from, this.written - from);
+  }
+
+  /** Frames that end after `fromMs`, oldest first (copies). */
   framesAfter(fromMs: number): AudioFrame[] {
     const out: AudioFrame[] = [];
-    for (let i = this.head; i < this.frames.length; i++) {
-      const frame = this.frames[i]!;
-      if (frame.audioMs + frameDurationMs(frame.bytes) > fromMs) out.push(frame);
+    for (let i = this.first; i < this.next; i++) {
+      const slot = i % this.records;
+      const size = this.size[slot]!;
+      if (this.startMs[slot]! + size / BYTES_PER_MS > fromMs) out.push({ audioMs: this.startMs[slot]!, bytes: this.copy(this.position[slot]!, size) });
     }
     return out;
   }
@@ -72,6 +116,15 @@ export class AudioRing {
       out.set(frame.bytes, at);
       at += frame.bytes.length;
     }
+    return out;
+  }
+
+  private copy(position: number, length: number): Uint8Array {
+    const out = new Uint8Array(length);
+    const at = position % this.store.length;
+    const head = Math.min(length, this.store.length - at);
+    out.set(this.store.subarray(at, at + head), 0);
+    if (head < length) out.set(this.store.subarray(0, length - head), head);
     return out;
   }
 }

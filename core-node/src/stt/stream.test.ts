@@ -57,7 +57,7 @@ class FakeStream implements Recognizer {
   }
 }
 
-function setup(settings: Partial<{ rotateMs: number; maxMs: number; ringMs: number }> = {}) {
+function setup(settings: Partial<{ rotateMs: number; maxMs: number; ringMs: number; quietBatchMs: number }> = {}) {
   const clock = new ManualClock();
   const streams: FakeStream[] = [];
   const results: SttResult[] = [];
@@ -69,7 +69,7 @@ function setup(settings: Partial<{ rotateMs: number; maxMs: number; ringMs: numb
       return stream;
     },
     { onResult: (result) => results.push(result), onEvent: (event) => events.push(event) },
-    { rotateMs: 270_000, maxMs: 290_000, ringMs: 30_000, replayLeadMs: 500, lateFinalGraceMs: 1000, stallSpeechMs: 2500, ...settings },
+    { rotateMs: 270_000, maxMs: 290_000, ringMs: 30_000, replayLeadMs: 500, lateFinalGraceMs: 1000, stallSpeechMs: 2500, quietBatchMs: 20, ...settings },
     clock,
   );
   /** Writes frames [from, to) as the session does, 20 ms of audio (and wall time) each. */
@@ -91,6 +91,24 @@ describe("ResilientSttStream", () => {
     streams[0]!.events.onResult({ transcript: "שלום", isFinal: true, endOffsetMs: 640 });
     expect(results).toEqual([{ transcript: "שלום", isFinal: true, audioEndMs: 640 }]);
     expect(stt.health).toBe("ok");
+  });
+
+  it("sends quiet audio in 100 ms requests, and speech and the silence its final waits on frame by frame", () => {
+    const { streams, results, stt, play } = setup({ quietBatchMs: 100 });
+    const sizes = () => streams[0]!.writes.map((write) => write.length);
+    play(0, 13); // quiet: the first frame opens the stream, then 100 ms requests; 2 frames wait
+    expect(sizes()).toEqual([160, 800, 800]);
+    play(13, 20, () => 260); // an utterance starts: what waited goes at once, then each frame
+    expect(sizes()).toEqual([160, 800, 800, 480, 160, 160, 160, 160, 160, 160]);
+    streams[0]!.events.onResult({ transcript: "מה", isFinal: false, endOffsetMs: 380 });
+    play(20, 23); // the utterance ended, its final is still due: frame by frame
+    expect(sizes().slice(10)).toEqual([160, 160, 160]);
+    streams[0]!.events.onResult({ transcript: "מה השעה", isFinal: true, endOffsetMs: 440 });
+    play(23, 33); // quiet again
+    expect(sizes().slice(13)).toEqual([800, 800]);
+    expect(results.map((result) => result.audioEndMs)).toEqual([380, 440]);
+    // Nothing lost or reordered.
+    expect(streams[0]!.frames()).toEqual(Array.from({ length: 33 }, (_, n) => n));
   });
 
   it("after a retryable failure opens a new stream 200 ms later, fed what no final covered (the gap included)", () => {

@@ -14,6 +14,7 @@
 // logic runs in unit tests with a fake service and a fake clock.
 import {
   AudioRing,
+  BYTES_PER_MS,
   RetryEpisode,
   StreamTimeline,
   classifySttError,
@@ -69,6 +70,13 @@ export interface ResilientStreamSettings extends RotationSettings {
   lateFinalGraceMs: number;
   /** Utterance audio a stream may take without answering anything before it counts as stalled. */
   stallSpeechMs: number;
+  /**
+   * While nothing is being recognized (no utterance, no partial waiting for its final) live audio is
+   * sent in requests of this much: one gRPC message per 20 ms frame is most of what a call costs the
+   * process, and silence gains nothing from arriving sooner. Speech, and the silence after it that
+   * the service's final waits on, go out frame by frame.
+   */
+  quietBatchMs: number;
 }
 
 export const DEFAULT_STREAM_SETTINGS: Omit<ResilientStreamSettings, keyof RotationSettings> = {
@@ -79,6 +87,8 @@ export const DEFAULT_STREAM_SETTINGS: Omit<ResilientStreamSettings, keyof Rotati
   lateFinalGraceMs: 1000,
   // Google sends a first partial well within a second of speech.
   stallSpeechMs: 2500,
+  // Google's recommended request size for streaming.
+  quietBatchMs: 100,
 };
 
 interface OpenStream {
@@ -92,6 +102,10 @@ interface OpenStream {
   speechSinceResultMs: number;
   /** Where its latest result ends on the caller's clock. */
   lastResultEndMs: number | undefined;
+  /** Its latest result was a partial: the final is on its way, and waits on the audio after it. */
+  awaitingFinal: boolean;
+  /** Ring position of the first byte not yet sent to it. */
+  unsentFrom: number;
 }
 
 type State = "idle" | "streaming" | "waiting" | "down" | "closed";
@@ -143,10 +157,16 @@ export class ResilientSttStream implements SttStream {
     const rotation = rotationDue(stream.timeline.writtenMs, utteranceStartMs !== undefined, this.settings);
     if (rotation) return this.rotate(stream, rotation);
     stream.timeline.append(audioMs, frameDurationMs(mulaw));
-    stream.recognizer!.write(mulaw);
+    const live = utteranceStartMs !== undefined || stream.awaitingFinal;
+    if (live || this.ring.bytesWritten - stream.unsentFrom >= this.settings.quietBatchMs * BYTES_PER_MS) this.sendUnsent(stream);
     if (utteranceStartMs === undefined) return;
     stream.speechSinceResultMs += frameDurationMs(mulaw);
     if (stream.speechSinceResultMs >= this.settings.stallSpeechMs) this.reportStall(`no result for ${this.settings.stallSpeechMs} ms of speech`);
+  }
+
+  private sendUnsent(stream: OpenStream): void {
+    stream.recognizer!.write(this.ring.bytesSince(stream.unsentFrom));
+    stream.unsentFrom = this.ring.bytesWritten;
   }
 
   get lastResultEndMs(): number | undefined {
@@ -193,6 +213,8 @@ export class ResilientSttStream implements SttStream {
       finalSeen: false,
       speechSinceResultMs: 0,
       lastResultEndMs: undefined,
+      awaitingFinal: false,
+      unsentFrom: this.ring.bytesWritten,
     };
     this.current = stream;
     this.state = "streaming";
@@ -220,6 +242,7 @@ export class ResilientSttStream implements SttStream {
     const frames = this.ring.framesAfter(from);
     for (const frame of frames) stream.timeline.append(frame.audioMs, frameDurationMs(frame.bytes));
     for (const request of replayRequests(frames)) stream.recognizer.write(request);
+    stream.unsentFrom = this.ring.bytesWritten;
     return stream.timeline.writtenMs;
   }
 
@@ -236,6 +259,7 @@ export class ResilientSttStream implements SttStream {
     if (this.episode.attempts > 0) this.handlers.onEvent({ type: "recovered", attempts: this.episode.reset() });
     const audioEndMs = result.endOffsetMs === undefined ? undefined : stream.timeline.toAudioMs(result.endOffsetMs);
     if (audioEndMs !== undefined) stream.lastResultEndMs = audioEndMs;
+    stream.awaitingFinal = !result.isFinal;
     if (result.isFinal) {
       stream.finalSeen = true;
       if (audioEndMs !== undefined) {
