@@ -9,3 +9,4 @@ export * from "./wav.js";
 export * from "./turn-line.js";
 export * from "./request-headers.js";
 export * from "./level.js";
+export * from "./limits.js";
