@@ -4,6 +4,7 @@ import { CORE_CALL_PATH } from "@voice/protocol/core-link";
 import { signCoreToken } from "@voice/protocol/core-token";
 import { PHRASE_KEY_HEADER, PHRASE_PATH } from "@voice/protocol/phrase";
 import type { Env } from "./env.js";
+import { parseJson } from "./frames.js";
 import { errorText } from "./log.js";
 
 /** Call sid the deploy pipeline's requests are signed for (the core accepts it on /phrase and /health/warmup). */
@@ -94,13 +95,13 @@ export async function requestCoreWarmup(env: Env, timeoutMs: number): Promise<Co
     headers: { Authorization: await authorization(env, WARMUP_CALL_SID) },
     signal: AbortSignal.timeout(timeoutMs),
   });
-  const text = await response.text();
-  let body: unknown = null;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    // Reported as ok:false below; the status tells what happened.
-  }
+  return readCoreWarmup(response.status, await response.text());
+}
+
+/** The core's answer to /health/warmup: ok only for a 2xx JSON report that does not say ok:false. Never throws. */
+export function readCoreWarmup(status: number, text: string): CoreWarmup {
+  // Not JSON: reported as ok:false; the status tells what happened.
+  const body = parseJson(text) ?? null;
   const reportsFailure = typeof body === "object" && body !== null && (body as { ok?: unknown }).ok === false;
-  return { ok: response.ok && body !== null && !reportsFailure, status: response.status, body };
+  return { ok: status >= 200 && status < 300 && body !== null && !reportsFailure, status, body };
 }

@@ -3,19 +3,11 @@
 // conversation state the core sent, and when the link goes away mid-call (crash, restart, a draining
 // core's core.move) opens a new one within the reconnect policy and hands that core the state.
 // Control messages are parsed only when one arrives; media frames are never parsed.
-import {
-  coreMove,
-  coreState,
-  isControlMessage,
-  peekEvent,
-  type ConversationState,
-  type EdgeGreeting,
-  type EdgeResume,
-} from "@voice/protocol/core-link";
+import type { ConversationState, EdgeGreeting, EdgeResume } from "@voice/protocol/core-link";
 import { PHRASE_MARKS } from "@voice/protocol/phrase";
+import { classifyCoreFrame } from "./core-frames.js";
 import { openCoreSocket } from "./core-link.js";
 import type { Env } from "./env.js";
-import { isMediaFrame, parseJson } from "./frames.js";
 import { errorText, logEvent, type Severity } from "./log.js";
 import { classifyCoreClose, mayReopen, nextAttempt, type ReconnectPolicy } from "./reconnect-policy.js";
 import { CLOSE_INTERNAL_ERROR, CLOSE_NORMAL, closeQuietly } from "./socket.js";
@@ -136,19 +128,20 @@ export class CoreSession {
 
   private onCoreFrame(data: string | ArrayBuffer): void {
     if (typeof data !== "string") return this.call.drop("binary frame from core", { bytes: data.byteLength });
-    if (isMediaFrame(data) || !isControlMessage(data)) return this.call.toCaller(data);
-    const event = peekEvent(data);
-    if (event === "core.state") {
-      const parsed = coreState.safeParse(parseJson(data));
-      if (!parsed.success) return this.call.drop("invalid core.state", { issue: parsed.error.issues[0]?.message });
-      this.latestState = parsed.data.state;
-    } else if (event === "core.move") {
-      const parsed = coreMove.safeParse(parseJson(data));
-      if (!parsed.success) return this.call.drop("invalid core.move", { issue: parsed.error.issues[0]?.message });
-      this.leaving.add(this.socket!);
-      this.linkGone("moved", { reason: parsed.data.reason });
-    } else {
-      logEvent("INFO", "core control message ignored", { call_id: this.call.callSid, event: event?.slice(0, 40) });
+    const frame = classifyCoreFrame(data);
+    switch (frame.kind) {
+      case "to caller":
+        return this.call.toCaller(data);
+      case "state":
+        this.latestState = frame.state;
+        return;
+      case "move":
+        this.leaving.add(this.socket!);
+        return this.linkGone("moved", { reason: frame.reason });
+      case "invalid":
+        return this.call.drop(frame.reason, { issue: frame.issue });
+      case "unknown":
+        return logEvent("INFO", "core control message ignored", { call_id: this.call.callSid, event: frame.event });
     }
   }
 

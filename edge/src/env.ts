@@ -15,6 +15,12 @@ export interface Env {
   TTS_VOICE: string;
   /** How long (ms, decimal string) a call may wait for a lost core to come back; 30000 when unset. */
   RECONNECT_BUDGET_MS?: string;
+  /** Longest frame (chars, or bytes if binary) a caller may send; a longer one ends the call with 1009. 8192 when unset. */
+  MAX_FRAME_CHARS?: string;
+  /** Caller frames a call may send per second; more are dropped. 100 when unset. */
+  MAX_FRAMES_PER_SECOND?: string;
+  /** Seconds in a row over MAX_FRAMES_PER_SECOND after which the call is closed with 1008. 5 when unset. */
+  FLOOD_CLOSE_AFTER_S?: string;
   TWILIO_AUTH_TOKEN: string;
   CORE_SHARED_SECRET: string;
   /** Bearer token of the deploy pipeline for /health/warmup. */

@@ -1,7 +1,7 @@
 // GET /health (is the edge up, can it reach the core) and GET /health/warmup (the deploy pipeline's
 // call after rollout: make sure KV holds the current greeting and hold phrase, then warm the core).
 // Every failure becomes a field of the JSON answer; nothing here throws.
-import { timingSafeEqual } from "@voice/protocol/crypto";
+import { sha256Hex, timingSafeEqual } from "@voice/protocol/crypto";
 import type { Context } from "hono";
 import { probeCore, requestCoreWarmup } from "./core-link.js";
 import type { AppEnv } from "./env.js";
@@ -18,6 +18,11 @@ export async function handleHealth(c: Context<AppEnv>): Promise<Response> {
 
 function bearerToken(header: string | undefined): string | undefined {
   return header?.match(/^Bearer\s+(.+)$/i)?.[1];
+}
+
+/** Compares digests, not the strings: timingSafeEqual returns early on a length mismatch, which would tell the secret's length. */
+async function isSecret(candidate: string, secret: string): Promise<boolean> {
+  return timingSafeEqual(await sha256Hex(candidate), await sha256Hex(secret));
 }
 
 /** A phrase check as flat report fields: greeting_key, greeting_cached, ..., hold_key, ... */
@@ -38,7 +43,7 @@ function ttsWarmupMs(report: unknown): number | null {
 export async function handleWarmup(c: Context<AppEnv>): Promise<Response> {
   const token = bearerToken(c.req.header("authorization"));
   // An unset DEPLOY_TOKEN must lock the route, never open it.
-  if (!c.env.DEPLOY_TOKEN || !token || !timingSafeEqual(token, c.env.DEPLOY_TOKEN)) {
+  if (!c.env.DEPLOY_TOKEN || !token || !(await isSecret(token, c.env.DEPLOY_TOKEN))) {
     return c.json({ ok: false, error: "unauthorized" }, 401);
   }
   // Phrases first: on a miss the core synthesizes them into its cache, which its warmup then finds.

@@ -2,16 +2,18 @@
 // their first bytes and relayed as the very same text; only `start` is parsed in full (it carries
 // the call and stream ids). The core's side, including re-opening a lost link, is core-session.ts.
 // Bad input is dropped with a logged reason, never thrown: a broken frame must not end a call.
+// Only abuse does: a frame over the size limit (1009) or a flood that lasts (1008).
 import { peekEvent } from "@voice/protocol/core-link";
+import { CLOSE_POLICY_VIOLATION, CLOSE_TOO_BIG, FrameRateLimit, type FrameVerdict } from "@voice/protocol/limits";
 import { startFrame } from "@voice/protocol/twilio";
 import type { Context } from "hono";
+import { callSettings, type CallSettings } from "./call-settings.js";
 import { CoreSession, type CallSide } from "./core-session.js";
 import type { AppEnv, Env } from "./env.js";
 import { isMediaFrame, looksLikeJsonObject, parseJson } from "./frames.js";
 import { errorText, logEvent, type Severity } from "./log.js";
 import { PHRASE_MARKS } from "@voice/protocol/phrase";
 import { loadPhrase, phraseFrames, type PhraseName } from "./phrases.js";
-import { reconnectPolicy } from "./reconnect-policy.js";
 import { verifyMediaUpgrade } from "./signature.js";
 import { CLOSE_INTERNAL_ERROR, CLOSE_NORMAL, closeQuietly } from "./socket.js";
 
@@ -19,6 +21,8 @@ import { CLOSE_INTERNAL_ERROR, CLOSE_NORMAL, closeQuietly } from "./socket.js";
 const RELAYED_EVENTS = new Set(["media", "mark", "dtmf", "stop"]);
 /** Drops logged per call; past this a misbehaving peer is only counted (in the "call ended" line). */
 const MAX_LOGGED_DROPS = 20;
+/** Longest piece of caller-chosen text copied into a log line. */
+const MAX_LOGGED_CHARS = 40;
 
 export async function handleMediaUpgrade(c: Context<AppEnv>): Promise<Response> {
   if (!(await verifyMediaUpgrade(c.env, c.req.header("x-twilio-signature")))) {
@@ -34,17 +38,24 @@ export async function handleMediaUpgrade(c: Context<AppEnv>): Promise<Response> 
 class CallRelay implements CallSide {
   /** Set once `start` arrived; until then there is no core to relay to. */
   private core: CoreSession | undefined;
+  /** Set once the caller sent `stop`: nothing after it is relayed. */
+  private stopped = false;
   private ended = false;
   callSid = "";
   private streamSid = "";
   private startedAt = 0;
   private framesToCaller = 0;
   private framesDropped = 0;
+  private readonly settings: CallSettings;
+  private readonly rate: FrameRateLimit;
 
   constructor(
     private readonly caller: WebSocket,
     private readonly env: Env,
-  ) {}
+  ) {
+    this.settings = callSettings(env);
+    this.rate = new FrameRateLimit(this.settings.frameRate);
+  }
 
   accept(): void {
     // Binary frames must arrive as ArrayBuffer (not Blob) so they are recognised and dropped cheaply.
@@ -60,40 +71,65 @@ class CallRelay implements CallSide {
   }
 
   private onCallerFrame(data: string | ArrayBuffer): void {
-    // The common case first, unparsed: the session relays, buffers or drops it (a no-op once ended).
-    if (this.core && typeof data === "string" && isMediaFrame(data)) return this.core.forward(data);
     if (this.ended) return;
+    // The limits first, on the length alone: nothing reads a frame that is refused.
+    const size = typeof data === "string" ? data.length : data.byteLength;
+    if (size > this.settings.maxFrameChars) {
+      return this.refuse(CLOSE_TOO_BIG, "frame too big", { frameChars: size, maxFrameChars: this.settings.maxFrameChars });
+    }
+    const verdict = this.rate.admit(Date.now());
+    if (verdict !== "pass") return this.overRate(verdict);
+    // The common case, unparsed: the session relays, buffers or drops it.
+    if (this.core && !this.stopped && typeof data === "string" && isMediaFrame(data)) return this.core.forward(data);
     if (typeof data !== "string") return this.drop("binary frame", { bytes: data.byteLength });
     const event = looksLikeJsonObject(data) ? peekEvent(data) : undefined;
-    if (event === undefined) return this.drop("not a Twilio frame", { head: data.slice(0, 40) });
+    if (event === undefined) return this.drop("not a Twilio frame", { head: data.slice(0, MAX_LOGGED_CHARS) });
+    if (this.stopped) return this.drop("frame after stop", { event: event.slice(0, MAX_LOGGED_CHARS) });
     if (!this.core) {
       if (event === "start") return this.onStart(data);
       // `connected` is Twilio's hello before `start`: expected, and there is nothing to relay it to.
-      if (event !== "connected") this.drop("frame before start", { event: event.slice(0, 40) });
+      if (event !== "connected") this.drop("frame before start", { event: event.slice(0, MAX_LOGGED_CHARS) });
       return;
     }
     if (!RELAYED_EVENTS.has(event)) {
       const reason = event === "start" || event === "connected" ? `repeated ${event}` : "unknown event";
-      return this.drop(reason, { event: event.slice(0, 40) });
+      return this.drop(reason, { event: event.slice(0, MAX_LOGGED_CHARS) });
     }
-    // No core to tell: the caller's stop ends the call here.
-    if (event === "stop" && this.core.away) return this.end("caller stopped while the core was away", "INFO", CLOSE_NORMAL);
+    if (event === "stop") {
+      this.stopped = true;
+      // No core to tell: the caller's stop ends the call here.
+      if (this.core.away) return this.end("caller stopped while the core was away", "INFO", CLOSE_NORMAL);
+    }
     this.core.forward(data);
+  }
+
+  /** A frame over the rate: dropped with one log line per second of flood, or the call closed once the flood lasts. */
+  private overRate(verdict: Exclude<FrameVerdict, "pass">): void {
+    const { maxPerSecond, floodCloseAfterS } = this.settings.frameRate;
+    if (verdict === "close") return this.refuse(CLOSE_POLICY_VIOLATION, "frame flood", { maxPerSecond, floodCloseAfterS });
+    if (this.rate.droppedInWindow === 1) {
+      logEvent("WARNING", "frames over the rate dropped", { call_id: this.callSid || undefined, maxPerSecond, droppedSoFar: this.rate.droppedTotal });
+    }
+  }
+
+  /** Ends the call of a caller who broke a limit: the caller's socket gets `code`, the core an ordinary hang-up. */
+  private refuse(code: number, reason: string, fields: Record<string, unknown>): void {
+    this.finish(reason, "WARNING", code, CLOSE_NORMAL, fields);
   }
 
   private onStart(text: string): void {
     const parsed = startFrame.safeParse(parseJson(text));
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
-      return this.drop("invalid start frame", { issue: issue && `${issue.path.map(String).join(".")}: ${issue.message}` });
+      // A path may hold the caller's own keys (custom parameters): bounded like every other copy.
+      const where = issue?.path.map(String).join(".").slice(0, MAX_LOGGED_CHARS);
+      return this.drop("invalid start frame", { issue: issue && `${where}: ${issue.message.slice(0, 2 * MAX_LOGGED_CHARS)}` });
     }
     this.callSid = parsed.data.start.callSid;
     this.streamSid = parsed.data.streamSid;
     this.startedAt = Date.now();
-    const { policy, problem } = reconnectPolicy(this.env.RECONNECT_BUDGET_MS);
-    if (problem) logEvent("WARNING", "bad setting, using the default", { call_id: this.callSid, problem });
     logEvent("INFO", "call started", { call_id: this.callSid, streamSid: this.streamSid });
-    this.core = new CoreSession(this.env, this, policy, text);
+    this.core = new CoreSession(this.env, this, this.settings.reconnect, text);
     // The greeting plays while the core socket opens: the caller never waits for the core to hear it.
     this.core
       .open(this.playPhrase("greeting"))
@@ -143,10 +179,14 @@ class CallRelay implements CallSide {
 
   /** Ends the call once, on both sides: either side ending hangs up the other. */
   end(reason: string, severity: Severity, closeCode: number, fields: Record<string, unknown> = {}): void {
+    this.finish(reason, severity, closeCode, closeCode, fields);
+  }
+
+  private finish(reason: string, severity: Severity, callerCode: number, coreCode: number, fields: Record<string, unknown>): void {
     if (this.ended) return;
     this.ended = true;
-    closeQuietly(this.caller, closeCode, reason);
-    this.core?.close(closeCode, reason);
+    closeQuietly(this.caller, callerCode, reason);
+    this.core?.close(coreCode, reason);
     logEvent(severity, "call ended", {
       call_id: this.callSid || undefined,
       streamSid: this.streamSid || undefined,
@@ -155,6 +195,7 @@ class CallRelay implements CallSide {
       durationMs: this.startedAt ? Date.now() - this.startedAt : 0,
       framesToCaller: this.framesToCaller,
       framesDropped: this.framesDropped,
+      framesOverRate: this.rate.droppedTotal,
       ...this.core?.stats,
     });
   }

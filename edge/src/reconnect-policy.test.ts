@@ -1,4 +1,6 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { anyText, RUNS } from "./fuzz.js";
 import { classifyCoreClose, DEFAULT_RECONNECT_POLICY, mayReopen, nextAttempt, reconnectPolicy, type Attempt } from "./reconnect-policy.js";
 
 /** Every attempt of one outage whose tries all fail at once: the schedule the budget allows. */
@@ -49,5 +51,28 @@ describe("a closed core link", () => {
     expect(classifyCoreClose(1008)).toBe("refused");
     expect(classifyCoreClose(1012)).toBe("moved");
     for (const code of [1001, 1005, 1006, 1011]) expect(classifyCoreClose(code)).toBe("lost");
+  });
+});
+
+describe("reconnect policy on any input (property-based)", () => {
+  it("classifies every close code, ending the call only on 1000 and 1008", () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.integer({ min: 0, max: 65_535 }), fc.integer()), (code) => {
+        const expected = code === 1000 ? "ended" : code === 1008 ? "refused" : code === 1012 ? "moved" : "lost";
+        expect(classifyCoreClose(code)).toBe(expected);
+      }),
+      { seed: 8021, numRuns: RUNS },
+    );
+  });
+
+  it("reads any RECONNECT_BUDGET_MS without throwing, into a budget that allows at least the first try", () => {
+    fc.assert(
+      fc.property(anyText, (raw) => {
+        const { policy } = reconnectPolicy(raw);
+        expect(Number.isSafeInteger(policy.budgetMs) && policy.budgetMs > 0).toBe(true);
+        expect(nextAttempt(policy, 0, 0)).toEqual({ delayMs: 0, timeoutMs: Math.min(policy.connectTimeoutMs, policy.budgetMs) });
+      }),
+      { seed: 8022, numRuns: RUNS },
+    );
   });
 });

@@ -1,6 +1,7 @@
 // When a call whose core link went away tries to open a new one, and when it gives up. Pure: the
 // core session asks, this answers, so the rules are testable without sockets or clocks.
 import { CLOSE_CORE_MOVING } from "@voice/protocol/core-link";
+import { positiveIntegerVar } from "./vars.js";
 
 export interface ReconnectPolicy {
   /** Wait before each attempt of one outage (the first at once); the last value repeats. */
@@ -24,12 +25,8 @@ export const DEFAULT_RECONNECT_POLICY: ReconnectPolicy = {
 
 /** The policy with the budget from RECONNECT_BUDGET_MS; an unusable value keeps the default and says why. */
 export function reconnectPolicy(budgetVar: string | undefined): { policy: ReconnectPolicy; problem?: string } {
-  if (budgetVar === undefined || budgetVar === "") return { policy: DEFAULT_RECONNECT_POLICY };
-  const budgetMs = Number(budgetVar);
-  if (!Number.isInteger(budgetMs) || budgetMs <= 0) {
-    return { policy: DEFAULT_RECONNECT_POLICY, problem: `RECONNECT_BUDGET_MS=${JSON.stringify(budgetVar)} is not a positive integer` };
-  }
-  return { policy: { ...DEFAULT_RECONNECT_POLICY, budgetMs } };
+  const budget = positiveIntegerVar("RECONNECT_BUDGET_MS", budgetVar, DEFAULT_RECONNECT_BUDGET_MS);
+  return { policy: { ...DEFAULT_RECONNECT_POLICY, budgetMs: budget.value }, problem: budget.problem };
 }
 
 export interface Attempt {

@@ -1,6 +1,9 @@
+import { env } from "cloudflare:workers";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { twilioSignature, verifyTwilioSignature } from "@voice/protocol/twilio-signature";
-import { mediaStreamUrl, voiceWebhookUrl } from "./signature.js";
+import { anyText, wellFormedText } from "./fuzz.js";
+import { mediaStreamUrl, verifyMediaUpgrade, verifyVoiceWebhook, voiceWebhookUrl } from "./signature.js";
 
 // The worked example of Twilio's request-validation docs (used by its official helper libraries' tests).
 const DOCUMENTED = {
@@ -31,5 +34,25 @@ describe("signed URLs", () => {
     expect(voiceWebhookUrl("https://edge.example.com/")).toBe("https://edge.example.com/twilio/voice");
     expect(mediaStreamUrl("https://edge.example.com")).toBe("wss://edge.example.com/twilio/media");
     expect(mediaStreamUrl("http://127.0.0.1:8787")).toBe("ws://127.0.0.1:8787/twilio/media");
+  });
+});
+
+describe("signature checks on any input (property-based)", () => {
+  const params = fc.dictionary(wellFormedText, fc.string({ unit: "binary", maxLength: 30 }), { maxKeys: 5 });
+
+  it("accept exactly the signature Twilio would send, and refuse any other text without throwing", async () => {
+    await fc.assert(
+      fc.asyncProperty(params, fc.option(anyText, { nil: undefined }), async (fields, offered) => {
+        const valid = await twilioSignature(env.TWILIO_AUTH_TOKEN, voiceWebhookUrl(env.PUBLIC_URL), fields);
+        expect(await verifyVoiceWebhook(env, valid, fields)).toBe(true);
+        expect(await verifyVoiceWebhook(env, offered, fields)).toBe(offered === valid);
+        // One character changed anywhere: refused.
+        const at = valid.length - 2;
+        const altered = valid.slice(0, at) + (valid[at] === "A" ? "B" : "A") + valid.slice(at + 1);
+        expect(await verifyVoiceWebhook(env, altered, fields)).toBe(false);
+        expect(await verifyMediaUpgrade(env, offered)).toBe(false);
+      }),
+      { seed: 8051, numRuns: 100 },
+    );
   });
 });

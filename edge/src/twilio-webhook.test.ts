@@ -1,6 +1,8 @@
 import { env, exports } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import fc from "fast-check";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { twilioSignature } from "@voice/protocol/twilio-signature";
+import { anyText, wellFormedText } from "./fuzz.js";
 import { connectStreamTwiml, escapeXml } from "./twilio-webhook.js";
 
 const CALL = { CallSid: "CA00000000000000000000000000000001", AccountSid: "AC0001", From: "+972501234567", To: "+97231234567" };
@@ -51,5 +53,69 @@ describe("TwiML", () => {
     expect(connectStreamTwiml("ws://h/twilio/media", { from: 'client:"x"&<y>' })).toContain(
       '<Parameter name="from" value="client:&quot;x&quot;&amp;&lt;y&gt;"/>',
     );
+  });
+});
+
+describe("POST /twilio/voice on any body (property-based)", () => {
+  // Hundreds of requests: their log lines would bury the test report.
+  beforeEach(() => {
+    vi.spyOn(console, "log").mockImplementation(() => {});
+    vi.spyOn(console, "error").mockImplementation(() => {});
+  });
+  afterEach(() => vi.restoreAllMocks());
+  const webhookUrl = `${env.PUBLIC_URL}/twilio/voice`;
+  const post = (body: BodyInit, headers: Record<string, string>) =>
+    exports.default.fetch("http://edge.internal/twilio/voice", { method: "POST", headers, body });
+
+  it("refuses every body that is not signed, form or not, with 400 or 403 and never an error", async () => {
+    const contentType = fc.constantFrom(
+      "application/x-www-form-urlencoded",
+      "multipart/form-data",
+      "multipart/form-data; boundary=x",
+      "application/json",
+      "text/plain",
+      "",
+    );
+    const body = fc.oneof(anyText, fc.uint8Array({ maxLength: 300 }), fc.dictionary(wellFormedText, wellFormedText).map((p) => new URLSearchParams(p).toString()));
+    const signature = fc.option(fc.oneof(fc.base64String({ maxLength: 40 }), fc.string({ unit: "grapheme-ascii", maxLength: 60 })), { nil: undefined });
+    await fc.assert(
+      fc.asyncProperty(body, contentType, signature, async (payload, type, sig) => {
+        const headers: Record<string, string> = {};
+        if (type) headers["content-type"] = type;
+        if (sig !== undefined) headers["x-twilio-signature"] = sig;
+        const response = await post(payload, headers);
+        expect([400, 403]).toContain(response.status);
+        await response.body?.cancel();
+      }),
+      { seed: 8041, numRuns: 80 },
+    );
+  });
+
+  it("answers any correctly signed form with TwiML that carries the call's fields, escaped", async () => {
+    const fields = fc.record(
+      { CallSid: wellFormedText, From: wellFormedText, To: wellFormedText, extra: fc.dictionary(wellFormedText, wellFormedText, { maxKeys: 4 }) },
+      { requiredKeys: [] },
+    );
+    await fc.assert(
+      fc.asyncProperty(fields, async ({ extra, ...call }) => {
+        const params: Record<string, string> = Object.fromEntries([...Object.entries(extra ?? {}), ...Object.entries(call)]);
+        const response = await postVoice(params, await twilioSignature(env.TWILIO_AUTH_TOKEN, webhookUrl, params));
+        expect(response.status).toBe(200);
+        const twiml = await response.text();
+        for (const [name, field] of [["callSid", "CallSid"], ["from", "From"], ["to", "To"]] as const) {
+          const value = params[field];
+          if (value !== undefined) expect(twiml).toContain(`<Parameter name="${name}" value="${escapeXml(value)}"/>`);
+          else expect(twiml).not.toContain(`name="${name}"`);
+        }
+      }),
+      { seed: 8042, numRuns: 80 },
+    );
+  });
+
+  it("keeps a field named __proto__ as a field, so the signature over it still holds", async () => {
+    // A computed key is an own field, not the prototype: what a form parser must produce too.
+    const params = { ...CALL, ["__proto__"]: "x" };
+    const response = await postVoice(params, await twilioSignature(env.TWILIO_AUTH_TOKEN, webhookUrl, params));
+    expect(response.status).toBe(200);
   });
 });

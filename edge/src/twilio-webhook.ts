@@ -24,12 +24,15 @@ export function connectStreamTwiml(streamUrl: string, parameters: Record<string,
 /** Twilio's webhook fields handed on to the stream, as <Parameter> name -> form field. */
 const STREAM_PARAMETERS = { callSid: "CallSid", from: "From", to: "To" } as const;
 
+/** The body's text fields as own properties (fromEntries: a field named "__proto__" stays a field). */
 async function formParams(request: Request): Promise<Record<string, string>> {
-  const params: Record<string, string> = {};
-  for (const [name, value] of await request.formData()) {
-    if (typeof value === "string") params[name] = value;
-  }
-  return params;
+  const fields = [...(await request.formData())].filter((entry): entry is [string, string] => typeof entry[1] === "string");
+  return Object.fromEntries(fields);
+}
+
+/** A caller-chosen value as a log field: bounded, since nothing vouches for it before the signature does. */
+function logged(value: string | undefined): string | undefined {
+  return value?.slice(0, 64);
 }
 
 export async function handleVoiceWebhook(c: Context<AppEnv>): Promise<Response> {
@@ -41,7 +44,7 @@ export async function handleVoiceWebhook(c: Context<AppEnv>): Promise<Response> 
     return c.body(null, 403);
   }
   if (!(await verifyVoiceWebhook(c.env, c.req.header("x-twilio-signature"), params))) {
-    logEvent("WARNING", "voice webhook rejected", { reason: "bad signature", callSid: params.CallSid });
+    logEvent("WARNING", "voice webhook rejected", { reason: "bad signature", callSid: logged(params.CallSid) });
     return c.body(null, 403);
   }
   const streamParameters: Record<string, string> = {};

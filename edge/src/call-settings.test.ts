@@ -1,0 +1,84 @@
+import fc from "fast-check";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { DEFAULT_FLOOD_CLOSE_AFTER_S, DEFAULT_MAX_FRAMES_PER_SECOND } from "@voice/protocol/limits";
+import { callSettings, DEFAULT_MAX_FRAME_CHARS, readCallSettings, type CallVars } from "./call-settings.js";
+import { anyText, RUNS } from "./fuzz.js";
+import { DEFAULT_RECONNECT_BUDGET_MS } from "./reconnect-policy.js";
+import { positiveIntegerVar } from "./vars.js";
+
+const DEFAULTS = {
+  maxFrameChars: DEFAULT_MAX_FRAME_CHARS,
+  frameRate: { maxPerSecond: DEFAULT_MAX_FRAMES_PER_SECOND, floodCloseAfterS: DEFAULT_FLOOD_CLOSE_AFTER_S },
+};
+
+describe("numeric vars", () => {
+  it("take decimal digits and nothing else", () => {
+    expect(positiveIntegerVar("X", "250", 7)).toEqual({ value: 250 });
+    expect(positiveIntegerVar("X", undefined, 7)).toEqual({ value: 7 });
+    expect(positiveIntegerVar("X", "", 7)).toEqual({ value: 7 });
+    for (const bad of ["0", "-5", "1.5", "1e3", "0x10", " 5", "5 ", "soon", "9".repeat(16)]) {
+      expect(positiveIntegerVar("X", bad, 7)).toEqual({ value: 7, problem: `X=${JSON.stringify(bad)} is not a positive integer` });
+    }
+  });
+
+  it("read any positive integer back, and keep the default with a bounded reason for any other text (property-based)", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }), (n) => {
+        if (n < 1e15) expect(positiveIntegerVar("X", String(n), 7)).toEqual({ value: n });
+      }),
+      { seed: 8011, numRuns: RUNS },
+    );
+    fc.assert(
+      fc.property(anyText, (raw) => {
+        const { value, problem } = positiveIntegerVar("X", raw, 7);
+        expect(Number.isSafeInteger(value) && value > 0).toBe(true);
+        // Either the text read as written, or the default with the reason.
+        if (problem === undefined) expect(value).toBe(raw === "" ? 7 : Number(raw));
+        else expect(value).toBe(7);
+        if (problem) expect(problem.length).toBeLessThan(300);
+      }),
+      { seed: 8012, numRuns: RUNS },
+    );
+  });
+});
+
+describe("call settings", () => {
+  afterEach(() => vi.restoreAllMocks());
+
+  it("are the defaults when the vars are unset", () => {
+    expect(readCallSettings({})).toEqual({
+      settings: { ...DEFAULTS, reconnect: expect.objectContaining({ budgetMs: DEFAULT_RECONNECT_BUDGET_MS }) },
+      problems: [],
+    });
+  });
+
+  it("take each var that is usable and name each that is not (property-based)", () => {
+    const varValue = fc.option(fc.oneof(fc.integer({ min: 1, max: 100_000 }).map(String), anyText), { nil: undefined });
+    fc.assert(
+      fc.property(varValue, varValue, varValue, varValue, (chars, perSecond, closeAfter, budget) => {
+        const vars: CallVars = { MAX_FRAME_CHARS: chars, MAX_FRAMES_PER_SECOND: perSecond, FLOOD_CLOSE_AFTER_S: closeAfter, RECONNECT_BUDGET_MS: budget };
+        const { settings, problems } = readCallSettings(vars);
+        const values = [settings.maxFrameChars, settings.frameRate.maxPerSecond, settings.frameRate.floodCloseAfterS, settings.reconnect.budgetMs];
+        for (const value of values) expect(Number.isSafeInteger(value) && value > 0).toBe(true);
+        const names = Object.keys(vars) as (keyof CallVars)[];
+        const bad = names.filter((name) => positiveIntegerVar(name, vars[name], 1).problem !== undefined);
+        expect(problems).toHaveLength(bad.length);
+        bad.forEach((name, i) => expect(problems[i]).toContain(name));
+      }),
+      { seed: 8013, numRuns: RUNS },
+    );
+  });
+
+  it("log a bad var once, not once per call", () => {
+    const lines: string[] = [];
+    vi.spyOn(console, "error").mockImplementation((line: string) => void lines.push(line));
+    const env = { MAX_FRAMES_PER_SECOND: "lots", FLOOD_CLOSE_AFTER_S: "3" };
+    for (let call = 0; call < 5; call++) expect(callSettings(env).frameRate).toEqual({ maxPerSecond: DEFAULT_MAX_FRAMES_PER_SECOND, floodCloseAfterS: 3 });
+    expect(lines.map((line) => JSON.parse(line))).toEqual([
+      { severity: "WARNING", message: "bad setting, using the default", problem: 'MAX_FRAMES_PER_SECOND="lots" is not a positive integer' },
+    ]);
+    // Changed vars are read (and judged) afresh.
+    expect(callSettings({ MAX_FRAME_CHARS: "4096" }).maxFrameChars).toBe(4096);
+    expect(lines).toHaveLength(1);
+  });
+});
