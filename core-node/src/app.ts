@@ -15,8 +15,9 @@ import type { Logger } from "./metrics/log.js";
 import { createGoogleSpeechToText } from "./stt/google.js";
 import { createOpenAiTranscriber } from "./stt/transcription.js";
 import type { SpeechToText, Transcriber } from "./stt/types.js";
-import { CachedTextToSpeech, TtsCache } from "./tts/cache.js";
+import { CachedTextToSpeech, TtsCache, cacheKey } from "./tts/cache.js";
 import { createGoogleTextToSpeech } from "./tts/google.js";
+import { synthesisRequest } from "./tts/types.js";
 
 /** Constructions since the process started; each stays at 1 however many calls are served. */
 export const constructions = {
@@ -66,6 +67,8 @@ export interface App {
   /** Synthesis in the configured voice, through the shared cache. */
   tts: CachedTextToSpeech;
   ttsCache: TtsCache;
+  /** Whether `text` in the configured voice is in the TTS cache (its synthesis would cost nothing). */
+  ttsCached(text: string): boolean;
   llm: ChatModel;
   /** Whole-utterance transcription, the fallback when streaming recognition is down. */
   transcriber: Transcriber;
@@ -143,6 +146,9 @@ export async function buildApp(config: Config, log: Logger): Promise<App> {
     // one bounds the rest (warmup).
     maxRetries: 0,
     timeout: 10_000,
+    // The SDK would print a malformed stream event's raw bytes to stderr itself; the session
+    // already logs one line with the reason.
+    logLevel: "off",
   });
   constructions.openaiClient++;
   const vad = await loadVad();
@@ -150,7 +156,8 @@ export async function buildApp(config: Config, log: Logger): Promise<App> {
 
   const googleTts = createGoogleTextToSpeech(ttsClient, { timeoutMs: config.TTS_TIMEOUT_MS });
   const ttsCache = new TtsCache(config.TTS_CACHE_MAX_BYTES);
-  const tts = new CachedTextToSpeech(googleTts, ttsCache, { languageCode: config.LANGUAGE, name: config.TTS_VOICE });
+  const voice = { languageCode: config.LANGUAGE, name: config.TTS_VOICE };
+  const tts = new CachedTextToSpeech(googleTts, ttsCache, voice);
   const stt = createGoogleSpeechToText(speechClient, {
     languageCode: config.LANGUAGE,
     model: config.STT_MODEL,
@@ -180,7 +187,7 @@ export async function buildApp(config: Config, log: Logger): Promise<App> {
     if (!voices.includes(config.TTS_VOICE)) {
       throw new Error(`unknown TTS voice ${config.TTS_VOICE} for ${config.LANGUAGE}; available: ${voices.join(", ") || "none"}`);
     }
-    const phrases = [config.GREETING_TEXT, ...Object.values(config.FIXED_PHRASES)];
+    const phrases = [config.GREETING_TEXT, config.CALL_LIMIT_TEXT, ...Object.values(config.FIXED_PHRASES)];
     await Promise.all(phrases.map((text) => tts.synthesize(text, undefined, WARMUP_REQUEST_TIMEOUT_MS)));
     report.tts_cached_phrases = phrases.length;
   }
@@ -191,6 +198,8 @@ export async function buildApp(config: Config, log: Logger): Promise<App> {
     stt,
     tts,
     ttsCache,
+    // The key of exactly the request CachedTextToSpeech would send.
+    ttsCached: (text) => ttsCache.get(cacheKey(synthesisRequest(text, voice))) !== undefined,
     llm,
     transcriber,
     vad,

@@ -1,13 +1,16 @@
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
   ConfigError,
   DEFAULT_BACKCHANNEL_WORDS,
+  DEFAULT_CALL_LIMIT_TEXT,
   DEFAULT_FIXED_PHRASES,
   DEFAULT_GREETING_TEXT,
   DEFAULT_SYSTEM_PROMPT,
+  SETTING_NAMES,
   loadConfig,
   resolveGoogleCredentials,
 } from "./config.js";
@@ -46,6 +49,15 @@ describe("loadConfig", () => {
       HISTORY_MAX_TOKENS: 3000,
       DTMF_TIMEOUT_MS: 1500,
       GREETING_TEXT: DEFAULT_GREETING_TEXT,
+      CALL_LIMIT_TEXT: DEFAULT_CALL_LIMIT_TEXT,
+      MAX_CALLS: 100,
+      MAX_FRAME_BYTES: 64 * 1024,
+      MAX_FRAMES_PER_SECOND: 200,
+      FLOOD_CLOSE_AFTER_S: 5,
+      MAX_CALL_MS: 3_600_000,
+      LLM_MAX_REQUESTS_PER_CALL: 600,
+      TTS_MAX_CHARS_PER_CALL: 60_000,
+      PHRASE_MAX_UNCACHED_PER_MIN: 10,
       SYSTEM_PROMPT: expect.stringContaining("language the caller speaks"),
       systemPrompt: DEFAULT_SYSTEM_PROMPT,
       FIXED_PHRASES: DEFAULT_FIXED_PHRASES,
@@ -131,6 +143,66 @@ describe("loadConfig", () => {
     writeFileSync(empty, "  \n");
     expect(() => loadConfig({ ...required, AGENT_PROMPT_FILE: empty })).toThrow(/AGENT_PROMPT_FILE: .* is empty/);
     expect(() => loadConfig({ ...required, AGENT_PROMPT_FILE: missing, PORT: "x" })).toThrow(/PORT: .*AGENT_PROMPT_FILE|AGENT_PROMPT_FILE: .*PORT/);
+  });
+});
+
+describe("limits", () => {
+  it("reads the limits and refuses values that would break a normal call", () => {
+    const config = loadConfig({ ...required, MAX_CALLS: "12", MAX_FRAME_BYTES: "8192", MAX_CALL_MS: "60000", CALL_LIMIT_TEXT: "Time is up. Goodbye." });
+    expect(config).toMatchObject({ MAX_CALLS: 12, MAX_FRAME_BYTES: 8192, MAX_CALL_MS: 60_000, CALL_LIMIT_TEXT: "Time is up. Goodbye." });
+    // Twilio sends 50 media frames a second: a lower limit would drop the caller's audio.
+    expect(() => loadConfig({ ...required, MAX_FRAMES_PER_SECOND: "40" })).toThrow(/MAX_FRAMES_PER_SECOND:/);
+    expect(() => loadConfig({ ...required, MAX_FRAME_BYTES: "100" })).toThrow(/MAX_FRAME_BYTES:/);
+    for (const name of ["MAX_CALLS", "FLOOD_CLOSE_AFTER_S", "LLM_MAX_REQUESTS_PER_CALL", "TTS_MAX_CHARS_PER_CALL"]) {
+      expect(() => loadConfig({ ...required, [name]: "0" }), name).toThrow(new RegExp(`${name}:`));
+    }
+    expect(loadConfig({ ...required, PHRASE_MAX_UNCACHED_PER_MIN: "0" }).PHRASE_MAX_UNCACHED_PER_MIN).toBe(0);
+  });
+});
+
+describe("loadConfig on arbitrary values", () => {
+  /** What an environment variable may hold: anything, and the near misses of what the core expects. */
+  const anyValue = fc.oneof(
+    fc.string({ unit: "binary", maxLength: 80 }),
+    fc.string({ maxLength: 20 }),
+    fc.integer().map(String),
+    fc.double().map(String),
+    fc.json({ maxDepth: 2 }),
+    fc.constantFrom("true", "false", "yes", "0", "1", "-1", "1e309", "0x10", "NaN", "Infinity", " 8080 ", "{}", "[]", "null", "{\"he\": [\"\"]}", "host:99999", "http://", "."),
+  );
+
+  it("returns a config or a ConfigError naming the variable, for any value of any setting", () => {
+    expect(SETTING_NAMES).toContain("MAX_CALLS");
+    fc.assert(
+      fc.property(fc.constantFrom(...SETTING_NAMES), anyValue, (name, value) => {
+        let outcome: unknown;
+        try {
+          outcome = loadConfig({ ...required, [name]: value });
+        } catch (error) {
+          outcome = error;
+        }
+        if (outcome instanceof Error) {
+          expect(outcome).toBeInstanceOf(ConfigError);
+          expect(outcome.message).toContain(name);
+        } else {
+          expect(outcome).toHaveProperty("CORE_SHARED_SECRET");
+        }
+      }),
+      { seed: 8008, numRuns: 1500 },
+    );
+  });
+
+  it("never throws anything but a ConfigError, whatever the whole environment holds", () => {
+    fc.assert(
+      fc.property(fc.dictionary(fc.constantFrom(...SETTING_NAMES), anyValue, { maxKeys: 8 }), (env) => {
+        try {
+          loadConfig(env);
+        } catch (error) {
+          expect(error).toBeInstanceOf(ConfigError);
+        }
+      }),
+      { seed: 8009, numRuns: 500 },
+    );
   });
 });
 

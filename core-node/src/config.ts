@@ -3,9 +3,17 @@
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { DEFAULT_FLOOD_CLOSE_AFTER_S, DEFAULT_MAX_FRAMES_PER_SECOND } from "@voice/protocol";
 import { z } from "zod";
 
 export const DEFAULT_GREETING_TEXT = "שלום, הגעתם למרפאת השיניים. במה אפשר לעזור?";
+
+/**
+ * Spoken when the core ends a call itself (MAX_CALL_MS reached, a per-call budget spent), then the
+ * call is closed. In the default language like the greeting: a deployment in another language sets
+ * CALL_LIMIT_TEXT as it sets GREETING_TEXT.
+ */
+export const DEFAULT_CALL_LIMIT_TEXT = "השיחה מסתיימת כעת. תודה שהתקשרתם, להתראות.";
 
 export const DEFAULT_SYSTEM_PROMPT = [
   "You are the phone receptionist of a small dental clinic, speaking with a caller on the phone.",
@@ -148,6 +156,8 @@ const settingsSchema = z.object({
   BACKCHANNEL_MAX_MS: z.coerce.number().int().min(20).default(600),
   BACKCHANNEL_WORDS: backchannelWords.default({ ...DEFAULT_BACKCHANNEL_WORDS }),
   GREETING_TEXT: z.string().min(1).default(DEFAULT_GREETING_TEXT),
+  /** Said before the core ends a call at MAX_CALL_MS or over a per-call budget; synthesized at warmup. */
+  CALL_LIMIT_TEXT: z.string().min(1).default(DEFAULT_CALL_LIMIT_TEXT),
   SYSTEM_PROMPT: z.string().min(1).default(DEFAULT_SYSTEM_PROMPT),
   /** Path of the system prompt with the business facts; when set it is the prompt (SYSTEM_PROMPT is not used). */
   AGENT_PROMPT_FILE: promptFile.optional(),
@@ -157,9 +167,36 @@ const settingsSchema = z.object({
   DTMF_TIMEOUT_MS: z.coerce.number().int().min(100).default(1500),
   FIXED_PHRASES: fixedPhrases.default({ ...DEFAULT_FIXED_PHRASES }),
   CORE_SHARED_SECRET: z.string().min(16, "must be at least 16 characters"),
+  // ---- limits: what one caller, or one holder of a core token, can cost -----------------------
+  /** Calls one core process serves at once; one more is accepted and closed at once with 1013 (Cloud Run's containerConcurrency should equal it). */
+  MAX_CALLS: z.coerce.number().int().min(1).default(100),
+  /** Largest frame the call link takes (WebSocket maxPayload); a larger one closes the call with 1009. Twilio's are ~300 bytes; edge.resume carries the conversation. */
+  MAX_FRAME_BYTES: z.coerce.number().int().min(4096).max(16 * 1024 * 1024).default(64 * 1024),
+  /**
+   * Frames per second one call may send; the rest of the second is dropped. Twilio sends 50 media
+   * frames a second. Twice the edge's limit: the edge is the one that thins a caller's flood, and
+   * what it lets through may fall into one of this core's windows from two of its own.
+   */
+  MAX_FRAMES_PER_SECOND: z.coerce.number().int().min(60).default(2 * DEFAULT_MAX_FRAMES_PER_SECOND),
+  /** Seconds in a row over MAX_FRAMES_PER_SECOND after which the call is closed with 1008. */
+  FLOOD_CLOSE_AFTER_S: z.coerce.number().int().min(1).default(DEFAULT_FLOOD_CLOSE_AFTER_S),
+  /** Longest call: then the core stops listening, says CALL_LIMIT_TEXT and closes (Cloud Run ends a request at its timeout anyway). */
+  MAX_CALL_MS: z.coerce.number().int().min(1000).default(3_600_000),
+  /**
+   * LLM requests one call may make (speculative ones and retries count); past it the call is wrapped
+   * up. A talkative hour-long call (a turn every 8 s, ~1.7 requests a turn with speculation) stays under.
+   */
+  LLM_MAX_REQUESTS_PER_CALL: z.coerce.number().int().min(1).default(600),
+  /** Characters one call may send for synthesis (cache misses only; ~$1 of WaveNet); past it the call is wrapped up. */
+  TTS_MAX_CHARS_PER_CALL: z.coerce.number().int().min(1).default(60_000),
+  /** Texts not in the TTS cache that GET /phrase synthesizes per minute (per process); past it 429. */
+  PHRASE_MAX_UNCACHED_PER_MIN: z.coerce.number().int().min(0).default(10),
   DEBUG: flag.default(false),
   LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal"]).default("info"),
 });
+
+/** The name of every setting the core reads. */
+export const SETTING_NAMES = Object.keys(settingsSchema.shape) as Array<keyof typeof settingsSchema.shape>;
 
 export const configSchema = settingsSchema
   .refine((settings) => settings.STT_STREAM_ROTATE_MS <= settings.STT_STREAM_MAX_MS, {

@@ -46,7 +46,7 @@ afterAll(async () => {
 
 it("starts warm, serves a call, and on SIGTERM moves it to another core and exits", async () => {
   const start = await nextLine("APP_START");
-  expect(start).toMatchObject({ severity: "INFO", language: "he-IL", warmup: { ok: true, tts_cached_phrases: 4 }, status: "ok" });
+  expect(start).toMatchObject({ severity: "INFO", language: "he-IL", warmup: { ok: true, tts_cached_phrases: 5 }, status: "ok" });
   expect(start.warmup).not.toHaveProperty("tts_warmup_error");
   const port = start.port as number;
   const health = await (await fetch(`http://127.0.0.1:${port}/health`)).json();

@@ -18,7 +18,7 @@ async function main(): Promise<void> {
     process.stderr.write(`${JSON.stringify({ severity: "CRITICAL", message: error.message, timestamp: new Date().toISOString() })}\n`);
     process.exit(1);
   }
-  const log = createLogger({ level: config.LOG_LEVEL, debug: config.DEBUG });
+  const log = createLogger({ level: config.LOG_LEVEL, debug: config.DEBUG, secrets: [config.CORE_SHARED_SECRET, config.OPENAI_API_KEY] });
   const app = await buildApp(config, log);
   const warmup = config.TTS_PREWARM ? await app.warmup() : undefined;
   const server = await startServer(app, { port: config.PORT });
@@ -31,7 +31,7 @@ async function main(): Promise<void> {
       llm_model: config.LLM_MODEL,
       speech_endpoint: config.SPEECH_ENDPOINT ? `${config.SPEECH_ENDPOINT.host}:${config.SPEECH_ENDPOINT.port}` : "google",
       tts_endpoint: config.TTS_ENDPOINT ? `${config.TTS_ENDPOINT.host}:${config.TTS_ENDPOINT.port}` : "google",
-      openai_base_url: config.OPENAI_BASE_URL ?? "openai",
+      openai_base_url: config.OPENAI_BASE_URL ? withoutCredentials(config.OPENAI_BASE_URL) : "openai",
       google_credentials_path: credentialsPath,
       agent_prompt_file: config.AGENT_PROMPT_FILE?.path,
       system_prompt_chars: config.systemPrompt.length,
@@ -47,13 +47,19 @@ async function main(): Promise<void> {
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    log.info({ signal, active_calls: server.activeCalls() }, "APP_STOP");
+    log.info({ signal, active_calls: server.activeCalls(), calls_refused: server.callsRefused() }, "APP_STOP");
     await server.close();
     await app.close();
     log.flush(() => process.exit(0));
   };
   process.on("SIGTERM", () => void stop("SIGTERM"));
   process.on("SIGINT", () => void stop("SIGINT"));
+}
+
+/** A URL as safe to log: no user, password or query (a proxy's key may ride in any of them). */
+function withoutCredentials(text: string): string {
+  const url = new URL(text);
+  return `${url.protocol}//${url.host}${url.pathname}`;
 }
 
 main().catch((error: unknown) => {

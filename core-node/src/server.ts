@@ -1,10 +1,12 @@
 // HTTP + WebSocket front of the core: health and warmup for the deploy pipeline, phrase audio for
 // the edge's KV, and the per-call WebSocket the edge relays each call to. Every route but GET /health
-// takes a core token (the edge signs its own requests for the call id "warmup").
+// takes a core token (the edge signs its own requests for the call id "warmup"). What a token holder
+// can cost is bounded: MAX_CALLS calls at once, MAX_FRAME_BYTES per frame, and /phrase synthesizes
+// at most PHRASE_MAX_UNCACHED_PER_MIN texts a minute that are not in the TTS cache.
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
-import { CORE_CALL_PATH, MAX_PHRASE_CHARS, PHRASE_KEY_HEADER, PHRASE_PATH, phraseKey, verifyCoreToken } from "@voice/protocol";
+import { CLOSE_AT_CAPACITY, CORE_CALL_PATH, MAX_PHRASE_CHARS, PHRASE_KEY_HEADER, PHRASE_PATH, phraseKey, verifyCoreToken } from "@voice/protocol";
 import { WebSocketServer } from "ws";
 import { constructions, errorText, type App } from "./app.js";
 import { CallSession } from "./call/session.js";
@@ -13,6 +15,8 @@ export interface CoreServer {
   /** The port actually bound (useful with port 0). */
   port: number;
   activeCalls(): number;
+  /** Calls refused since start because the core was at MAX_CALLS. */
+  callsRefused(): number;
   /**
    * Drains: stops accepting at once, moves every call to another core (each finishes the sentence
    * playing and lets the caller finish an utterance, hands the edge its state and closes with 1012),
@@ -27,17 +31,24 @@ const DRAIN_MAX_MS = 8000;
 /** How long a call may wait for the sentence playing, and the caller's words in progress, before it moves anyway. */
 const DRAIN_CALL_MAX_MS = 6000;
 
-/** Incoming frames are ~300 bytes; anything near this is not a Twilio frame. */
-const MAX_FRAME_BYTES = 64 * 1024;
+/** What GET /health reports about calls. */
+interface CallCounts {
+  sessions: Set<CallSession>;
+  refused: number;
+}
 
 export async function startServer(app: App, options: { port: number; host?: string }): Promise<CoreServer> {
-  const sessions = new Set<CallSession>();
+  const { config } = app;
+  const calls: CallCounts = { sessions: new Set<CallSession>(), refused: 0 };
+  const { sessions } = calls;
+  const phrases = new PhraseAllowance(config.PHRASE_MAX_UNCACHED_PER_MIN);
   let draining: Promise<void> | undefined;
-  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
+  // A larger frame makes ws close the socket with 1009 itself (the session logs why).
+  const wss = new WebSocketServer({ noServer: true, maxPayload: config.MAX_FRAME_BYTES });
 
   const http = createServer((request, response) => {
-    handleHttp(app, sessions, request, response).catch((error: unknown) => {
-      app.log.error({ path: request.url, error: errorText(error) }, "HTTP handler failed");
+    handleHttp(app, calls, phrases, request, response).catch((error: unknown) => {
+      app.log.error({ path: pathOf(request), error: errorText(error) }, "HTTP handler failed");
       if (!response.headersSent) json(response, 500, { error: "internal error" });
       else response.destroy();
     });
@@ -49,11 +60,19 @@ export async function startServer(app: App, options: { port: number; host?: stri
       // An upgrade already on its way when the drain began (the listener takes no new connection).
       if (draining) check = { ok: false, status: "503 Service Unavailable", reason: "core draining" };
       if (!check.ok) {
-        app.log.warn({ path: request.url, reason: check.reason }, "call refused");
+        app.log.warn({ path: pathOf(request), reason: check.reason }, "call refused");
         socket.end(`HTTP/1.1 ${check.status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
         return;
       }
       wss.handleUpgrade(request, socket, head, (ws) => {
+        // Counted here, where the session is added, so upgrades authorized at the same time cannot overshoot.
+        if (sessions.size >= config.MAX_CALLS) {
+          calls.refused++;
+          app.log.warn({ call_id: check.callSid, active_calls: sessions.size, max_calls: config.MAX_CALLS }, "call refused: core at capacity");
+          // After the upgrade, so the edge reads a close code (and may try another core), not an HTTP error.
+          ws.close(CLOSE_AT_CAPACITY, "core at capacity");
+          return;
+        }
         const session = new CallSession(app, ws, { tokenCallSid: check.callSid, onEnded: (s) => sessions.delete(s) });
         sessions.add(session);
       });
@@ -71,6 +90,7 @@ export async function startServer(app: App, options: { port: number; host?: stri
   return {
     port: (http.address() as AddressInfo).port,
     activeCalls: () => sessions.size,
+    callsRefused: () => calls.refused,
     close() {
       draining ??= drain();
       return draining;
@@ -110,18 +130,23 @@ function bearerToken(request: IncomingMessage): string | undefined {
   return header?.startsWith("Bearer ") ? header.slice(7).trim() : undefined;
 }
 
-async function handleHttp(app: App, sessions: Set<CallSession>, request: IncomingMessage, response: ServerResponse) {
+/** The path alone: a query string is the client's to fill, and may carry anything. */
+function pathOf(request: IncomingMessage): string {
+  return new URL(request.url ?? "/", "http://core").pathname;
+}
+
+async function handleHttp(app: App, calls: CallCounts, phrases: PhraseAllowance, request: IncomingMessage, response: ServerResponse) {
   const url = new URL(request.url ?? "/", "http://core");
   if (request.method !== "GET") return json(response, 405, { error: "method not allowed" });
-  if (url.pathname === "/health") return health(app, sessions, response);
+  if (url.pathname === "/health") return health(app, calls, response);
   if (url.pathname !== "/health/warmup" && url.pathname !== PHRASE_PATH) return json(response, 404, { error: "not found" });
   const check = await verifyCoreToken(app.config.CORE_SHARED_SECRET, bearerToken(request), Date.now());
   if (!check.ok) return json(response, 401, { error: check.reason });
-  if (url.pathname === PHRASE_PATH) return phrase(app, url.searchParams.get("text"), response);
+  if (url.pathname === PHRASE_PATH) return phrase(app, phrases, url.searchParams.get("text"), response);
   return json(response, 200, await app.warmup());
 }
 
-function health(app: App, sessions: Set<CallSession>, response: ServerResponse): void {
+function health(app: App, { sessions, refused }: CallCounts, response: ServerResponse): void {
   // Always 200 while the process serves: a Cloud Run startup or liveness probe that failed on
   // "degraded" would restart the instance, which cannot fix credentials or a service outage and
   // would turn them into a crash loop. The deploy pipeline gates on `status` (and on
@@ -130,19 +155,56 @@ function health(app: App, sessions: Set<CallSession>, response: ServerResponse):
     ...app.health(),
     uptime_s: Math.round((Date.now() - app.startedAt) / 1000),
     active_calls: sessions.size,
+    max_calls: app.config.MAX_CALLS,
+    calls_refused: refused,
     constructions,
     tts_cache: { entries: app.ttsCache.size, bytes: app.ttsCache.bytes },
   });
 }
 
 /**
+ * Synthesis of texts not in the TTS cache through GET /phrase, at most `perMinute` in any minute: a
+ * token holder asking for ever new texts costs a bounded bill. Texts in the cache are always served.
+ */
+class PhraseAllowance {
+  /** Times (ms) of the uncached syntheses of the last minute, oldest first. */
+  private readonly recent: number[] = [];
+  private lastWarningAt = Number.NEGATIVE_INFINITY;
+
+  constructor(private readonly perMinute: number) {}
+
+  /** Takes one synthesis if the last minute has room for it. */
+  take(nowMs: number): boolean {
+    while (this.recent.length > 0 && nowMs - this.recent[0]! >= 60_000) this.recent.shift();
+    if (this.recent.length >= this.perMinute) return false;
+    this.recent.push(nowMs);
+    return true;
+  }
+
+  /** One warning line a minute at most, however many requests are refused. */
+  warnNow(nowMs: number): boolean {
+    if (nowMs - this.lastWarningAt < 60_000) return false;
+    this.lastWarningAt = nowMs;
+    return true;
+  }
+}
+
+/**
  * A phrase the edge plays by itself (the greeting, "one moment"), as 8 kHz mu-law without a header,
  * keyed by what shapes its audio. Through the TTS cache, so a repeated warmup costs no synthesis.
  */
-async function phrase(app: App, text: string | null, response: ServerResponse) {
+async function phrase(app: App, allowance: PhraseAllowance, text: string | null, response: ServerResponse) {
   if (text === null || text.trim() === "") return json(response, 400, { error: "text is required" });
   if (text.length > MAX_PHRASE_CHARS) return json(response, 400, { error: `text is longer than ${MAX_PHRASE_CHARS} characters` });
   const { config } = app;
+  const now = performance.now();
+  if (!app.ttsCached(text) && !allowance.take(now)) {
+    if (allowance.warnNow(now)) {
+      app.log.warn({ max_per_min: config.PHRASE_MAX_UNCACHED_PER_MIN }, "phrase refused: too many uncached phrases this minute");
+    }
+    response.setHeader("retry-after", "60");
+    return json(response, 429, { error: `more than ${config.PHRASE_MAX_UNCACHED_PER_MIN} new phrases a minute` });
+  }
   const key = await phraseKey({ text, language: config.LANGUAGE, voice: config.TTS_VOICE, encoding: "MULAW", sampleRateHertz: 8000 });
   let audio: Uint8Array;
   try {

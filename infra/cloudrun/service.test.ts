@@ -7,6 +7,7 @@ import { fileURLToPath } from "node:url";
 import { parse as parseToml } from "smol-toml";
 import { describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
+import { WRAP_UP_MAX_MS } from "../../core-node/src/call/session.js";
 import { loadConfig } from "../../core-node/src/config.js";
 import { manifestPlaceholders, renderServiceManifest } from "../deploy/manifest.js";
 
@@ -55,6 +56,12 @@ const revision = service.spec.template;
 const container = revision.spec.containers[0]!;
 const env = new Map(container.env.map((variable) => [variable.name, variable]));
 
+/** The core's config as this revision's literal settings make it (secrets stand in). */
+function coreConfig() {
+  const literal = Object.fromEntries(container.env.filter((v) => v.value !== undefined).map((v) => [v.name, v.value]));
+  return loadConfig({ ...literal, CORE_SHARED_SECRET: "a-secret-of-16-chars-at-least" });
+}
+
 describe("infra/cloudrun/service.yaml", () => {
   it("is a Knative Service whose placeholders are exactly the image and the project", () => {
     expect(service).toMatchObject({ apiVersion: "serving.knative.dev/v1", kind: "Service", metadata: { name: "voice-core" } });
@@ -80,6 +87,13 @@ describe("infra/cloudrun/service.yaml", () => {
     expect(revision.spec.containerConcurrency).toBeLessThanOrEqual(1000);
     expect(template).toMatch(/capacity benchmark sets the final value/);
     expect(template).not.toMatch(/TODO|FIXME/);
+  });
+
+  it("sends an instance no more calls than the core takes, and ends a call before Cloud Run cuts it", () => {
+    const config = coreConfig();
+    expect(revision.spec.containerConcurrency).toBe(config.MAX_CALLS);
+    // The core's wrap-up (CALL_LIMIT_TEXT, then close) must end before the request timeout does.
+    expect(config.MAX_CALL_MS + WRAP_UP_MAX_MS).toBeLessThanOrEqual(revision.spec.timeoutSeconds * 1000);
   });
 
   it("is reachable by the edge: public ingress, admission by the core's own token", () => {
@@ -112,8 +126,7 @@ describe("infra/cloudrun/service.yaml", () => {
     expect(env.has("PORT")).toBe(false);
     expect(env.has("GOOGLE_APPLICATION_CREDENTIALS")).toBe(false);
     expect(env.has("SPEECH_ENDPOINT") || env.has("TTS_ENDPOINT") || env.has("OPENAI_BASE_URL")).toBe(false);
-    const literal = Object.fromEntries(container.env.filter((v) => v.value !== undefined).map((v) => [v.name, v.value]));
-    const config = loadConfig({ ...literal, CORE_SHARED_SECRET: "a-secret-of-16-chars-at-least" });
+    const config = coreConfig();
     expect(config).toMatchObject({ LANGUAGE: "he-IL", TTS_PREWARM: true, STT_PARTIAL_DEBOUNCE_MS: 60, STT_TIMEOUT_MS: 240, VAD_HANGOVER_MS: 160, MIN_UTT_SEC: 0.25 });
   });
 

@@ -3,6 +3,7 @@ import { fileURLToPath } from "node:url";
 import { TURN_METRICS } from "@voice/protocol";
 import { describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
+import { CALL_END_REASONS } from "../../core-node/src/call/call-stats.js";
 import { createLogger } from "../../core-node/src/metrics/log.js";
 import { buildCallLine, buildTurnLine, type CallSummary, type TurnFacts, type TurnTimeline } from "../../core-node/src/metrics/turn.js";
 import { DEFAULT_THRESHOLDS } from "../go-no-go/thresholds.js";
@@ -110,9 +111,9 @@ function recorded(entry: unknown): Record<string, { value?: number; labels: Reco
 }
 
 /** The reasons the core ends a call with (`this.end("...")` in the call session). */
+/** Every end_reason a CALL line can carry, as the core declares them (the session's end() takes only these). */
 function coreEndReasons(): string[] {
-  const source = readFileSync(fileURLToPath(new URL("../../core-node/src/call/session.ts", import.meta.url)), "utf8");
-  return [...new Set([...source.matchAll(/this\.end\("([^"]+)"\)/g)].map((m) => m[1]!))].sort();
+  return [...CALL_END_REASONS].sort();
 }
 
 // ---- the tests ---------------------------------------------------------------------------------
@@ -205,9 +206,9 @@ describe("log metrics", () => {
 
   it("count as dropped every way the core ends a call except the caller's hang-up and a planned move", () => {
     const reasons = coreEndReasons();
-    expect(reasons).toEqual(["call mismatch", "moved", "socket closed", "socket error", "stop"]);
+    expect(reasons).toEqual(["budget", "call mismatch", "flood", "frame too big", "moved", "socket closed", "socket error", "stop", "time limit"]);
     const dropped = reasons.filter((endReason) => recorded(callEntry({ endReason })).voice_dropped_calls !== undefined);
-    expect(dropped).toEqual(["call mismatch", "socket closed", "socket error"]);
+    expect(dropped).toEqual(["budget", "call mismatch", "flood", "frame too big", "socket closed", "socket error", "time limit"]);
     expect(recorded(callEntry({ endReason: "socket closed" })).voice_dropped_calls).toEqual({ labels: { end_reason: "socket closed" } });
     for (const endReason of reasons) expect(recorded(callEntry({ endReason })).voice_calls).toEqual({ labels: { end_reason: endReason } });
   });

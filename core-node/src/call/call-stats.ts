@@ -3,6 +3,31 @@ import type { CallLineFields } from "@voice/protocol";
 import { buildCallLine } from "../metrics/turn.js";
 import type { SttStats } from "../stt/types.js";
 
+/**
+ * Every CALL line's end_reason (log-based metrics label by it, see infra/observability):
+ *   stop           Twilio's `stop`: the caller hung up (or the call was ended)
+ *   moved          the core drained and handed the call to another core
+ *   socket closed  the link closed without a `stop`
+ *   socket error   the link failed
+ *   call mismatch  the start frame named another call than the token
+ *   flood          over MAX_FRAMES_PER_SECOND for FLOOD_CLOSE_AFTER_S seconds in a row: closed 1008
+ *   frame too big  a frame over MAX_FRAME_BYTES: closed 1009
+ *   time limit     MAX_CALL_MS reached: CALL_LIMIT_TEXT said, closed 1000
+ *   budget         LLM_MAX_REQUESTS_PER_CALL or TTS_MAX_CHARS_PER_CALL spent: CALL_LIMIT_TEXT said, closed 1000
+ */
+export const CALL_END_REASONS = [
+  "stop",
+  "moved",
+  "socket closed",
+  "socket error",
+  "call mismatch",
+  "flood",
+  "frame too big",
+  "time limit",
+  "budget",
+] as const;
+export type CallEndReason = (typeof CALL_END_REASONS)[number];
+
 export class CallStats {
   /** LLM and TTS requests retried (recognition retries are the STT stream's own count). */
   retries = 0;
@@ -18,7 +43,7 @@ export class CallStats {
   readonly totalLatenciesMs: number[] = [];
 
   /** `stt`: the call's recognition stream's counters (none when the call never started). */
-  callLine(call: { callId: string; durationMs: number; turns: number; stt: Readonly<SttStats> | undefined; endReason: string }): CallLineFields {
+  callLine(call: { callId: string; durationMs: number; turns: number; stt: Readonly<SttStats> | undefined; endReason: CallEndReason }): CallLineFields {
     const stt = call.stt ?? { errors: 0, reopens: 0, rotations: 0 };
     return buildCallLine({
       callId: call.callId,

@@ -1,10 +1,15 @@
 // Frames from the edge: decoded, parsed and checked against the link's schema. A frame that fails
 // comes back with a one-line reason (the session logs it and drops the frame; the call goes on).
-import { edgeToCore, peekEvent, type EdgeToCore } from "@voice/protocol";
+// Whatever the peer sends, this returns: it never throws, and a reason is one short line.
+import { FRAME_BYTES, edgeToCore, peekEvent, type EdgeToCore } from "@voice/protocol";
 import type { RawData } from "ws";
 import type { z } from "zod";
 
 export type Inbound = { ok: true; frame: EdgeToCore } | { ok: false; reason: string; event?: string };
+
+/** A reason quotes schema paths, which may hold the peer's own keys: bounded, on one line. */
+const MAX_REASON_CHARS = 200;
+const MAX_EVENT_CHARS = 40;
 
 export function parseInbound(data: RawData, isBinary: boolean): Inbound {
   if (isBinary) return { ok: false, reason: "binary frame (the call link carries JSON text frames only)" };
@@ -17,11 +22,26 @@ export function parseInbound(data: RawData, isBinary: boolean): Inbound {
   try {
     json = JSON.parse(text);
   } catch {
-    return { ok: false, reason: "not JSON", event: peekEvent(text) };
+    return rejected("not JSON", text);
   }
   const parsed = edgeToCore.safeParse(json);
-  if (!parsed.success) return { ok: false, reason: issueSummary(parsed.error), event: peekEvent(text) };
-  return { ok: true, frame: parsed.data };
+  if (!parsed.success) return rejected(issueSummary(parsed.error), text);
+  const frame = parsed.data;
+  if (frame.event === "media") {
+    // Counted from the base64 length, without decoding: the session decodes the frames that pass.
+    const bytes = Buffer.byteLength(frame.media.payload, "base64");
+    if (bytes !== FRAME_BYTES) return rejected(`media payload of ${bytes} bytes, expected ${FRAME_BYTES}`, text);
+  }
+  return { ok: true, frame };
+}
+
+function rejected(reason: string, text: string): Inbound {
+  return { ok: false, reason: oneLine(reason, MAX_REASON_CHARS), event: peekEvent(text)?.slice(0, MAX_EVENT_CHARS) };
+}
+
+function oneLine(text: string, maxChars: number): string {
+  const flat = text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, " ");
+  return flat.length > maxChars ? `${flat.slice(0, maxChars)}…` : flat;
 }
 
 /** The first few problems of a frame that failed validation, as one short line. */
@@ -34,6 +54,6 @@ function issueSummary(error: z.ZodError): string {
   }
   return issues
     .slice(0, 3)
-    .map((issue) => `${issue.path.join(".") || "frame"}: ${issue.message}`)
+    .map((issue) => `${issue.path.map(String).join(".") || "frame"}: ${issue.message}`)
     .join("; ");
 }

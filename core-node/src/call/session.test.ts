@@ -211,7 +211,7 @@ describe("the core server", () => {
       ok: true,
       credentials_warmup_ms: expect.any(Number),
       tts_warmup_ms: expect.any(Number),
-      tts_cached_phrases: 4,
+      tts_cached_phrases: 5,
       stt_warmup_ms: expect.any(Number),
       llm_warmup_ms: expect.any(Number),
       total_ms: expect.any(Number),

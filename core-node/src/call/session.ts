@@ -9,11 +9,18 @@
 // the caller hears FIXED_PHRASES.stt_trouble; an LLM request that fails or stalls is retried once
 // while nothing was spoken, a sentence whose synthesis fails once more; then a fixed phrase from
 // the cache takes their place. Each event is one log line and counts in the TURN and CALL lines.
+//
+// Limits (see config.ts): frames over MAX_FRAMES_PER_SECOND are dropped before anything else is
+// done with them, and a flood that lasts FLOOD_CLOSE_AFTER_S closes the call (1008); a frame over
+// MAX_FRAME_BYTES makes ws close it (1009); at MAX_CALL_MS, or when a per-call budget is spent, the
+// call is wrapped up: the core stops listening, says CALL_LIMIT_TEXT and closes with 1000.
 import {
   CALL_ID_LABEL,
   CLOSE_CORE_MOVING,
+  CLOSE_POLICY_VIOLATION,
   FRAME_BYTES,
   FRAME_MS,
+  FrameRateLimit,
   levelDbfs,
   mulawToPcm,
   type BargeInLineFields,
@@ -34,11 +41,13 @@ import type { VoiceActivityDetector } from "../eou/vad.js";
 import { ConversationHistory } from "../llm/history.js";
 import type { ChatMessage } from "../llm/types.js";
 import { AudioClock } from "../metrics/clock.js";
+import { LineThrottle } from "../metrics/line-throttle.js";
 import type { Logger } from "../metrics/log.js";
 import { buildBargeInLine, type TurnTimeline } from "../metrics/turn.js";
 import type { SttEvent, SttResult, SttStream } from "../stt/types.js";
 import { adoptReport, makeAnswer, unmeasuredSpeechReport, turnLineOf, type Answer, type TurnReport } from "./answer.js";
-import { CallStats } from "./call-stats.js";
+import { CallBudget, type BudgetName, type Synthesis } from "./budget.js";
+import { CallStats, type CallEndReason } from "./call-stats.js";
 import { DtmfCollector, keypadMessage, type DtmfAction, type KeypadEntry } from "./dtmf.js";
 import { StateReports, resumption } from "./handover.js";
 import { parseInbound } from "./inbound.js";
@@ -56,6 +65,12 @@ const FALLBACK_TAIL_MS = 100;
 
 /** While a reopened recognition stream may still deliver a final, the wait for it is re-armed this often (at least). */
 const LATE_FINAL_POLL_MS = 50;
+
+/** A wrapped-up call closes this long after the wrap-up began at the latest, even if its last mark never comes back. */
+export const WRAP_UP_MAX_MS = 10_000;
+
+/** Why the core ends a call itself, saying CALL_LIMIT_TEXT first. */
+type WrapUpReason = Extract<CallEndReason, "time limit" | "budget">;
 
 export interface SessionOptions {
   /** The call the edge's token was issued for; the start frame must name the same call. */
@@ -117,6 +132,15 @@ export class CallSession {
   private readonly answering: AnsweringContext;
   private readonly stats = new CallStats();
   private readonly speculator: Speculator;
+  private readonly frameRate: FrameRateLimit;
+  private readonly dropLines = new LineThrottle();
+  private readonly budget: CallBudget;
+  /** Synthesis for the call's answers, within its budget. */
+  private readonly tts: Synthesis;
+  private readonly timeLimit: NodeJS.Timeout;
+  private wrapUpTimer: NodeJS.Timeout | undefined;
+  /** The core is ending the call (see wrapUp): it listens no more. */
+  private wrappingUp: WrapUpReason | undefined;
 
   constructor(
     private readonly app: App,
@@ -139,7 +163,13 @@ export class CallSession {
     this.judge = new BargeInJudge({ minMs: c.BARGE_IN_MIN_MS, backchannelMaxMs: c.BACKCHANNEL_MAX_MS }, this.backchannels);
     this.keypad = new DtmfCollector(c.DTMF_TIMEOUT_MS);
     this.watch = new RecognitionWatch(c.BACKCHANNEL_MAX_MS);
-    this.answering = { config: c, llm: app.llm, callId: this.callId, log: this.log, onRetry: () => this.stats.retries++ };
+    this.frameRate = new FrameRateLimit({ maxPerSecond: c.MAX_FRAMES_PER_SECOND, floodCloseAfterS: c.FLOOD_CLOSE_AFTER_S });
+    // The refused request is still on the stack: the wrap-up runs right after it, not inside it.
+    this.budget = new CallBudget({ llmRequests: c.LLM_MAX_REQUESTS_PER_CALL, ttsChars: c.TTS_MAX_CHARS_PER_CALL }, (budget, limit) =>
+      queueMicrotask(() => this.guard("budget wrap-up", () => this.budgetSpent(budget, limit))),
+    );
+    this.tts = this.budget.synthesis(app.tts, (text) => app.ttsCached(text));
+    this.answering = { config: c, llm: this.budget.chat(app.llm), callId: this.callId, log: this.log, onRetry: () => this.stats.retries++ };
     this.speculator = new Speculator(
       { enabled: c.LLM_SPECULATE, stableMs: c.SPECULATE_STABLE_MS, stableVoicedMs: c.SPECULATE_STABLE_VOICED_MS, maxPerUtterance: c.SPECULATE_MAX_PER_UTTERANCE },
       {
@@ -150,12 +180,10 @@ export class CallSession {
         },
       },
     );
+    this.timeLimit = setTimeout(() => this.guard("call time limit", () => this.timeUp()), c.MAX_CALL_MS);
     socket.on("message", (data, isBinary) => this.guard("frame handler", () => this.onMessage(data, isBinary)));
     socket.on("close", () => this.end("socket closed"));
-    socket.on("error", (error) => {
-      this.log.warn({ error: error.message }, "call socket error");
-      this.end("socket error");
-    });
+    socket.on("error", (error) => this.onSocketError(error));
   }
 
   // ---- incoming frames -------------------------------------------------------------------------
@@ -163,9 +191,14 @@ export class CallSession {
   private onMessage(data: RawData, isBinary: boolean): void {
     if (this.ended) return;
     const at = performance.now();
+    // Before any work on the frame: a flood costs a counter per frame, nothing more.
+    const verdict = this.frameRate.admit(at);
+    if (verdict !== "pass") return this.overRate(verdict);
     const parsed = parseInbound(data, isBinary);
     if (!parsed.ok) return this.drop(parsed.reason, parsed.event);
     const { frame } = parsed;
+    // A call being wrapped up listens no more: only mark echoes (its last words playing) and `stop` count.
+    if (this.wrappingUp && frame.event !== "mark" && frame.event !== "stop") return;
     switch (frame.event) {
       case "media":
         return this.onMedia(frame, at);
@@ -197,9 +230,34 @@ export class CallSession {
     }
   }
 
+  /** A bad frame: counted, and one line per reason and minute (see LineThrottle). */
   private drop(reason: string, event?: string): void {
     this.stats.droppedFrames++;
-    this.log.warn({ event, reason }, "frame dropped");
+    if (this.dropLines.admit(reason, performance.now())) this.log.warn({ event, reason }, "frame dropped");
+  }
+
+  /** A frame past MAX_FRAMES_PER_SECOND: dropped unread (one line per second of flood), or the flood has lasted and the call is closed. */
+  private overRate(verdict: "drop" | "close"): void {
+    this.stats.droppedFrames++;
+    const { MAX_FRAMES_PER_SECOND: maxPerSecond, FLOOD_CLOSE_AFTER_S: closeAfterS } = this.app.config;
+    if (verdict === "close") {
+      this.log.warn({ max_frames_per_second: maxPerSecond, flood_close_after_s: closeAfterS, dropped: this.frameRate.droppedTotal }, "frame flood; call closed");
+      this.end("flood");
+      this.socket.close(CLOSE_POLICY_VIOLATION, "frame flood");
+      return;
+    }
+    if (this.frameRate.droppedInWindow === 1) this.log.warn({ max_frames_per_second: maxPerSecond }, "frames over the rate limit; dropping the rest of this second");
+  }
+
+  /** ws reports a frame over MAX_FRAME_BYTES as an error and closes the socket with 1009 itself. */
+  private onSocketError(error: Error & { code?: string }): void {
+    if (error.code === "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH") {
+      this.log.warn({ max_frame_bytes: this.app.config.MAX_FRAME_BYTES }, "frame over the size limit; call closed");
+      this.end("frame too big");
+      return;
+    }
+    this.log.warn({ error: error.message }, "call socket error");
+    this.end("socket error");
   }
 
   private onStart(frame: StartFrame): void {
@@ -262,8 +320,8 @@ export class CallSession {
 
   private onMedia(frame: InboundMediaFrame, at: number): void {
     if (!this.frames) return this.drop("media before start", "media");
+    // parseInbound checked its size.
     const mulaw = Buffer.from(frame.media.payload, "base64");
-    if (mulaw.length !== FRAME_BYTES) return this.drop(`media payload of ${mulaw.length} bytes, expected ${FRAME_BYTES}`, "media");
     this.stats.framesIn++;
     const audioMs = Number(frame.media.timestamp);
     this.clock.observe(audioMs, at);
@@ -290,7 +348,7 @@ export class CallSession {
   // ---- speech recognition ----------------------------------------------------------------------
 
   private onSttResult(result: SttResult): void {
-    if (this.ended) return;
+    if (this.ended || this.wrappingUp) return;
     const at = performance.now();
     const event = { text: result.transcript, audioEndMs: result.audioEndMs, at };
     const actions = this.machine.handle(result.isFinal ? { type: "final", ...event } : { type: "partial", ...event });
@@ -326,6 +384,10 @@ export class CallSession {
         return;
       case "duplicateFinal":
         if (this.debug) this.log.debug({ audio_end_ms: Math.round(event.audioEndMs), transcript: event.transcript }, "duplicate final dropped");
+        return;
+      case "resultIgnored":
+        // Already thinned to one a second by the stream.
+        this.log.warn({ reason: event.reason, ignored: event.ignored }, "STT result ignored");
         return;
     }
   }
@@ -556,12 +618,12 @@ export class CallSession {
     return this.answer;
   }
 
-  /** `held`: its speaker sends nothing until released (a speculative answer). */
-  private createAnswer(turn: number, recordsHistory: boolean, report: TurnReport | undefined, held: boolean): Answer {
+  /** `held`: its speaker sends nothing until released (a speculative answer). `tts`: the call's budgeted synthesis unless given. */
+  private createAnswer(turn: number, recordsHistory: boolean, report: TurnReport | undefined, held: boolean, tts: Synthesis = this.tts): Answer {
     return makeAnswer(
       {
         frames: this.frames!,
-        tts: this.app.tts,
+        tts,
         send: (frame) => this.send(frame),
         onMark: (name) => this.marks.add(name),
         log: this.log,
@@ -765,8 +827,10 @@ export class CallSession {
   async drain(maxMs: number): Promise<void> {
     if (this.ended || this.draining) return;
     this.draining = true;
-    const deadline = performance.now() + maxMs;
     const closed = new Promise<void>((resolve) => this.socket.once("close", () => resolve()));
+    // Saying its last words: it closes within WRAP_UP_MAX_MS, well within the drain's budget.
+    if (this.wrappingUp) return closed;
+    const deadline = performance.now() + maxMs;
     // The LLM and every synthesis stop; what was sent keeps playing until cleared below.
     this.answer?.stop();
     this.speculator.discard("the core is draining");
@@ -802,10 +866,60 @@ export class CallSession {
     });
   }
 
+  // ---- the core ends the call: time limit, budget ---------------------------------------------
+
+  private timeUp(): void {
+    if (this.ended || this.wrappingUp) return;
+    this.log.warn({ max_call_ms: this.app.config.MAX_CALL_MS }, "call time limit reached; ending the call");
+    this.wrapUp("time limit");
+  }
+
+  private budgetSpent(budget: BudgetName, limit: number): void {
+    if (this.ended || this.wrappingUp) return;
+    const used = budget === "LLM_MAX_REQUESTS_PER_CALL" ? this.budget.llmRequests : this.budget.ttsChars;
+    this.log.warn({ budget, limit, used }, "call budget spent; ending the call");
+    this.wrapUp("budget");
+  }
+
+  /**
+   * The core ends the call: it stops listening (no more turns; recognition, the LLM and every
+   * synthesis stop), cuts what is playing, says CALL_LIMIT_TEXT (from the cache, where warmup put
+   * it; never refused by the budget) and closes with 1000 once its end mark comes back, or after
+   * WRAP_UP_MAX_MS. A call moving to another core (draining) is left to the drain.
+   */
+  private wrapUp(reason: WrapUpReason): void {
+    if (this.ended || this.wrappingUp || this.draining) return;
+    this.wrappingUp = reason;
+    clearTimeout(this.timeLimit);
+    clearTimeout(this.sttTimer);
+    clearTimeout(this.keypadTimer);
+    this.speculator.discard("the call is ending");
+    const close = () => {
+      if (this.ended) return;
+      this.end(reason);
+      this.socket.close(1000, reason);
+    };
+    if (!this.frames) return close(); // before `start` nothing can be said
+    if (this.marks.audioPending) this.send(this.frames.clear());
+    const cut = this.dropUnplayed();
+    if (cut) this.settle(cut);
+    this.stt?.close();
+    const farewell = this.createAnswer(this.turnCount + 1, false, undefined, false, this.app.tts);
+    this.answer = farewell;
+    this.wrapUpTimer = setTimeout(close, WRAP_UP_MAX_MS);
+    farewell.speaker.say(this.app.config.CALL_LIMIT_TEXT);
+    void farewell.speaker
+      .finish()
+      .then(() => this.marks.settled(farewell.endMark, WRAP_UP_MAX_MS))
+      .then(close);
+  }
+
   /** Ends the call once: every timer cleared, LLM and TTS aborted, the STT stream closed, one CALL line. */
-  private end(reason: string): void {
+  private end(reason: CallEndReason): void {
     if (this.ended) return;
     this.ended = true;
+    clearTimeout(this.timeLimit);
+    clearTimeout(this.wrapUpTimer);
     clearTimeout(this.sttTimer);
     clearTimeout(this.keypadTimer);
     // A drain waiting on this call stops waiting.

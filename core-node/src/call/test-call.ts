@@ -35,6 +35,13 @@ export const TEST_SECRET = "test-shared-secret-0123456789";
 export const NO_SPECULATION = { LLM_SPECULATE: "false" } as const;
 export const TEST_GREETING = "שלום, הגעתם למרפאת השיניים. במה אפשר לעזור?";
 
+/**
+ * Settings every test core starts with unless a test gives its own: a call driven faster than real
+ * time (`speed`) sends more frames a second than a phone line, which the default
+ * MAX_FRAMES_PER_SECOND would thin out (limits.test.ts and hostile.test.ts test it at its default).
+ */
+const TEST_CORE_ENV = { MAX_FRAMES_PER_SECOND: "1000" } as const;
+
 export interface CoreUnderTest {
   emulators: Emulators;
   app: App;
@@ -58,9 +65,10 @@ export async function startCore(
     tts: { log: quiet, ...given.tts },
     openai: { log: quiet, ...given.openai },
   });
-  const config = loadConfig({ ...emulators.env, CORE_SHARED_SECRET: TEST_SECRET, PORT: "0", GREETING_TEXT: TEST_GREETING, ...options.env });
+  const config = loadConfig({ ...emulators.env, CORE_SHARED_SECRET: TEST_SECRET, PORT: "0", GREETING_TEXT: TEST_GREETING, ...TEST_CORE_ENV, ...options.env });
   const logs = new LogCapture();
-  const app = await buildApp(config, createLogger({ level: "info", debug: options.debug ?? false, destination: logs }));
+  const log = createLogger({ level: "info", debug: options.debug ?? false, destination: logs, secrets: [config.CORE_SHARED_SECRET, config.OPENAI_API_KEY] });
+  const app = await buildApp(config, log);
   const report = await app.warmup();
   if (report.tts_warmup_error) throw new Error(`warmup failed: ${report.tts_warmup_error}`);
   const server = await startServer(app, { port: 0, host: "127.0.0.1" });
@@ -163,14 +171,29 @@ export class EdgeLink {
     this.ws.send(JSON.stringify(frame));
   }
 
+  /** `start` then the greeting message, as the edge sends them, and no audio: the test sends frames itself. */
+  open(greetingPlayed: boolean): void {
+    this.sendStart();
+    this.sendJson({ event: "edge.greeting", played: greetingPlayed, text: TEST_GREETING, mark: greetingPlayed ? "greeting" : undefined });
+  }
+
+  /** A media frame of `payload` (base64) as Twilio numbers it; `n` counts from 0. */
+  mediaFrame(n: number, payload = Buffer.from(new Uint8Array(FRAME_BYTES).fill(MULAW_SILENCE)).toString("base64")): Record<string, unknown> {
+    return {
+      event: "media",
+      sequenceNumber: String(n + 2),
+      streamSid: this.streamSid,
+      media: { track: "inbound", chunk: String(n + 1), timestamp: String(n * 20), payload },
+    };
+  }
+
   /**
    * `start` then the greeting message, as the edge sends them; then audio flows in real time, or
    * `speed` times faster (the caller's frames, and the answer's playout with its mark echoes) for a
    * long call whose logic runs on the audio clock.
    */
   begin(greetingPlayed: boolean, options: { speed?: number } = {}): void {
-    this.sendStart();
-    this.sendJson({ event: "edge.greeting", played: greetingPlayed, text: TEST_GREETING, mark: greetingPlayed ? "greeting" : undefined });
+    this.open(greetingPlayed);
     this.startLine(options.speed);
   }
 
@@ -215,6 +238,18 @@ export class EdgeLink {
     return new Promise((resolve) => (this.queue.at(-1)!.onSent = resolve));
   }
 
+  /**
+   * Sends the next `frames` frames of the line at once, ahead of real time (as a network that held
+   * them, or a misbehaving edge, would); the line then waits until real time catches up.
+   */
+  burst(frames: number): void {
+    for (let i = 0; i < frames; i++) {
+      const queued = this.queue.shift();
+      this.sendJson(this.mediaFrame(this.sentFrames++, Buffer.from(queued?.frame ?? new Uint8Array(FRAME_BYTES).fill(MULAW_SILENCE)).toString("base64")));
+      queued?.onSent?.();
+    }
+  }
+
   /** Caller audio sent so far (ms on the caller's clock). */
   get audioSentMs(): number {
     return this.sentFrames * 20;
@@ -232,13 +267,7 @@ export class EdgeLink {
     while (this.sentFrames < due) {
       const queued = this.queue.shift();
       const frame = queued?.frame ?? new Uint8Array(FRAME_BYTES).fill(MULAW_SILENCE);
-      const n = this.sentFrames++;
-      this.sendJson({
-        event: "media",
-        sequenceNumber: String(n + 2),
-        streamSid: this.streamSid,
-        media: { track: "inbound", chunk: String(n + 1), timestamp: String(n * 20), payload: Buffer.from(frame).toString("base64") },
-      });
+      this.sendJson(this.mediaFrame(this.sentFrames++, Buffer.from(frame).toString("base64")));
       queued?.onSent?.();
     }
   }

@@ -1,7 +1,8 @@
 // Structured logging in Cloud Logging's shape: one JSON object per line with `severity`, `message`
 // and an ISO `timestamp`. Writes go through an asynchronous destination so a log call on the hot
-// path never blocks on stdout.
+// path never blocks on stdout. No secret reaches a line (redact.ts).
 import pino, { type DestinationStream, type Logger } from "pino";
+import { secretRedactor } from "./redact.js";
 
 export type { Logger };
 
@@ -20,6 +21,8 @@ export interface LoggerOptions {
   debug: boolean;
   /** Where lines go; stdout (asynchronously) when omitted. Tests pass a stream to read them. */
   destination?: DestinationStream;
+  /** Values never written (CORE_SHARED_SECRET, OPENAI_API_KEY): replaced wherever they appear in a line. */
+  secrets?: ReadonlyArray<string | undefined>;
 }
 
 export function createLogger(options: LoggerOptions): Logger {
@@ -31,6 +34,7 @@ export function createLogger(options: LoggerOptions): Logger {
       base: undefined,
       timestamp: () => `,"timestamp":"${new Date().toISOString()}"`,
       formatters: { level: (label) => ({ severity: SEVERITY[label] ?? "DEFAULT" }) },
+      hooks: { streamWrite: secretRedactor(options.secrets ?? []) },
     },
     options.destination ?? pino.destination({ dest: 1, sync: false }),
   );
