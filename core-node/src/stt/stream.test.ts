@@ -1,5 +1,6 @@
 // The resilient stream's logic against a scripted recognizer and a manual clock: what each new
 // stream is fed, when it is opened, and what reaches the session.
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { status } from "@grpc/grpc-js";
 import { ResilientSttStream, type Recognizer, type RecognizerEvents, type Scheduler } from "./stream.js";
@@ -266,6 +267,42 @@ describe("ResilientSttStream", () => {
 
     stt.reportStall("results stopped 900 ms before the end of speech");
     expect(events.at(-1)).toMatchObject({ type: "retry", code: "STALLED", attempt: 2, delayMs: 400 });
+  });
+
+  it("ignores a result ending in audio the stream never received, saying so at most once a second; one just past the end is taken as ending there", () => {
+    const { clock, streams, results, events, stt, play } = setup();
+    play(0, 100); // 2 s received
+    const recognizer = streams[0]!.events;
+    recognizer.onResult({ transcript: "מחר", isFinal: true, endOffsetMs: 3e12 }); // 3e9 s in: as Google would never say
+    recognizer.onResult({ transcript: "מחר", isFinal: true, endOffsetMs: 62_000 }); // a minute past the audio sent
+    recognizer.onIgnored("a result has no alternatives");
+    expect(results).toEqual([]);
+    expect(events).toEqual([{ type: "resultIgnored", reason: "a result ends at 3000000000000 ms of a stream that received 2000 ms", ignored: 1 }]);
+    expect(stt.lastResultEndMs).toBeUndefined();
+
+    clock.advance(1000);
+    recognizer.onIgnored("a result's transcript is not text");
+    expect(events.at(-1)).toEqual({ type: "resultIgnored", reason: "a result's transcript is not text", ignored: 4 });
+    // Rounding past the end is no fault; and nothing ignored covered the caller's audio, so the final counts.
+    recognizer.onResult({ transcript: "מחר בבוקר", isFinal: true, endOffsetMs: 2400 });
+    expect(results).toEqual([{ transcript: "מחר בבוקר", isFinal: true, audioEndMs: 2000 }]);
+    expect(stt.health).toBe("ok");
+  });
+
+  it("property: no result, however far off its end, keeps a later final from the session (fixed seed)", () => {
+    const wrongEnd = fc.oneof(fc.double({ min: 0, max: 1e15, noNaN: true }), fc.integer({ min: 0, max: 10_000 }));
+    fc.assert(
+      fc.property(fc.array(fc.record({ endOffsetMs: wrongEnd, isFinal: fc.boolean() }), { maxLength: 8 }), (garbage) => {
+        const { streams, results, play } = setup();
+        play(0, 50);
+        for (const { endOffsetMs, isFinal } of garbage) streams[0]!.events.onResult({ transcript: "x", isFinal, endOffsetMs });
+        play(50, 100);
+        streams[0]!.events.onResult({ transcript: "מה השעה", isFinal: true, endOffsetMs: 2000 });
+        expect(results.at(-1)).toEqual({ transcript: "מה השעה", isFinal: true, audioEndMs: 2000 });
+        expect(results.every((result) => result.audioEndMs === undefined || result.audioEndMs <= 2000)).toBe(true);
+      }),
+      { seed: 8008, numRuns: 200 },
+    );
   });
 
   it("stops everything on close", () => {

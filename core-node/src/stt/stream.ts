@@ -38,6 +38,8 @@ export interface RecognizerEvents {
   onError(error: Error): void;
   /** The service ended the stream without an error. */
   onEnd(): void;
+  /** A response that is no usable result (malformed): dropped, the stream goes on. */
+  onIgnored(reason: string): void;
 }
 
 /** One streaming recognition request: the config is sent when it opens; audio follows. */
@@ -110,6 +112,15 @@ interface OpenStream {
 
 type State = "idle" | "streaming" | "waiting" | "down" | "closed";
 
+/**
+ * A result may end this far past the audio its stream received (rounding) and is taken as ending
+ * there; one ending later is for audio never sent, and would make the caller's next words look
+ * covered already (dropped as a duplicate final, never replayed).
+ */
+const RESULT_END_SLACK_MS = 1000;
+/** At most one resultIgnored event this often, however many results a misbehaving service sends. */
+const IGNORED_EVENT_INTERVAL_MS = 1000;
+
 export class ResilientSttStream implements SttStream {
   private state: State = "idle";
   private current: OpenStream | undefined;
@@ -120,6 +131,8 @@ export class ResilientSttStream implements SttStream {
   private coveredMs = 0;
   private audioNowMs = 0;
   private utteranceStartMs: number | undefined;
+  private ignoredResults = 0;
+  private lastIgnoredEventAt: number | undefined;
   readonly stats: SttStats = { errors: 0, reopens: 0, rotations: 0 };
 
   constructor(
@@ -226,6 +239,7 @@ export class ResilientSttStream implements SttStream {
         onResult: mine((result) => this.onResult(stream, result)),
         onError: mine((error) => this.onFailure(error)),
         onEnd: mine(() => this.onFailure(Object.assign(new Error("the service ended the stream"), { code: "ENDED" }))),
+        onIgnored: mine((reason) => this.ignore(reason)),
       });
     } catch (error) {
       this.onFailure(error instanceof Error ? error : new Error(String(error)));
@@ -255,9 +269,13 @@ export class ResilientSttStream implements SttStream {
   }
 
   private onResult(stream: OpenStream, result: RecognizerResult): void {
+    const receivedMs = stream.timeline.writtenMs;
+    if (result.endOffsetMs !== undefined && result.endOffsetMs > receivedMs + RESULT_END_SLACK_MS) {
+      return this.ignore(`a result ends at ${Math.round(result.endOffsetMs)} ms of a stream that received ${Math.round(receivedMs)} ms`);
+    }
     stream.speechSinceResultMs = 0;
     if (this.episode.attempts > 0) this.handlers.onEvent({ type: "recovered", attempts: this.episode.reset() });
-    const audioEndMs = result.endOffsetMs === undefined ? undefined : stream.timeline.toAudioMs(result.endOffsetMs);
+    const audioEndMs = result.endOffsetMs === undefined ? undefined : stream.timeline.toAudioMs(Math.min(result.endOffsetMs, receivedMs));
     if (audioEndMs !== undefined) stream.lastResultEndMs = audioEndMs;
     stream.awaitingFinal = !result.isFinal;
     if (result.isFinal) {
@@ -271,6 +289,18 @@ export class ResilientSttStream implements SttStream {
       }
     }
     this.handlers.onResult({ transcript: result.transcript, isFinal: result.isFinal, audioEndMs });
+  }
+
+  /**
+   * A response was no usable result: it changes nothing (not even the stall watch: a stream that
+   * sends only such responses is as good as silent). Said at most once a second.
+   */
+  private ignore(reason: string): void {
+    this.ignoredResults++;
+    const now = this.scheduler.now();
+    if (this.lastIgnoredEventAt !== undefined && now - this.lastIgnoredEventAt < IGNORED_EVENT_INTERVAL_MS) return;
+    this.lastIgnoredEventAt = now;
+    this.handlers.onEvent({ type: "resultIgnored", reason, ignored: this.ignoredResults });
   }
 
   private onFailure(error: Error): void {

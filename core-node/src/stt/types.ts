@@ -19,7 +19,12 @@ export type SttEvent =
   /** A stream was replaced before the service's duration limit; `replayMs` of audio was fed again. */
   | { type: "rotated"; reason: "silence" | "max_age"; streamAudioMs: number; replayMs: number }
   /** A final for audio already covered (by an earlier final, or transcribed elsewhere) was dropped. */
-  | { type: "duplicateFinal"; audioEndMs: number; transcript: string };
+  | { type: "duplicateFinal"; audioEndMs: number; transcript: string }
+  /**
+   * A response was no usable result (malformed, or ending in audio the stream never received) and
+   * was dropped. At most one a second per call; `ignored` counts every one so far.
+   */
+  | { type: "resultIgnored"; reason: string; ignored: number };
 
 export interface SttStreamHandlers {
   onResult(result: SttResult): void;

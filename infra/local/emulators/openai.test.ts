@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest
 import defaultScript from "../scripts/default.he.json" with { type: "json" };
 import { answerFor, streamTokens } from "./chat-answers.js";
 import { CALL_ID_HEADER } from "./faults.js";
-import { startOpenAiEmulator, type OpenAiEmulator } from "./openai.js";
+import { HUGE_ANSWER_CHARS, startOpenAiEmulator, type MalformedChatFault, type OpenAiEmulator } from "./openai.js";
 
 describe("chat answers", () => {
   it("gives the default script's three lines three different, sensible answers", () => {
@@ -283,6 +283,65 @@ describe("OpenAI emulator faults, as the real openai SDK sees them", () => {
     const timeline = emulator.stats.completions.at(-1)!;
     expect(timeline.fault).toBe("slow");
     expect(timeline.firstTokenAt! - timeline.startedAt).toBeGreaterThanOrEqual(410);
+  });
+
+  it("answers 200 with each malformed stream shape, on the wire as a buggy endpoint or proxy would send it", async () => {
+    /** The raw answer to a streamed request given `fault`: status, content type, and its SSE events' data. */
+    const raw = async (fault: MalformedChatFault, stream = true) => {
+      emulator.injectChatFault(fault);
+      const response = await fetch(`${emulator.baseURL}/chat/completions`, {
+        method: "POST",
+        headers: { authorization: "Bearer test", "content-type": "application/json" },
+        body: JSON.stringify({ ...request, stream }),
+      });
+      const body = await response.text();
+      const data = body.split("\n\n").filter(Boolean).map((event) => event.replace(/^data: /, ""));
+      return { status: response.status, type: response.headers.get("content-type"), body, data };
+    };
+    const parses = (data: string) => {
+      try {
+        return JSON.parse(data) as Record<string, unknown>;
+      } catch {
+        return undefined;
+      }
+    };
+    const contents = (data: string[]) => data.map((d) => (parses(d)?.choices as { delta?: { content?: unknown } }[] | undefined)?.[0]?.delta?.content).filter((c) => c);
+    const answer = answerFor("ספר לי על");
+    const tokens = streamTokens(answer);
+
+    const notJson = await raw({ kind: "malformed", shape: "not-json", afterTokens: 2 });
+    expect(notJson).toMatchObject({ status: 200, type: expect.stringMatching(/^text\/event-stream/) });
+    expect(notJson.data.map((d) => d === "[DONE]" || parses(d) !== undefined)).toEqual(notJson.data.map((_, i) => i !== 3)); // role, 2 tokens, then it
+    expect(contents(notJson.data).join("")).toBe(answer);
+
+    const noChoices = await raw({ kind: "malformed", shape: "no-choices" });
+    expect(noChoices.data.filter((d) => parses(d) && !("choices" in parses(d)!))).toHaveLength(1);
+    expect(contents(noChoices.data).join("")).toBe(answer);
+
+    const parts = await raw({ kind: "malformed", shape: "non-string-content", afterTokens: 1 });
+    expect(contents(parts.data)[1]).toEqual([{ type: "text", text: tokens[1] }]);
+
+    const error = await raw({ kind: "malformed", shape: "error-event", afterTokens: 1 });
+    expect(error.data.map(parses).at(-1)).toEqual({ error: expect.objectContaining({ type: "server_error" }) });
+    expect(contents(error.data)).toEqual([tokens[0]]);
+
+    const noDone = await raw({ kind: "malformed", shape: "no-done" });
+    expect(noDone.data).not.toContain("[DONE]");
+    expect(parses(noDone.data.at(-1)!)).toMatchObject({ choices: [{ finish_reason: "stop" }] });
+    expect(contents(noDone.data).join("")).toBe(answer);
+
+    const truncated = await raw({ kind: "malformed", shape: "truncated", afterTokens: 2 });
+    expect(truncated.data).toHaveLength(3); // the role chunk and two tokens, nothing after
+    expect(truncated.data.some((d) => d.includes('"finish_reason":"stop"'))).toBe(false);
+
+    const huge = await raw({ kind: "malformed", shape: "huge" });
+    expect(contents(huge.data).map((c) => (c as string).length)).toEqual([HUGE_ANSWER_CHARS]);
+    expect(huge.data.at(-1)).toBe("[DONE]");
+
+    for (const stream of [true, false]) {
+      const html = await raw({ kind: "malformed", shape: stream ? "html" : "no-choices" }, stream);
+      expect(html).toMatchObject({ status: 200, type: "text/html; charset=utf-8", body: expect.stringMatching(/^<!DOCTYPE html>/) });
+    }
   });
 
   it("targets one call's requests with callId", async () => {

@@ -1,8 +1,8 @@
 // OpenAI-compatible HTTP emulator (node:http) for the real `openai` SDK: chat completions, streamed as
 // SSE chunks in OpenAI's exact shape or answered whole, audio transcriptions, and the model list.
 // Answers come from chat-answers.ts, paced by time-to-first-token and a token interval. Faults
-// (OpenAI's 429/500/503, a stream cut mid-way, stalls) are set per test with injectChatFault and
-// injectTranscriptionFault.
+// (OpenAI's 429/500/503, a stream cut mid-way, stalls, a 200 whose stream is malformed) are set per
+// test with injectChatFault and injectTranscriptionFault.
 import { createHash, randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -40,7 +40,37 @@ export type ChatFault =
       /** The first token comes `delayMs` later than firstTokenMs. */
       kind: "slow";
       delayMs: number;
-    };
+    }
+  | MalformedChatFault;
+
+/**
+ * How a 200 answer breaks the stream format, on the wire as a buggy endpoint or proxy would send it:
+ * - not-json: a data line that is not JSON (a truncated chunk), then the rest of the answer;
+ * - no-choices: a chunk without `choices`, then the rest;
+ * - non-string-content: the next token as a list of content parts instead of a string, then the rest;
+ * - error-event: an `{"error": ...}` event (OpenAI's way of failing mid-stream), then the end;
+ * - no-done: the whole answer and its finish chunk, then the end without `data: [DONE]`;
+ * - truncated: the end, cleanly, with neither finish chunk nor [DONE];
+ * - html: a proxy's HTML error page with status 200 and content-type text/html;
+ * - huge: the answer repeated to HUGE_ANSWER_CHARS characters in one chunk, then finish and [DONE].
+ */
+export type MalformedChatShape = "not-json" | "no-choices" | "non-string-content" | "error-event" | "no-done" | "truncated" | "html" | "huge";
+
+export interface MalformedChatFault {
+  kind: "malformed";
+  shape: MalformedChatShape;
+  /** Content tokens sent as usual before the fault (not-json, no-choices, non-string-content,
+   *  error-event, truncated; default 0, at most the whole answer). A request without `stream`
+   *  gets the html page whatever the shape. */
+  afterTokens?: number;
+}
+
+/** The `huge` shape's single chunk: far past any spoken answer. */
+export const HUGE_ANSWER_CHARS = 200_000;
+
+/** What a misconfigured proxy in front of the API answers, with status 200. */
+const PROXY_ERROR_PAGE =
+  "<!DOCTYPE html>\n<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center><hr><center>nginx</center></body></html>\n";
 
 /** How a transcription request misbehaves: an error answer, or none at all until the client gives up. */
 export type TranscriptionFault = HttpFault | { kind: "stall" };
@@ -144,6 +174,36 @@ export interface OpenAiEmulator {
   /** Drops every fault not yet given to a request (a stalled request stays stalled). */
   clearFaults(): void;
   close(): Promise<void>;
+}
+
+/** One step of a malformed stream after its role chunk: a content token (as the fault shapes it), raw
+ *  bytes, a whole event, the finish chunk, or [DONE]. */
+type MalformedItem = { content: string | object } | { raw: string } | { event: object } | { finish: true } | { done: true };
+
+/** What a stream given `fault` sends after its role chunk, in order (see MalformedChatShape). */
+function malformedStream(fault: MalformedChatFault, tokens: string[], answer: string, meta: object): MalformedItem[] {
+  const at = Math.min(fault.afterTokens ?? 0, tokens.length);
+  const before = tokens.slice(0, at).map((content) => ({ content }));
+  const after = tokens.slice(at).map((content) => ({ content }));
+  const ending: MalformedItem[] = [{ finish: true }, { done: true }];
+  switch (fault.shape) {
+    case "not-json":
+      return [...before, { raw: 'data: {"object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":\n\n' }, ...after, ...ending];
+    case "no-choices":
+      return [...before, { event: { ...meta, object: "chat.completion.chunk" } }, ...after, ...ending];
+    case "non-string-content":
+      return [...before, ...after.slice(0, 1).map(({ content }) => ({ content: [{ type: "text", text: content }] })), ...after.slice(1), ...ending];
+    case "error-event":
+      return [...before, { event: { error: { message: "The server had an error while processing your request. Sorry about that!", type: "server_error", param: null, code: null } } }];
+    case "no-done":
+      return [...tokens.map((content) => ({ content })), { finish: true }];
+    case "truncated":
+      return before;
+    case "huge":
+      return [{ content: answer.repeat(Math.ceil(HUGE_ANSWER_CHARS / answer.length)).slice(0, HUGE_ANSWER_CHARS) }, ...ending];
+    case "html":
+      return []; // answered before any stream begins
+  }
 }
 
 /** Bounds the timelines kept, so a long-running `npm start` does not grow without end. */
@@ -286,7 +346,10 @@ export async function startOpenAiEmulator(options: OpenAiEmulatorOptions = {}): 
     // A stall leaves the request open with nothing (more) sent; the close handler sees the client go.
     if (fault?.kind === "stall" && !fault.afterHeaders) return;
     try {
-      if (!request.stream) {
+      if (fault?.kind === "malformed" && (fault.shape === "html" || !request.stream)) {
+        await wait(firstTokenMs);
+        res.writeHead(200, { "content-type": "text/html; charset=utf-8" }).end(PROXY_ERROR_PAGE);
+      } else if (!request.stream) {
         if (fault?.kind === "stall") return void res.writeHead(200, { "content-type": "application/json" }).flushHeaders();
         await wait(firstTokenMs + settings.tokenIntervalMs * Math.max(0, tokens.length - 1));
         if (fault?.kind === "cut") return cutNow();
@@ -312,20 +375,36 @@ export async function startOpenAiEmulator(options: OpenAiEmulatorOptions = {}): 
         if (fault?.kind === "stall") return;
         await wait(firstTokenMs);
         event(chunk({ role: "assistant", content: "", refusal: null }, null));
-        // A cut comes half-way through the event after the last whole token: the SDK parses an event
-        // only once bytes after it arrive, so the client still gets every whole token.
-        const cutAfter = fault?.kind === "cut" ? Math.min(fault.afterTokens, tokens.length) : undefined;
-        for (const [i, token] of tokens.entries()) {
-          if (i > 0) await wait(settings.tokenIntervalMs);
-          if (i === cutAfter) return cutNow(sse(chunk({ content: token }, null)));
-          event(chunk({ content: token }, null));
-          timeline.firstTokenAt ??= performance.now();
+        if (fault?.kind === "malformed") {
+          let tokensSent = 0;
+          for (const item of malformedStream(fault, tokens, answer, meta)) {
+            if ("raw" in item) res.write(item.raw);
+            else if ("event" in item) event(item.event);
+            else if ("finish" in item) event(chunk({}, "stop"));
+            else if ("done" in item) event("[DONE]");
+            else {
+              if (tokensSent++ > 0) await wait(settings.tokenIntervalMs);
+              event(chunk({ content: item.content }, null));
+              timeline.firstTokenAt ??= performance.now();
+            }
+          }
+          res.end();
+        } else {
+          // A cut comes half-way through the event after the last whole token: the SDK parses an event
+          // only once bytes after it arrive, so the client still gets every whole token.
+          const cutAfter = fault?.kind === "cut" ? Math.min(fault.afterTokens, tokens.length) : undefined;
+          for (const [i, token] of tokens.entries()) {
+            if (i > 0) await wait(settings.tokenIntervalMs);
+            if (i === cutAfter) return cutNow(sse(chunk({ content: token }, null)));
+            event(chunk({ content: token }, null));
+            timeline.firstTokenAt ??= performance.now();
+          }
+          if (cutAfter === tokens.length) return cutNow(sse(chunk({}, "stop")));
+          event(chunk({}, "stop"));
+          if (includeUsage) event({ ...meta, object: "chat.completion.chunk", choices: [], usage });
+          event("[DONE]");
+          res.end();
         }
-        if (cutAfter === tokens.length) return cutNow(sse(chunk({}, "stop")));
-        event(chunk({}, "stop"));
-        if (includeUsage) event({ ...meta, object: "chat.completion.chunk", choices: [], usage });
-        event("[DONE]");
-        res.end();
       }
       timeline.endedAt = performance.now();
       stats.completed++;

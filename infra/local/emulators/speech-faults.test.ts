@@ -1,7 +1,8 @@
 import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { STREAM_LIMIT_DETAILS } from "./grpc-host.js";
-import { SCRIPT, concat, durationMs, emulatorPool, finals, openStream, silence, spoken, streamAudio, utterances } from "./speech-test-kit.js";
+import { HUGE_TRANSCRIPT_CHARS, type MalformedResultShape } from "./speech.js";
+import { PHONE_CONFIG, SCRIPT, concat, durationMs, emulatorPool, finals, openStream, silence, spoken, streamAudio, utterances } from "./speech-test-kit.js";
 
 let lines: Uint8Array[];
 const pool = emulatorPool();
@@ -94,6 +95,44 @@ describe("speech emulator faults, as the real SpeechClient sees them", () => {
     expect(results[0]!.receivedAt - sentAt).toBeGreaterThanOrEqual(390);
     expect(results.at(-1)!.receivedAt - sentAt).toBeLessThan(400 + 1500);
     expect(emulator.stats.faultsByKind.slow).toBe(1);
+  });
+
+  it("sends the next final malformed as each shape says, in a valid response, and the partials as usual", async () => {
+    const { emulator, client } = await start();
+    const audio = concat([lines[0]!, silence(600)]);
+    type Response = { results: { alternatives: { transcript: string }[]; isFinal: boolean; resultEndTime: { seconds: string; nanos: number } }[] };
+    /** The final of a stream given `shape`, as the client decoded it, and its partials' texts. */
+    const malformed = async (shape: MalformedResultShape) => {
+      emulator.injectFault({ kind: "malformed", shape });
+      const stream = client.streamingRecognize(PHONE_CONFIG);
+      const responses: Response[] = [];
+      const ended = new Promise<void>((resolve, reject) => {
+        stream.on("data", (response: Response) => responses.push(response));
+        stream.on("end", resolve);
+        stream.on("error", reject);
+      });
+      for (let at = 0; at < audio.length; at += 160) stream.write(audio.subarray(at, at + 160));
+      stream.end();
+      await ended;
+      const results = responses.flatMap((response) => response.results);
+      const finalsSeen = results.filter((result) => result.isFinal);
+      expect(finalsSeen, shape).toHaveLength(1);
+      const partials = results.filter((result) => !result.isFinal).map((result) => result.alternatives[0]!.transcript);
+      expect(partials.length, shape).toBeGreaterThan(0);
+      for (const partial of partials) expect(SCRIPT[0]!.startsWith(partial), shape).toBe(true);
+      return finalsSeen[0]!;
+    };
+
+    expect((await malformed("no-alternatives")).alternatives).toEqual([]);
+    expect((await malformed("empty-final")).alternatives[0]!.transcript).toBe("");
+    expect(Number((await malformed("negative-end")).resultEndTime.seconds)).toBeLessThan(0);
+    expect((await malformed("absurd-end")).resultEndTime.seconds).toBe("3000000000");
+    const unsent = await malformed("unsent-audio");
+    expect(Number(unsent.resultEndTime.seconds) * 1000).toBeGreaterThan(durationMs(audio) + 50_000);
+    const huge = (await malformed("huge-transcript")).alternatives[0]!.transcript;
+    expect(huge).toHaveLength(HUGE_TRANSCRIPT_CHARS);
+    expect(huge.startsWith(`${SCRIPT[0]} ${SCRIPT[0]}`)).toBe(true);
+    expect(emulator.stats).toMatchObject({ finalsSent: 6, faultsByKind: { malformed: 6 } });
   });
 
   it("fails each stream with probability p, the same streams for the same seed", async () => {

@@ -5,8 +5,8 @@
 // one after another for a call (after a failure, or to rotate) continue one script: the position
 // moves on only when an utterance is finalised, so audio replayed into a new stream maps to the line
 // it had. Without the header each stream is a call of its own. Bursts shorter than minSpeechMs
-// (coughs, clicks) give no result and take no script line. Faults (status, reset, stall, slow) are
-// set per test with injectFault.
+// (coughs, clicks) give no result and take no script line. Faults (status, reset, stall, slow, a
+// malformed final) are set per test with injectFault.
 import http2 from "node:http2";
 import { setTimeout as sleep } from "node:timers/promises";
 import * as grpc from "@grpc/grpc-js";
@@ -38,7 +38,28 @@ export type SpeechFault = { afterAudioMs?: number } & (
       kind: "slow";
       delayMs: number;
     }
+  | {
+      /** The stream's next final is sent malformed in its place (see MalformedResultShape); its
+       *  utterance counts as finalised, partials and later results are as usual. */
+      kind: "malformed";
+      shape: MalformedResultShape;
+    }
 );
+
+/**
+ * How a malformed final reads on the wire (each a valid StreamingRecognizeResponse message):
+ * - no-alternatives: a final result with an empty alternatives list;
+ * - empty-final: a final whose transcript is "";
+ * - negative-end: resultEndTime before the stream began;
+ * - absurd-end: resultEndTime 3e9 seconds in (past any 32-bit count);
+ * - unsent-audio: resultEndTime a minute past the audio the stream received;
+ * - huge-transcript: the line repeated to HUGE_TRANSCRIPT_CHARS characters.
+ */
+export type MalformedResultShape = "no-alternatives" | "empty-final" | "negative-end" | "absurd-end" | "unsent-audio" | "huge-transcript";
+
+/** The huge-transcript shape's length: 100 KB of text for a few seconds of speech. */
+export const HUGE_TRANSCRIPT_CHARS = 100_000;
+
 export type SpeechFaultKind = NonNullable<SpeechFault["kind"]>;
 
 /** A script line: what the caller says, or that plus how the emulator treats that utterance. */
@@ -219,7 +240,7 @@ export async function startSpeechEmulator(options: SpeechEmulatorOptions): Promi
     bytesReceived: 0,
     recognizeRequests: 0,
     faultsInjected: 0,
-    faultsByKind: { status: 0, reset: 0, stall: 0, slow: 0 },
+    faultsByKind: { status: 0, reset: 0, stall: 0, slow: 0, malformed: 0 },
     calls: new Map(),
   };
   const faults = new FaultSchedule(options.faults);
@@ -351,6 +372,8 @@ function serveStream(call: grpc.ServerDuplexStream<StreamingRequestMessage, Stre
   let slowMs = 0;
   /** A stall in effect: the emulator writes nothing more and never ends the stream itself. */
   let stalled = false;
+  /** A malformed fault in effect: how the next final is sent. */
+  let malformedFinal: MalformedResultShape | undefined;
   /** Script line of the stream's first utterance: the call's position when that utterance began, so
    *  audio replayed after a failure gets the line it had, and a new utterance the next one. */
   let firstLine: number | undefined;
@@ -401,6 +424,9 @@ function serveStream(call: grpc.ServerDuplexStream<StreamingRequestMessage, Stre
         stalled = true;
         clearTimeout(audioTimer);
         return;
+      case "malformed":
+        malformedFinal = active.shape;
+        return;
       case "reset":
         return reset();
       default:
@@ -430,7 +456,7 @@ function serveStream(call: grpc.ServerDuplexStream<StreamingRequestMessage, Stre
       .catch(() => undefined) // aborted: the stream is gone
       .finally(() => queued--);
   };
-  const result = (text: string, isFinal: boolean, endMs: number): StreamingResponse => ({
+  const result = (text: string, isFinal: boolean, endMs: number): { results: TranscriptResult[] } => ({
     results: [
       {
         alternatives: [{ transcript: text, confidence: isFinal ? CONFIDENCE : 0 }],
@@ -456,7 +482,12 @@ function serveStream(call: grpc.ServerDuplexStream<StreamingRequestMessage, Stre
       send({ response: { speech_event_type: "END_OF_SINGLE_UTTERANCE", speech_event_time: durationFromMs(event.endMs) } });
     }
     if (line.withholdFinal) send({ counted: "finalsWithheld", finalises: event.utterance });
-    else send({ response: result(line.text, true, event.endMs), counted: "finalsSent", finalises: event.utterance }, context.finalDelayMs);
+    else {
+      const final = result(line.text, true, event.endMs);
+      if (malformedFinal) final.results = [malformResult(final.results[0]!, malformedFinal, tracker.audioMs)];
+      malformedFinal = undefined;
+      send({ response: final, counted: "finalsSent", finalises: event.utterance }, context.finalDelayMs);
+    }
     if (config.singleUtterance) endAfterOutbox();
   };
   // Ends with OK once every queued response (a delayed final included) has been written.
@@ -508,8 +539,8 @@ function serveStream(call: grpc.ServerDuplexStream<StreamingRequestMessage, Stre
     const events = tracker.push(audio);
     record.audioMs = tracker.audioMs;
     const due = fault !== undefined && tracker.audioMs >= (fault.afterAudioMs ?? 0) ? fault : undefined;
-    // A stall or slowdown already covers the results of the audio that brought it on; a failure comes after them.
-    if (due?.kind === "stall" || due?.kind === "slow") fire(due);
+    // A stall, slowdown or malformed final already covers the results of the audio that brought it on; a failure comes after them.
+    if (due?.kind === "stall" || due?.kind === "slow" || due?.kind === "malformed") fire(due);
     for (const event of events) {
       deliver(event);
       if (closing) return;
@@ -526,6 +557,27 @@ function serveStream(call: grpc.ServerDuplexStream<StreamingRequestMessage, Stre
     endAfterOutbox();
   });
   call.on("cancelled", () => finish("CANCELLED"));
+}
+
+/** `final` as the malformed shape sends it; `receivedMs`: the audio its stream received. */
+function malformResult(final: TranscriptResult, shape: MalformedResultShape, receivedMs: number): TranscriptResult {
+  switch (shape) {
+    case "no-alternatives":
+      return { ...final, alternatives: [] };
+    case "empty-final":
+      return { ...final, alternatives: [{ transcript: "", confidence: 0 }] };
+    case "negative-end":
+      return { ...final, result_end_time: { seconds: -Math.max(1, Math.ceil(receivedMs / 1000)), nanos: 0 } };
+    case "absurd-end":
+      return { ...final, result_end_time: { seconds: 3_000_000_000, nanos: 0 } };
+    case "unsent-audio":
+      return { ...final, result_end_time: durationFromMs(receivedMs + 60_000) };
+    case "huge-transcript": {
+      const line = final.alternatives[0]!.transcript;
+      const transcript = `${line} `.repeat(Math.ceil(HUGE_TRANSCRIPT_CHARS / (line.length + 1))).slice(0, HUGE_TRANSCRIPT_CHARS);
+      return { ...final, alternatives: [{ ...final.alternatives[0]!, transcript }] };
+    }
+  }
 }
 
 function recognize(

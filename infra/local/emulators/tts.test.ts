@@ -3,7 +3,7 @@ import * as grpc from "@grpc/grpc-js";
 import { TextToSpeechClient } from "@google-cloud/text-to-speech";
 import { WAV_FORMAT_MULAW, WAV_FORMAT_PCM, mulawToPcm, parseWav, pcmFromBytes } from "@voice/protocol";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import { startTtsEmulator, ssmlToText, type TtsEmulator } from "./tts.js";
+import { HUGE_AUDIO_BYTES, startTtsEmulator, ssmlToText, type MalformedAudioShape, type TtsEmulator } from "./tts.js";
 
 describe("TTS emulator with the real TextToSpeechClient", () => {
   let emulator: TtsEmulator;
@@ -154,6 +154,28 @@ describe("TTS emulator with the real TextToSpeechClient", () => {
       });
       await vi.waitFor(() => expect(emulator.stats.cancellations).toBe(before.cancellations + 2));
       expect(emulator.stats).toMatchObject({ requestsInFlight: 0, faultsByKind: { stall: 2 } });
+    });
+
+    it("answers with the audio malformed as each shape says, in a valid gRPC message", async () => {
+      const [clean] = await client.synthesizeSpeech(SHORT_REQUEST, NO_RETRY);
+      const samples = new Uint8Array(parseWav(clean.audioContent as Uint8Array).data);
+      const shapes: MalformedAudioShape[] = ["empty", "not-wav", "lying-length", "odd-length", "huge"];
+      for (const shape of shapes) emulator.injectFault({ kind: "malformed", shape });
+      const audio: Uint8Array[] = [];
+      for (let i = 0; i < shapes.length; i++) audio.push(new Uint8Array((await client.synthesizeSpeech(SHORT_REQUEST, NO_RETRY))[0].audioContent as Uint8Array));
+      const [empty, notWav, lying, odd, huge] = audio as [Uint8Array, Uint8Array, Uint8Array, Uint8Array, Uint8Array];
+
+      expect(empty.length).toBe(0);
+      expect(Buffer.from(notWav.subarray(0, 4)).toString("latin1")).not.toBe("RIFF");
+      expect(notWav).toEqual(samples);
+      // The header claims ten times the samples that follow it; the samples are all there.
+      expect(new DataView(lying.buffer).getUint32(40, true)).toBe(samples.length * 10);
+      expect(parseWav(lying).data).toEqual(samples);
+      expect(parseWav(odd).data.length % 2).toBe(1);
+      expect(parseWav(odd).data).toEqual(samples.subarray(0, parseWav(odd).data.length));
+      expect(huge.length).toBe(HUGE_AUDIO_BYTES);
+      expect(parseWav(huge).format).toEqual(parseWav(clean.audioContent as Uint8Array).format);
+      expect(emulator.stats.faultsByKind.malformed).toBe(shapes.length);
     });
 
     it("answers delayMs later when slow", async () => {

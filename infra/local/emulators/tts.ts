@@ -1,10 +1,10 @@
 // Google Text-to-Speech v1 emulator: a real gRPC server speaking google.cloud.texttospeech.v1, so the
 // real @google-cloud/text-to-speech client talks to it unchanged. The speech is real (eSpeak-NG), in
 // the requested language, encoding and sample rate, wrapped in a WAV header as Google wraps
-// LINEAR16 and MULAW.
+// LINEAR16 and MULAW. Faults (status, stall, slow, malformed audio) are set per test with injectFault.
 import { setTimeout as sleep } from "node:timers/promises";
 import * as grpc from "@grpc/grpc-js";
-import { WAV_FORMAT_MULAW, WAV_FORMAT_PCM, buildWav, pcmBytes, pcmToMulaw } from "@voice/protocol";
+import { WAV_FORMAT_MULAW, WAV_FORMAT_PCM, buildWav, parseWav, pcmBytes, pcmToMulaw } from "@voice/protocol";
 import { espeakVoiceFor } from "../espeak.js";
 import { EspeakPool } from "./espeak-pool.js";
 import { FaultSchedule, type FaultWhen, type ScheduledFault } from "./faults.js";
@@ -28,7 +28,26 @@ export type TtsFault =
       /** Answer `delayMs` later than latencyMs would. */
       kind: "slow";
       delayMs: number;
+    }
+  | {
+      /** Answer as usual, with the synthesized audio malformed (see MalformedAudioShape). */
+      kind: "malformed";
+      shape: MalformedAudioShape;
     };
+
+/**
+ * How the answer's audio_content is malformed (the gRPC message itself is valid):
+ * - empty: no bytes at all;
+ * - not-wav: the samples without their WAV header (no RIFF);
+ * - lying-length: the WAV's data chunk claims ten times the bytes that follow;
+ * - odd-length: the WAV's data is an odd number of bytes (its last byte dropped if even), without the pad byte RIFF wants;
+ * - huge: the speech repeated to HUGE_AUDIO_BYTES in a well-formed WAV.
+ */
+export type MalformedAudioShape = "empty" | "not-wav" | "lying-length" | "odd-length" | "huge";
+
+/** The huge shape's size: minutes of audio, yet under gRPC's default 4 MB message limit. */
+export const HUGE_AUDIO_BYTES = 3 * 1024 * 1024;
+
 export type TtsFaultKind = NonNullable<TtsFault["kind"]>;
 
 export interface TtsEmulatorOptions {
@@ -176,6 +195,35 @@ function encodeAudio(pcm: Int16Array, plan: Pick<SynthesisPlan, "encoding" | "sa
   }
 }
 
+/** `wav` (as encodeAudio made it) malformed as `shape` says; bare PCM has no header to break and is cut or grown alike. */
+function malformAudio(wav: Uint8Array, shape: MalformedAudioShape): Uint8Array {
+  if (shape === "empty") return new Uint8Array(0);
+  let parsed: ReturnType<typeof parseWav> | undefined;
+  try {
+    parsed = parseWav(wav);
+  } catch {
+    parsed = undefined; // PCM: samples only
+  }
+  const samples = parsed?.data ?? wav;
+  const wrap = (data: Uint8Array) => (parsed ? buildWav(parsed.format, data) : data);
+  switch (shape) {
+    case "not-wav":
+      return samples.slice();
+    case "lying-length": {
+      const out = wrap(samples);
+      if (parsed) new DataView(out.buffer).setUint32(40, samples.length * 10, true); // buildWav's data size field
+      return out;
+    }
+    case "odd-length":
+      return wrap(samples.subarray(0, samples.length - (samples.length % 2 === 0 ? 1 : 0)));
+    case "huge": {
+      const data = new Uint8Array(HUGE_AUDIO_BYTES - 44);
+      for (let at = 0; samples.length > 0 && at < data.length; at += samples.length) data.set(samples.subarray(0, data.length - at), at);
+      return wrap(data);
+    }
+  }
+}
+
 export async function startTtsEmulator(options: TtsEmulatorOptions = {}): Promise<TtsEmulator> {
   const latencyMs = options.latencyMs ?? 0;
   const log = options.log ?? stderrLogger("tts-emulator");
@@ -187,7 +235,7 @@ export async function startTtsEmulator(options: TtsEmulatorOptions = {}): Promis
     latencyOverruns: 0,
     listVoicesRequests: 0,
     faultsInjected: 0,
-    faultsByKind: { status: 0, stall: 0, slow: 0 },
+    faultsByKind: { status: 0, stall: 0, slow: 0, malformed: 0 },
   };
   const faults = new FaultSchedule(options.faults);
   const espeak = new EspeakPool(options.synthesisWorkers ?? 2);
@@ -220,7 +268,7 @@ export async function startTtsEmulator(options: TtsEmulatorOptions = {}): Promis
       stats.faultsByKind[fault.kind ?? "status"]++;
     }
     if (fault?.kind === "stall") return; // only the client's deadline or cancel settles it
-    if (fault && fault.kind !== "slow") {
+    if (fault && fault.kind !== "slow" && fault.kind !== "malformed") {
       answer(grpcError(fault.code, fault.details ?? googleStatusDetails(fault.code)));
       return;
     }
@@ -238,9 +286,10 @@ export async function startTtsEmulator(options: TtsEmulatorOptions = {}): Promis
           if (latencyPassed) stats.latencyOverruns++;
           return pcm;
         }),
-        sleep(latencyMs + (fault?.delayMs ?? 0), undefined, { signal: cancelled.signal }).then(() => (latencyPassed = true)),
+        sleep(latencyMs + (fault?.kind === "slow" ? fault.delayMs : 0), undefined, { signal: cancelled.signal }).then(() => (latencyPassed = true)),
       ]);
-      answer(null, { audio_content: Buffer.from(encodeAudio(pcm, plan.value)) });
+      const audio = encodeAudio(pcm, plan.value);
+      answer(null, { audio_content: Buffer.from(fault?.kind === "malformed" ? malformAudio(audio, fault.shape) : audio) });
     } catch (error) {
       if (cancelled.signal.aborted) return; // cancelled: nobody is waiting for the answer
       log(`SynthesizeSpeech failed: ${String(error)}`);
