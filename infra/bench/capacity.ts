@@ -134,6 +134,8 @@ export async function runCapacityBench(options: { steps?: number[]; coreNodeOpti
         LANGUAGE: vars.LANGUAGE!,
         TTS_VOICE: vars.TTS_VOICE!,
         FIXED_PHRASES: JSON.stringify(answerSentences(lines, vars.LANGUAGE!)),
+        // The steps go past the production limit on purpose: this finds where the limit should be.
+        MAX_CALLS: String(Math.max(...(options.steps ?? STEPS)) + 50),
       },
     });
     return await measureSteps(core, emulators, lines, vars.GREETING_TEXT!, options.steps ?? STEPS, ownCpus);

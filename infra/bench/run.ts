@@ -1,5 +1,7 @@
-// `npm run bench [-- suite ...]`: runs the benchmark suites (all by default), prints each result,
-// and writes them to bench/results.json. Benchmarks are not tests: they report numbers.
+// `npm run bench [-- suite ...] [--minutes N]`: runs the benchmark suites (all by default), prints
+// each result, and writes them to bench/results.json. Benchmarks are not tests: they report numbers,
+// except that a suite whose result says `verdict: "fail"` (the soak, on a leak) makes the run exit 1.
+// --minutes: how long the soak places calls (default 10).
 import { spawn } from "node:child_process";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { cpus } from "node:os";
@@ -10,6 +12,7 @@ import { runEdgeRelayBench } from "./edge-relay.js";
 import { runLatencyBench } from "./latency.js";
 import { runOverheadBench } from "./overhead.js";
 import { runReliabilityBench } from "./reliability.js";
+import { runSoakBench } from "./soak.js";
 import { runSpeculationBench } from "./speculation.js";
 
 const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -34,6 +37,27 @@ function runScript(path: string): Promise<unknown> {
   });
 }
 
+/** `--minutes N` (or `--minutes=N`) taken out of the arguments; the rest name suites. */
+function parseArguments(args: string[]): { suites: string[]; minutes: number | undefined } {
+  const suites: string[] = [];
+  let minutes: string | undefined;
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === "--minutes") minutes = args[++i] ?? "";
+    else if (arg.startsWith("--minutes=")) minutes = arg.slice("--minutes=".length);
+    else suites.push(arg);
+  }
+  if (minutes === undefined) return { suites, minutes: undefined };
+  const value = Number(minutes);
+  if (!(value > 0)) {
+    console.error(`--minutes takes a positive number, not "${minutes}"`);
+    process.exit(2);
+  }
+  return { suites, minutes: value };
+}
+
+const { suites: requested, minutes } = parseArguments(process.argv.slice(2));
+
 const SUITES: Record<string, () => Promise<unknown>> = {
   vad: () => runScript("core-node/src/eou/vad.bench.ts"),
   latency: () => runLatencyBench(),
@@ -43,9 +67,9 @@ const SUITES: Record<string, () => Promise<unknown>> = {
   capacity: () => runCapacityBench(),
   cold: () => runColdBench(),
   speculation: () => runSpeculationBench(),
+  soak: () => runSoakBench({ minutes }),
 };
 
-const requested = process.argv.slice(2);
 const unknown = requested.filter((name) => !(name in SUITES));
 if (unknown.length > 0) {
   console.error(`unknown suite(s): ${unknown.join(", ")}; known: ${Object.keys(SUITES).join(", ")}`);
@@ -55,14 +79,21 @@ if (unknown.length > 0) {
 type Results = { suites?: Record<string, unknown> };
 const previous: Results = await readFile(RESULTS, "utf8").then((text) => JSON.parse(text) as Results, () => ({}));
 const suites: Record<string, unknown> = { ...previous.suites };
+const failures: string[] = [];
 for (const name of requested.length > 0 ? requested : Object.keys(SUITES)) {
   const started = Date.now();
   console.error(`bench: ${name} ...`);
   const result = await SUITES[name]!();
   suites[name] = { ...(result as object), seconds: Math.round((Date.now() - started) / 1000) };
   console.log(JSON.stringify(suites[name]));
+  const verdict = result as { verdict?: string; fail_reasons?: string[] };
+  if (verdict.verdict === "fail") failures.push(`${name}: ${(verdict.fail_reasons ?? []).join("; ") || "failed"}`);
 }
 const machine = { cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version, platform: process.platform };
 await mkdir(new URL("../../bench/", import.meta.url), { recursive: true });
 await writeFile(RESULTS, `${JSON.stringify({ written_at: new Date().toISOString(), machine, suites }, null, 2)}\n`);
 console.error(`bench: results in ${RESULTS}`);
+if (failures.length > 0) {
+  for (const failure of failures) console.error(`bench: FAILED ${failure}`);
+  process.exit(1);
+}
