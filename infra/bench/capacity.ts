@@ -17,7 +17,8 @@
 // call-second (the core's user + system time from /proc over the window), the core's RSS, turn
 // latency, and this process's CPU and clock lateness (if the load generator falls behind, the step
 // says so). Memory per call two ways: the slope of RSS over the steps, and RSS with 50 calls held
-// a minute, once each call's audio ring (30 s, trimmed in batches) is full.
+// past the age (30 s) at which each call's buffers (the STT audio ring, allocated whole at start)
+// have all been written.
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -50,7 +51,8 @@ const PAUSE_MS = 1500;
 const LLM_FIRST_TOKEN_MS = 400;
 /** The steady-memory hold: after the step with this many calls, long enough for every per-call buffer to fill. */
 const MEMORY_CALLS = 50;
-const MEMORY_HOLD_MS = 60_000;
+/** With the calls' SETTLE_MS + WINDOW_MS before it, calls are ~56 s old at the end: past every per-call buffer's fill. */
+const MEMORY_HOLD_MS = 30_000;
 const MEMORY_TAIL_MS = 20_000;
 
 export interface CapacityStep {
