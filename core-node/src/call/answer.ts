@@ -7,7 +7,7 @@ import type { OutboundFrames } from "../audio/frames.js";
 import type { ChatMessage } from "../llm/types.js";
 import type { Logger } from "../metrics/log.js";
 import { buildTurnLine, type TurnInputFacts, type TurnTimeline } from "../metrics/turn.js";
-import type { Synthesized } from "../tts/cache.js";
+import type { Synthesis, Synthesized } from "../tts/cache.js";
 import { Speaker, type SpeakerOptions } from "../tts/speaker.js";
 import type { SpeculationOutcome } from "./speculation.js";
 
@@ -108,7 +108,7 @@ export class Answer {
 /** What an answer needs of its call. */
 export interface AnswerContext {
   frames: OutboundFrames;
-  tts: { synthesize(text: string, signal: AbortSignal): Promise<Synthesized> };
+  tts: Synthesis;
   /** Sends one frame towards the caller. */
   send(frame: string): void;
   /** A mark was sent (the call waits for its echo). */

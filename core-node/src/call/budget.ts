@@ -4,7 +4,7 @@
 // nothing). A request that would go past a limit is not made: it fails with BudgetSpentError, and the
 // first such refusal is reported once so the session can wrap the call up.
 import type { ChatModel } from "../llm/types.js";
-import type { Synthesized } from "../tts/cache.js";
+import type { Synthesis } from "../tts/cache.js";
 
 export type BudgetName = "LLM_MAX_REQUESTS_PER_CALL" | "TTS_MAX_CHARS_PER_CALL";
 
@@ -13,11 +13,6 @@ export class BudgetSpentError extends Error {
   constructor(readonly budget: BudgetName) {
     super(`${budget} spent`);
   }
-}
-
-/** Synthesis as an answer uses it. */
-export interface Synthesis {
-  synthesize(text: string, signal: AbortSignal): Promise<Synthesized>;
 }
 
 export interface BudgetLimits {

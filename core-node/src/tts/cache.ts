@@ -66,6 +66,11 @@ export interface Synthesized {
   cacheHit: boolean;
 }
 
+/** Synthesis as an answer uses it: the cache itself, or the cache within a call's budget. */
+export interface Synthesis {
+  synthesize(text: string, signal: AbortSignal): Promise<Synthesized>;
+}
+
 /** One request to the service, shared by every caller that wants the same audio meanwhile. */
 interface InFlight {
   audio: Promise<Uint8Array>;
