@@ -12,6 +12,7 @@ import { verifyCoreToken } from "@voice/protocol/core-token";
 import { toBase64 } from "@voice/protocol/crypto";
 import { CLOSE_POLICY_VIOLATION, CLOSE_TOO_BIG } from "@voice/protocol/limits";
 import { twilioSignature } from "@voice/protocol/twilio-signature";
+import { markMessage, mediaMessage, startMessage, stopMessage, type StreamIds } from "../../infra/sim/frames.js";
 import type { Env } from "./env.js";
 import app from "./index.js";
 import { mediaStreamUrl } from "./signature.js";
@@ -112,33 +113,27 @@ class Twilio extends Peer {
     return new Twilio(response.webSocket!, callSid);
   }
 
-  start(): string {
-    return this.send({
-      event: "start",
-      sequenceNumber: String(++this.sequence),
-      streamSid: this.streamSid,
-      start: {
-        accountSid: "AC0001",
-        streamSid: this.streamSid,
-        callSid: this.callSid,
-        tracks: ["inbound"],
-        customParameters: { from: "+972501234567" },
-        mediaFormat: { encoding: "audio/x-mulaw", sampleRate: 8000, channels: 1 },
-      },
-    });
+  private get ids(): StreamIds {
+    return { accountSid: "AC0001", callSid: this.callSid, streamSid: this.streamSid };
   }
 
+  start(): string {
+    return this.send(startMessage(++this.sequence, this.ids, { from: "+972501234567" }));
+  }
+
+  /** A media frame carrying `payload` as given (hostile steps send payloads that are not audio). */
   media(payload = SILENCE): string {
     const n = ++this.sequence;
-    return this.send({ event: "media", sequenceNumber: String(n), streamSid: this.streamSid, media: { track: "inbound", chunk: String(n), timestamp: String(n * 20), payload } });
+    const frame = mediaMessage(n, this.streamSid, n, new Uint8Array(0));
+    return this.send({ ...frame, media: { ...frame.media, payload } });
   }
 
   mark(name: string): string {
-    return this.send({ event: "mark", sequenceNumber: String(++this.sequence), streamSid: this.streamSid, mark: { name } });
+    return this.send(markMessage(++this.sequence, this.streamSid, name));
   }
 
   stop(): string {
-    return this.send({ event: "stop", sequenceNumber: String(++this.sequence), streamSid: this.streamSid, stop: { accountSid: "AC0001", callSid: this.callSid } });
+    return this.send(stopMessage(++this.sequence, this.ids));
   }
 
   get open(): boolean {

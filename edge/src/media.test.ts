@@ -1,6 +1,7 @@
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { twilioSignature } from "@voice/protocol/twilio-signature";
+import { startMessage } from "../../infra/sim/frames.js";
 import { mediaStreamUrl } from "./signature.js";
 
 async function openStream(): Promise<WebSocket> {
@@ -14,19 +15,7 @@ async function openStream(): Promise<WebSocket> {
   return socket;
 }
 
-const START = {
-  event: "start",
-  sequenceNumber: "1",
-  streamSid: "MZ0001",
-  start: {
-    accountSid: "AC0001",
-    streamSid: "MZ0001",
-    callSid: "CA0001",
-    tracks: ["inbound"],
-    customParameters: {},
-    mediaFormat: { encoding: "audio/x-mulaw", sampleRate: 8000, channels: 1 },
-  },
-};
+const START = startMessage(1, { accountSid: "AC0001", callSid: "CA0001", streamSid: "MZ0001" }, {});
 
 describe("GET /twilio/media", () => {
   it("hangs up cleanly when the core cannot be reached, after ignoring malformed frames", async () => {

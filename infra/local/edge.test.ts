@@ -5,7 +5,8 @@ import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocket, WebSocketServer } from "ws";
-import { PHRASE_KEY_HEADER, phraseKey, toBase64, verifyCoreToken } from "@voice/protocol";
+import { FRAME_BYTES, MULAW_SILENCE, PHRASE_KEY_HEADER, phraseKey, toBase64, verifyCoreToken } from "@voice/protocol";
+import { connectedMessage, mediaMessage, startMessage, stopMessage, type StreamIds } from "../sim/frames.js";
 import { readWranglerConfig, startEdge, type EdgeLogLine, type EdgeVarOverrides, type RunningEdge } from "./edge.js";
 
 const SECRETS = { TWILIO_AUTH_TOKEN: "twilio-token-for-tests", CORE_SHARED_SECRET: "core-secret-for-tests", DEPLOY_TOKEN: "deploy-token-for-tests" };
@@ -137,7 +138,7 @@ class FakeTwilio {
   readonly streamSid: string;
   readonly closed: Promise<number>;
   private sequence = 0;
-  private chunk = 0;
+  private tick = 0;
 
   private constructor(
     readonly socket: WebSocket,
@@ -164,43 +165,24 @@ class FakeTwilio {
     return text;
   }
 
+  private get ids(): StreamIds {
+    return { accountSid: "AC00000000000000000000000000000000", callSid: this.callSid, streamSid: this.streamSid };
+  }
+
   connected(): string {
-    return this.send({ event: "connected", protocol: "Call", version: "1.0.0" });
+    return this.send(connectedMessage());
   }
 
   start(): string {
-    return this.send({
-      event: "start",
-      sequenceNumber: String(++this.sequence),
-      streamSid: this.streamSid,
-      start: {
-        accountSid: "AC00000000000000000000000000000000",
-        streamSid: this.streamSid,
-        callSid: this.callSid,
-        tracks: ["inbound"],
-        customParameters: { callSid: this.callSid, from: "+972501234567", to: "+97231234567" },
-        mediaFormat: { encoding: "audio/x-mulaw", sampleRate: 8000, channels: 1 },
-      },
-    });
+    return this.send(startMessage(++this.sequence, this.ids, { callSid: this.callSid, from: "+972501234567", to: "+97231234567" }));
   }
 
   media(): string {
-    const chunk = ++this.chunk;
-    return this.send({
-      event: "media",
-      sequenceNumber: String(++this.sequence),
-      streamSid: this.streamSid,
-      media: { track: "inbound", chunk: String(chunk), timestamp: String(chunk * 20), payload: toBase64(new Uint8Array(160).fill(0xff)) },
-    });
+    return this.send(mediaMessage(++this.sequence, this.streamSid, this.tick++, new Uint8Array(FRAME_BYTES).fill(MULAW_SILENCE)));
   }
 
   stop(): string {
-    return this.send({
-      event: "stop",
-      sequenceNumber: String(++this.sequence),
-      streamSid: this.streamSid,
-      stop: { accountSid: "AC00000000000000000000000000000000", callSid: this.callSid },
-    });
+    return this.send(stopMessage(++this.sequence, this.ids));
   }
 
   /** Connects, starts the stream and waits for the greeting's mark; returns the start frame's text. */

@@ -1,15 +1,16 @@
 // Builders for the frames Twilio sends on a Media Stream (pure; the session numbers and sends them).
+// Subpath imports: the edge's workerd tests build their Twilio frames here too.
+import { toBase64 } from "@voice/protocol/crypto";
 import {
   FRAME_MS,
   SAMPLE_RATE,
-  toBase64,
   type ConnectedFrame,
   type DtmfFrame,
   type InboundMediaFrame,
   type MarkFrame,
   type StartFrame,
   type StopFrame,
-} from "@voice/protocol";
+} from "@voice/protocol/twilio";
 
 export interface StreamIds {
   accountSid: string;
