@@ -99,6 +99,8 @@ export interface SpeechStreamRecord {
   /** performance.now() when it opened, and when it ended (either side ending it). */
   openedAt: number;
   endedAt?: number;
+  /** Date.now() when it opened: comparable with the timestamps of another process's log lines. */
+  openedAtEpochMs: number;
   /** "OK" (ended after half-close or single utterance), "CANCELLED" (the client ended it), "RST_STREAM"
    *  (reset fault), or the name of the gRPC status the emulator ended it with ("UNAVAILABLE", ...). */
   ending?: string;
@@ -273,7 +275,7 @@ export async function startSpeechEmulator(options: SpeechEmulatorOptions): Promi
       const peer = call.getPeer();
       const caller = callFor(callId, peer);
       const fault = faults.take(callId);
-      const record: SpeechStreamRecord = { openedAt: performance.now(), faultFired: false, audioMs: 0, ...(fault && { fault: fault.kind ?? "status" }) };
+      const record: SpeechStreamRecord = { openedAt: performance.now(), openedAtEpochMs: Date.now(), faultFired: false, audioMs: 0, ...(fault && { fault: fault.kind ?? "status" }) };
       caller.streamsOpened++;
       caller.streams.push(record);
       if (caller.streams.length > MAX_STREAMS_KEPT) caller.streams.shift();
