@@ -6,7 +6,7 @@ import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { PHRASE_PATH, signCoreToken } from "@voice/protocol";
-import { TEST_GREETING, TEST_SECRET, startCore, type CoreUnderTest } from "./call/test-call.js";
+import { TEST_GREETING, TEST_SECRET, startCore, type CoreUnderTest } from "../testing/core-harness.js";
 
 const PHRASES_PER_MIN = 3;
 

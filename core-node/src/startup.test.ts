@@ -12,7 +12,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { signCoreToken } from "@voice/protocol";
-import { startCore, type CoreUnderTest } from "./call/test-call.js";
+import { startCore, type CoreUnderTest } from "../testing/core-harness.js";
 
 const SECRET = "startup-test-secret-0123456789";
 const repoRoot = fileURLToPath(new URL("../../", import.meta.url));

@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { DEFAULT_FLOOD_CLOSE_AFTER_S, DEFAULT_MAX_FRAMES_PER_SECOND } from "@voice/protocol/limits";
 import { callSettings, DEFAULT_MAX_FRAME_CHARS, readCallSettings, type CallVars } from "./call-settings.js";
-import { anyText, RUNS } from "./fuzz.js";
+import { anyText, RUNS } from "../testing/fuzz-inputs.js";
 import { DEFAULT_RECONNECT_BUDGET_MS } from "./reconnect-policy.js";
 import { positiveIntegerVar } from "./vars.js";
 

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { coreMove, coreState, MAX_STATE_MESSAGE_CHARS } from "@voice/protocol/core-link";
 import { classifyCoreFrame } from "./core-frames.js";
 import { parseJson } from "./frames.js";
-import { anyText, RUNS } from "./fuzz.js";
+import { anyText, RUNS } from "../testing/fuzz-inputs.js";
 
 const conversation = fc.record({
   turns: fc.nat(),

@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { readCoreWarmup } from "./core-link.js";
-import { anyText, RUNS } from "./fuzz.js";
+import { anyText, RUNS } from "../testing/fuzz-inputs.js";
 
 describe("the core's warmup answer", () => {
   it("is ok only for a 2xx JSON report that does not say ok:false", () => {

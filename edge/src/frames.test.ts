@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { peekEvent } from "@voice/protocol/core-link";
 import { isMediaFrame, looksLikeJsonObject, parseJson } from "./frames.js";
-import { anyText, RUNS } from "./fuzz.js";
+import { anyText, RUNS } from "../testing/fuzz-inputs.js";
 
 describe("isMediaFrame", () => {
   it("recognises a media frame written event-first, as Twilio and the core write them", () => {

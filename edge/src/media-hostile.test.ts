@@ -12,7 +12,7 @@ import { verifyCoreToken } from "@voice/protocol/core-token";
 import { toBase64 } from "@voice/protocol/crypto";
 import { CLOSE_POLICY_VIOLATION, CLOSE_TOO_BIG } from "@voice/protocol/limits";
 import { twilioSignature } from "@voice/protocol/twilio-signature";
-import { markMessage, mediaMessage, startMessage, stopMessage, type StreamIds } from "../../infra/sim/frames.js";
+import { markMessage, mediaMessage, startMessage, stopMessage, type StreamIds } from "../../infra/twilio/media-stream-frames.js";
 import type { Env } from "./env.js";
 import app from "./index.js";
 import { mediaStreamUrl } from "./signature.js";

@@ -1,7 +1,7 @@
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { twilioSignature } from "@voice/protocol/twilio-signature";
-import { startMessage } from "../../infra/sim/frames.js";
+import { startMessage } from "../../infra/twilio/media-stream-frames.js";
 import { mediaStreamUrl } from "./signature.js";
 
 async function openStream(): Promise<WebSocket> {

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { anyText, RUNS } from "./fuzz.js";
+import { anyText, RUNS } from "../testing/fuzz-inputs.js";
 import { classifyCoreClose, DEFAULT_RECONNECT_POLICY, mayReopen, nextAttempt, reconnectPolicy, type Attempt } from "./reconnect-policy.js";
 
 /** Every attempt of one outage whose tries all fail at once: the schedule the budget allows. */

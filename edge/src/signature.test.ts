@@ -2,7 +2,7 @@ import { env } from "cloudflare:workers";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { twilioSignature, verifyTwilioSignature } from "@voice/protocol/twilio-signature";
-import { anyText, wellFormedText } from "./fuzz.js";
+import { anyText, wellFormedText } from "../testing/fuzz-inputs.js";
 import { mediaStreamUrl, verifyMediaUpgrade, verifyVoiceWebhook, voiceWebhookUrl } from "./signature.js";
 
 // The worked example of Twilio's request-validation docs (used by its official helper libraries' tests).

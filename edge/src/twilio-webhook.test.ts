@@ -2,7 +2,7 @@ import { env, exports } from "cloudflare:workers";
 import fc from "fast-check";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { twilioSignature } from "@voice/protocol/twilio-signature";
-import { anyText, wellFormedText } from "./fuzz.js";
+import { anyText, wellFormedText } from "../testing/fuzz-inputs.js";
 import { connectStreamTwiml, escapeXml } from "./twilio-webhook.js";
 
 const CALL = { CallSid: "CA00000000000000000000000000000001", AccountSid: "AC0001", From: "+972501234567", To: "+97231234567" };

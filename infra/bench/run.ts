@@ -2,18 +2,20 @@
 // each result, and writes them to bench/results.json. Benchmarks are not tests: they report numbers,
 // except that a suite whose result says `verdict: "fail"` (the soak, on a leak) makes the run exit 1.
 // --minutes: how long the soak places calls (default 10).
+// Each suite is one file in suites/ (their shared helpers in lib/), registered by name in SUITES below;
+// vad is the exception, a script beside the VAD it measures.
 import { spawn } from "node:child_process";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { cpus } from "node:os";
 import { fileURLToPath } from "node:url";
-import { runCapacityBench } from "./capacity.js";
-import { runColdBench } from "./cold.js";
-import { runEdgeRelayBench } from "./edge-relay.js";
-import { runLatencyBench } from "./latency.js";
-import { runOverheadBench } from "./overhead.js";
-import { runReliabilityBench } from "./reliability.js";
-import { runSoakBench } from "./soak.js";
-import { runSpeculationBench } from "./speculation.js";
+import { runCapacityBench } from "./suites/capacity.js";
+import { runColdBench } from "./suites/cold.js";
+import { runEdgeRelayBench } from "./suites/edge-relay.js";
+import { runLatencyBench } from "./suites/latency.js";
+import { runOverheadBench } from "./suites/overhead.js";
+import { runReliabilityBench } from "./suites/reliability.js";
+import { runSoakBench } from "./suites/soak.js";
+import { runSpeculationBench } from "./suites/speculation.js";
 
 const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const RESULTS = fileURLToPath(new URL("../../bench/results.json", import.meta.url));

@@ -118,7 +118,7 @@ describe("infra/cloudrun/service.yaml", () => {
     expect(env.get("OPENAI_API_KEY")?.value).toBeUndefined();
   });
 
-  it("sets the DESIGN.md settings, in values the core's own config accepts", () => {
+  it("sets the turn-taking, voice and model settings, in values the core's own config accepts", () => {
     for (const name of ["LANGUAGE", "TTS_VOICE", "STT_PARTIAL_DEBOUNCE_MS", "STT_TIMEOUT_MS", "VAD_HANGOVER_MS", "MIN_UTT_SEC", "TTS_PREWARM", "GREETING_TEXT", "STT_MODEL", "LLM_MODEL"]) {
       expect(env.get(name)?.value, name).toEqual(expect.any(String));
     }

@@ -8,7 +8,7 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import defaultScript from "../local/scripts/default.he.json" with { type: "json" };
+import defaultScript from "../caller-scripts/default.he.json" with { type: "json" };
 import { deployerAccount, ENVIRONMENTS, imageRepository, isEnvironmentName, type EnvironmentName } from "./environments.js";
 import { executePlan, type Outcome } from "./execute.js";
 import { formatPlan } from "./format.js";

@@ -20,7 +20,7 @@ export interface Environment {
   /** Short name of the deployer's service account; Cloud Build runs as it too. */
   deployer: string;
   warmup: WarmupBounds;
-  /** DESIGN.md: GO is judged over two calls. */
+  /** GO is judged over two calls (ARCHITECTURE.md, Turn metrics and targets; infra/go-no-go/thresholds.ts min_calls). */
   smokeCalls: number;
 }
 
@@ -30,7 +30,7 @@ const shared = {
   repository: "voice",
   deployer: "voice-deployer",
   // Right after a deploy the core has warmed at start, so /health/warmup finds every phrase cached:
-  // TTS warmup is near 0, and above DESIGN.md's 1000 ms "warmup did not run" line only on a miss.
+  // TTS warmup is near 0, and above the 1000 ms "warmup did not run" line (thresholds.ts tts_cold_ms) only on a miss.
   // The edge-to-core warmup is one round trip plus that.
   warmup: { maxTtsWarmupMs: 1000, maxCoreWarmupMs: 5000 },
   smokeCalls: 2,

@@ -19,11 +19,11 @@ import {
   turnLine,
   twilioSignature,
 } from "@voice/protocol";
-import { answerAudio, answerPhrases, answerSentences } from "../bench/answer-audio.js";
+import { answerAudio, answerPhrases, answerSentences } from "../bench/lib/answer-audio.js";
 import { readWranglerConfig, type EdgeLogLine } from "../local/edge.js";
 import { LOCAL_SECRETS, startStack, type Stack } from "../local/stack.js";
 import { runCall } from "../sim/call.js";
-import { connectedMessage, markMessage, mediaMessage, startMessage, stopMessage, type StreamIds } from "../sim/frames.js";
+import { connectedMessage, markMessage, mediaMessage, startMessage, stopMessage, type StreamIds } from "../twilio/media-stream-frames.js";
 import { concat } from "../sim/recording.js";
 import type { CallReport } from "../sim/report.js";
 import { newSid } from "../sim/twilio-client.js";

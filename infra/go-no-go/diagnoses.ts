@@ -1,8 +1,8 @@
-// DESIGN.md's NO-GO diagnoses, each naming the turns and values behind it:
+// The NO-GO diagnoses (ARCHITECTURE.md, Turn metrics and targets), each naming the turns and values behind it:
 // - TTS ready > 1000 ms: warmup did not run or the cache key did not match;
 // - a high final with a fast first partial: the end of utterance is decided too late (EOU too loose);
 // - a high total with healthy parts: I/O, logging or network round trips.
-import { distribution } from "../bench/stats.js";
+import { distribution } from "../stats/distribution.js";
 import { turnEvidence, type Evidence } from "./evidence.js";
 import type { TurnSample } from "./input.js";
 import type { MetricSummary } from "./stats.js";

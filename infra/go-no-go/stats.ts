@@ -1,5 +1,5 @@
 // Each metric's samples, their p50/p95, and where the p95 stands against its target and bound.
-import { distribution } from "../bench/stats.js";
+import { distribution } from "../stats/distribution.js";
 import type { TurnMetric } from "@voice/protocol";
 import { turnEvidence, type Evidence } from "./evidence.js";
 import type { SimulatedCall, TurnSample } from "./input.js";

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { DEFAULT_THRESHOLDS, parseThresholds } from "./thresholds.js";
 
 describe("thresholds", () => {
-  it("default to DESIGN.md: the upper end of each range is the bound, the lower end the target, over two calls", () => {
+  it("default to the seed targets (ARCHITECTURE.md, Turn metrics and targets): the upper end of each range is the bound, the lower end the target, over two calls", () => {
     expect(DEFAULT_THRESHOLDS.min_calls).toBe(2);
     expect(DEFAULT_THRESHOLDS.metrics).toEqual({
       STT_FIRST_PARTIAL_MS: { target: 500, bound: 500 },

@@ -1,7 +1,8 @@
-// What the verdict compares against: DESIGN.md's seed targets ("GO when, over two calls: first
-// partial <= 500 ms, final <= 700-900 ms, TTS ready <= 250-400 ms, total <= 2.2-2.8 s"). The upper
-// end of a range is the NO-GO bound on the p95; the lower end is the target, and a p95 between the
-// two is GO with a warning. A JSON file can override any of it.
+// What the verdict compares against: the seed targets of ARCHITECTURE.md ("Turn metrics and
+// targets"), and this file is where they are enforced. Each metric has a range (first partial 500,
+// final 700-900, TTS ready 250-400, total 2200-2800 ms), judged on the p95 over at least two calls:
+// the upper end is the NO-GO bound, the lower end the target, and a p95 between the two is GO with
+// a warning. A JSON file can override any of it.
 import { TURN_METRICS } from "@voice/protocol";
 import { z } from "zod";
 import { firstIssue } from "./zod-issue.js";

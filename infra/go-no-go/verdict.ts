@@ -1,5 +1,5 @@
-// The GO/NO-GO decision over every input: NO-GO when a metric's p95 is over its bound, a DESIGN.md
-// diagnosis holds, too many fixed phrases were spoken, or a simulated call failed (errors, or a
+// The GO/NO-GO decision over every input: NO-GO when a metric's p95 is over its bound, a diagnosis
+// (diagnoses.ts) holds, too many fixed phrases were spoken, or a simulated call failed (errors, or a
 // line that wanted an answer got none). Too little evidence is no verdict at all: a GO needs TURN
 // lines from `min_calls` calls; a failed simulated call is NO-GO whatever else is missing.
 import { TURN_METRICS } from "@voice/protocol";

@@ -6,7 +6,7 @@ import type { AddressInfo, Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocket, WebSocketServer } from "ws";
 import { FRAME_BYTES, MULAW_SILENCE, PHRASE_KEY_HEADER, phraseKey, toBase64, verifyCoreToken } from "@voice/protocol";
-import { connectedMessage, mediaMessage, startMessage, stopMessage, type StreamIds } from "../sim/frames.js";
+import { connectedMessage, mediaMessage, startMessage, stopMessage, type StreamIds } from "../twilio/media-stream-frames.js";
 import { readWranglerConfig, startEdge, type EdgeLogLine, type EdgeVarOverrides, type RunningEdge } from "./edge.js";
 
 const SECRETS = { TWILIO_AUTH_TOKEN: "twilio-token-for-tests", CORE_SHARED_SECRET: "core-secret-for-tests", DEPLOY_TOKEN: "deploy-token-for-tests" };

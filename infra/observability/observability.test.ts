@@ -279,7 +279,7 @@ describe("dashboard", () => {
 });
 
 describe("alert policies", () => {
-  it("alert on p95 total turn latency above the GO bound, within DESIGN.md's 2.2-2.8 s, for minutes", () => {
+  it("alert on p95 total turn latency above the GO bound, within the 2.2-2.8 s seed range, for minutes", () => {
     const { conditionThreshold: c } = policyReading("voice_turn_total_latency_ms").conditions[0]!;
     expect(c.aggregations[0]).toMatchObject({ perSeriesAligner: "ALIGN_DELTA", crossSeriesReducer: "REDUCE_PERCENTILE_95" });
     expect(c).toMatchObject({ comparison: "COMPARISON_GT", thresholdValue: DEFAULT_THRESHOLDS.metrics.TOTAL_LATENCY_MS.bound });

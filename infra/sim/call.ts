@@ -4,7 +4,7 @@
 import { FRAME_MS } from "@voice/protocol";
 import { turnTicks, type CallerTick } from "./caller-audio.js";
 import type { LineInfo, Segment } from "./conversation.js";
-import type { StreamIds } from "./frames.js";
+import type { StreamIds } from "../twilio/media-stream-frames.js";
 import { CallRecorder } from "./recording.js";
 import { ErrorLog, type CallReport } from "./report.js";
 import { callerTurn, checkCallerScript, type CallerScript, type CallerTurn } from "./script.js";

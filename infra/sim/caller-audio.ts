@@ -1,9 +1,9 @@
 // The caller's side of each tick: a script line spoken by eSpeak-NG, a burst of noise, or keypad
 // digits, as the 20 ms mu-law frames (and dtmf events) Twilio would send.
 import { FRAME_BYTES, FRAME_MS, MULAW_SILENCE, SAMPLE_RATE, pcmToMulaw, splitFrames } from "@voice/protocol";
-import { synthesizeSpeech } from "../local/espeak.js";
+import { synthesizeSpeech } from "../speech/espeak.js";
 import type { CallerTurn } from "./script.js";
-import { seededRandom } from "../local/emulators/faults.js";
+import { seededRandom } from "../random/seeded-random.js";
 
 export interface CallerVoice {
   /** eSpeak voice name, e.g. "he". */

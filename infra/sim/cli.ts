@@ -14,7 +14,7 @@ const LOCAL_AUTH_TOKEN = "local-twilio-auth-token";
 const USAGE = `usage: npm run call -- [options]
   --url URL          edge base URL (default http://127.0.0.1:8787)
   --auth-token T     Twilio auth token (default $TWILIO_AUTH_TOKEN or ${LOCAL_AUTH_TOKEN})
-  --script FILE      caller script JSON {language, voice, lines} (default infra/local/scripts/default.he.json);
+  --script FILE      caller script JSON {language, voice, lines} (default infra/caller-scripts/default.he.json);
                      a line is a string to say, or {text | noiseMs | dtmf, pauseMs?, interruptAfterMs?, expectAnswer?}
   --json             print the report as one JSON object on the last line
   --wav FILE         write the call as a stereo WAV (caller left, agent right)

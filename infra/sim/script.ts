@@ -95,7 +95,7 @@ export function spokenLines(script: CallerScript): string[] {
   });
 }
 
-export const DEFAULT_SCRIPT_PATH = fileURLToPath(new URL("../local/scripts/default.he.json", import.meta.url));
+export const DEFAULT_SCRIPT_PATH = fileURLToPath(new URL("../caller-scripts/default.he.json", import.meta.url));
 
 /** Reads and checks a script file; throws an Error with a one-line reason. */
 export async function loadCallerScript(path: string): Promise<CallerScript> {

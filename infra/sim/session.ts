@@ -7,7 +7,7 @@ import { WebSocket, type RawData } from "ws";
 import type { CallerTick } from "./caller-audio.js";
 import { startFrameClock, type FrameClock } from "./clock.js";
 import { Conversation, type LineInfo, type Segment } from "./conversation.js";
-import { connectedMessage, dtmfMessage, markMessage, mediaMessage, startMessage, stopMessage, type StreamIds } from "./frames.js";
+import { connectedMessage, dtmfMessage, markMessage, mediaMessage, startMessage, stopMessage, type StreamIds } from "../twilio/media-stream-frames.js";
 import { PlayoutBuffer } from "./playout.js";
 import { CallRecorder, concat } from "./recording.js";
 import { audioMs, type CallReport, type ErrorLog, type TurnReport } from "./report.js";

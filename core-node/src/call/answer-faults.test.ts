@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { status } from "@grpc/grpc-js";
 import type { ChatFault } from "../../../infra/local/emulators/index.js";
 import { DEFAULT_FIXED_PHRASES as PHRASES } from "../config.js";
-import { NO_SPECULATION, callerSpeech, converse, startCore, type CoreUnderTest, type EdgeLink } from "./test-call.js";
+import { NO_SPECULATION, callerSpeech, converse, startCore, type CoreUnderTest, type EdgeLink } from "../../testing/core-harness.js";
 
 const HOURS = "שלום, מה שעות הפתיחה שלכם?";
 const BOOKING = "אפשר לקבוע תור למחר בבוקר?";

@@ -3,7 +3,7 @@
 // does interrupt. The speech emulator's script makes the caller's utterances say exactly that.
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { bargeInLine, callLine, turnLine } from "@voice/protocol";
-import { NO_SPECULATION, callerSpeech, noiseBurst, startCore, type CoreUnderTest } from "./test-call.js";
+import { NO_SPECULATION, callerSpeech, noiseBurst, startCore, type CoreUnderTest } from "../../testing/core-harness.js";
 
 const QUESTION = "שלום, מה שעות הפתיחה שלכם?";
 const YES = "כן";

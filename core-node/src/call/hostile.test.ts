@@ -5,8 +5,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { CLOSE_POLICY_VIOLATION, CLOSE_TOO_BIG, DEFAULT_MAX_FRAMES_PER_SECOND, callLine } from "@voice/protocol";
-import script from "../../../infra/local/scripts/default.he.json" with { type: "json" };
-import { TEST_SECRET, callerSpeech, levelDbfs, startCore, type CoreUnderTest, type EdgeLink } from "./test-call.js";
+import script from "../../../infra/caller-scripts/default.he.json" with { type: "json" };
+import { TEST_SECRET, callerSpeech, levelDbfs, startCore, type CoreUnderTest, type EdgeLink } from "../../testing/core-harness.js";
 
 const FLOOD_CLOSE_AFTER_S = 2;
 /** Each bad frame is sent this often: the log must still say it once. */

@@ -3,8 +3,8 @@
 // one line for the second it lasted, and the call goes on).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CLOSE_AT_CAPACITY, DEFAULT_MAX_FRAMES_PER_SECOND, callLine } from "@voice/protocol";
-import script from "../../../infra/local/scripts/default.he.json" with { type: "json" };
-import { callerSpeech, startCore, type CoreUnderTest } from "./test-call.js";
+import script from "../../../infra/caller-scripts/default.he.json" with { type: "json" };
+import { callerSpeech, startCore, type CoreUnderTest } from "../../testing/core-harness.js";
 
 const MAX_CALLS = 2;
 /** Frames sent at once, past the rate limit. */

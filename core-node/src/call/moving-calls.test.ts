@@ -6,9 +6,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CLOSE_CORE_MOVING, callLine, type ConversationState } from "@voice/protocol";
 import { answerFor } from "../../../infra/local/emulators/chat-answers.js";
-import script from "../../../infra/local/scripts/default.he.json" with { type: "json" };
+import script from "../../../infra/caller-scripts/default.he.json" with { type: "json" };
 import { startServer } from "../server.js";
-import { EdgeLink, NO_SPECULATION, TEST_GREETING as GREETING, callerSpeech, startCore, until, type CoreUnderTest } from "./test-call.js";
+import { EdgeLink, NO_SPECULATION, TEST_GREETING as GREETING, callerSpeech, startCore, until, type CoreUnderTest } from "../../testing/core-harness.js";
 
 const [HOURS_QUESTION, BOOKING_QUESTION] = script.lines as [string, string];
 /** The chat emulator answers this from the history: with the first thing the caller asked. */

@@ -1,16 +1,16 @@
 // The core end to end on loopback: the real emulators, the core server in-process, and the edge's
-// part played by EdgeLink (test-call.ts): the caller's audio in real time, the answer "played" at
+// part played by EdgeLink (core-node/testing/core-harness.ts): the caller's audio in real time, the answer "played" at
 // real time with its marks echoed.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { status } from "@grpc/grpc-js";
 import WebSocket from "ws";
 import { MAX_PHRASE_CHARS, PHRASE_KEY_HEADER, PHRASE_PATH, TURN_METRICS as METRICS, callLine, phraseKey, signCoreToken, turnLine } from "@voice/protocol";
-import script from "../../../infra/local/scripts/default.he.json" with { type: "json" };
+import script from "../../../infra/caller-scripts/default.he.json" with { type: "json" };
 import { constructions, type App } from "../app.js";
 import type { Emulators } from "../../../infra/local/emulators/index.js";
-import type { LogCapture } from "../metrics/log-capture.js";
+import type { LogCapture } from "../../testing/log-capture.js";
 import type { CoreServer } from "../server.js";
-import { TEST_GREETING as GREETING, TEST_SECRET as SECRET, callerSpeech, levelDbfs, startCore, type CoreUnderTest } from "./test-call.js";
+import { TEST_GREETING as GREETING, TEST_SECRET as SECRET, callerSpeech, levelDbfs, startCore, type CoreUnderTest } from "../../testing/core-harness.js";
 
 let core: CoreUnderTest;
 let emulators: Emulators;

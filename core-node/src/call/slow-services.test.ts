@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bargeInLine, callLine, turnLine } from "@voice/protocol";
 import type { EmulatorsOptions } from "../../../infra/local/emulators/index.js";
-import { NO_SPECULATION, callerSpeech, startCore, until, type CoreUnderTest } from "./test-call.js";
+import { NO_SPECULATION, callerSpeech, startCore, until, type CoreUnderTest } from "../../testing/core-harness.js";
 
 const BOOKING = "אפשר לקבוע תור למחר בבוקר?";
 const HOURS = "שלום, מה שעות הפתיחה שלכם?";

@@ -8,7 +8,7 @@ import type { EmulatorsOptions } from "../../../infra/local/emulators/index.js";
 import { SentenceSplitter } from "../llm/sentences.js";
 import type { Answer } from "./answer.js";
 import { PAUSE_MS, SpeculationTrigger, Speculator, normaliseTranscript, speculationMismatch, type SpeculationSettings } from "./speculation.js";
-import { NO_SPECULATION, callerSpeech, startCore, until, type CoreUnderTest, type EdgeLink } from "./test-call.js";
+import { NO_SPECULATION, callerSpeech, startCore, until, type CoreUnderTest, type EdgeLink } from "../../testing/core-harness.js";
 
 const HOURS = "שלום, מה שעות הפתיחה שלכם?";
 const THANKS = "תודה רבה, להתראות";

@@ -4,8 +4,8 @@
 // moment of silence before the limit) and without it (the limit's OUT_OF_RANGE is a retryable
 // failure), every line the caller says reaches the LLM exactly once, in order.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import script from "../../../infra/local/scripts/default.he.json" with { type: "json" };
-import { callerSpeech, startCore, type CoreUnderTest, type EdgeLink } from "./test-call.js";
+import script from "../../../infra/caller-scripts/default.he.json" with { type: "json" };
+import { callerSpeech, startCore, type CoreUnderTest, type EdgeLink } from "../../testing/core-harness.js";
 
 const STREAM_LIMIT_MS = 10_000;
 const CALL_MS = 60_000;

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { status } from "@grpc/grpc-js";
 import { callLine, turnLine } from "@voice/protocol";
 import type { SpeechFault } from "../../../infra/local/emulators/index.js";
-import { NO_SPECULATION, callerSpeech, converse, startCore, type CoreUnderTest } from "./test-call.js";
+import { NO_SPECULATION, callerSpeech, converse, startCore, type CoreUnderTest } from "../../testing/core-harness.js";
 
 const THANKS = "תודה רבה, להתראות";
 const HOURS = "שלום, מה שעות הפתיחה שלכם?";

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { status } from "@grpc/grpc-js";
 import { callLine, turnLine, type TurnLine } from "@voice/protocol";
 import { DEFAULT_FIXED_PHRASES as PHRASES } from "../config.js";
-import { NO_SPECULATION, callerSpeech, converse, startCore, type CoreUnderTest, type EdgeLink } from "./test-call.js";
+import { NO_SPECULATION, callerSpeech, converse, startCore, type CoreUnderTest, type EdgeLink } from "../../testing/core-harness.js";
 
 const THANKS = "תודה רבה, להתראות";
 const HOURS = "שלום, מה שעות הפתיחה שלכם?";

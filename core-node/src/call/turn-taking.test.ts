@@ -4,9 +4,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FRAME_BYTES, MULAW_SILENCE, callLine, turnLine } from "@voice/protocol";
 import { answerFor } from "../../../infra/local/emulators/chat-answers.js";
-import script from "../../../infra/local/scripts/default.he.json" with { type: "json" };
+import script from "../../../infra/caller-scripts/default.he.json" with { type: "json" };
 import { SentenceSplitter } from "../llm/sentences.js";
-import { NO_SPECULATION, TEST_GREETING, callerSpeech, levelDbfs, noiseBurst, startCore, until, type CoreUnderTest } from "./test-call.js";
+import { NO_SPECULATION, TEST_GREETING, callerSpeech, levelDbfs, noiseBurst, startCore, until, type CoreUnderTest } from "../../testing/core-harness.js";
 
 const [HOURS_QUESTION] = script.lines as [string];
 const KEYPAD_TIMEOUT_MS = 600;

@@ -4,9 +4,9 @@
 // why; the CALL line's end_reason is "time limit" or "budget".
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { callLine } from "@voice/protocol";
-import script from "../../../infra/local/scripts/default.he.json" with { type: "json" };
+import script from "../../../infra/caller-scripts/default.he.json" with { type: "json" };
 import { DEFAULT_CALL_LIMIT_TEXT } from "../config.js";
-import { NO_SPECULATION, callerSpeech, levelDbfs, startCore, type CoreUnderTest, type EdgeLink } from "./test-call.js";
+import { NO_SPECULATION, callerSpeech, levelDbfs, startCore, type CoreUnderTest, type EdgeLink } from "../../testing/core-harness.js";
 
 const MAX_CALL_MS = 2000;
 /** The caller's audio and the answers' playout run this much faster than real time (turns run on the audio clock). */

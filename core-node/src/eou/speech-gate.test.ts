@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { FRAME_BYTES, levelDbfs, mulawToPcm, pcmToMulaw } from "@voice/protocol";
-import { synthesizeSpeech } from "../../../infra/local/espeak.js";
+import { synthesizeSpeech } from "../../../infra/speech/espeak.js";
 import { SpeechGate } from "./speech-gate.js";
 import { loadVad } from "./vad.js";
 

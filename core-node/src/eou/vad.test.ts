@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { FRAME_BYTES, mulawToPcm, pcmToMulaw } from "@voice/protocol";
-import { synthesizeSpeech } from "../../../infra/local/espeak.js";
+import { synthesizeSpeech } from "../../../infra/speech/espeak.js";
 import { loadVad } from "./vad.js";
 
 function verdicts(detect: (frame: Int16Array) => boolean, pcm: Int16Array): boolean[] {

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { answerFor } from "../../../infra/local/emulators/chat-answers.js";
 import type { MalformedChatShape } from "../../../infra/local/emulators/openai.js";
 import { DEFAULT_FIXED_PHRASES as PHRASES } from "../config.js";
-import { NO_SPECULATION, startCore, type CoreUnderTest, type EdgeLink } from "../call/test-call.js";
+import { NO_SPECULATION, startCore, type CoreUnderTest, type EdgeLink } from "../../testing/core-harness.js";
 import { DEFAULT_MAX_ANSWER_CHARS } from "./openai.js";
 
 interface Case {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { createLogger } from "./log.js";
-import { LogCapture } from "./log-capture.js";
+import { LogCapture } from "../../testing/log-capture.js";
 import { secretRedactor } from "./redact.js";
 
 const SHARED_SECRET = 'core-secret-"quoted"-0123456789';

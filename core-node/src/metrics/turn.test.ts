@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { bargeInLine, callLine, turnLine } from "@voice/protocol";
 import { createLogger } from "./log.js";
-import { LogCapture } from "./log-capture.js";
+import { LogCapture } from "../../testing/log-capture.js";
 import { buildBargeInLine, buildCallLine, buildTurnLine } from "./turn.js";
 
 /** Writes `fields` as `message` through the real logger and returns the parsed line. */

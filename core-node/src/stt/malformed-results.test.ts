@@ -7,7 +7,7 @@
 import { callLine, turnLine } from "@voice/protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { MalformedResultShape } from "../../../infra/local/emulators/speech.js";
-import { NO_SPECULATION, callerSpeech, converse, startCore, type CoreUnderTest } from "../call/test-call.js";
+import { NO_SPECULATION, callerSpeech, converse, startCore, type CoreUnderTest } from "../../testing/core-harness.js";
 
 const THANKS = "תודה רבה, להתראות";
 const HOURS = "שלום, מה שעות הפתיחה שלכם?";

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { answerFor } from "../../../infra/local/emulators/chat-answers.js";
 import type { MalformedAudioShape } from "../../../infra/local/emulators/tts.js";
 import { DEFAULT_FIXED_PHRASES as PHRASES } from "../config.js";
-import { NO_SPECULATION, startCore, type CoreUnderTest } from "../call/test-call.js";
+import { NO_SPECULATION, startCore, type CoreUnderTest } from "../../testing/core-harness.js";
 
 interface Case {
   shape: MalformedAudioShape;

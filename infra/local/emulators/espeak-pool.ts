@@ -2,7 +2,7 @@
 // core and the call simulator (npm start, end-to-end tests). Workers start with the pool, so their
 // ~0.5 s boot is never paid inside a measured turn.
 import { Worker } from "node:worker_threads";
-import type { SpeechOptions } from "../espeak.js";
+import type { SpeechOptions } from "../../speech/espeak.js";
 import type { SynthesisReply, SynthesisRequest } from "./espeak-worker.js";
 
 interface Pending {

@@ -1,7 +1,7 @@
 // Runs eSpeak-NG off the main thread: one synthesis holds a thread for 100-250 ms, which would stall
 // every socket of a process that also hosts the core or the call simulator.
 import { parentPort } from "node:worker_threads";
-import { synthesizeSpeech, type SpeechOptions } from "../espeak.js";
+import { synthesizeSpeech, type SpeechOptions } from "../../speech/espeak.js";
 
 export interface SynthesisRequest {
   id: number;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { FaultSchedule, seededRandom } from "./faults.js";
+import { FaultSchedule } from "./faults.js";
 
 /** What each of `n` arrivals (of `callId`) gets. */
 const arrivals = (schedule: FaultSchedule<string>, n: number, callId?: string) => Array.from({ length: n }, () => schedule.take(callId));
@@ -54,13 +54,5 @@ describe("FaultSchedule", () => {
     expect(() => schedule.add("x", { times: 1.5 })).toThrow(/'times'/);
     expect(() => schedule.add("x", { probability: 2 })).toThrow(/'probability' must be in \[0, 1\]/);
     expect(() => schedule.add("x", { nth: 1, times: 2 })).toThrow(/one of nth, times and probability, got nth and times/);
-  });
-
-  it("draws uniform floats in [0, 1) from a seed", () => {
-    const random = seededRandom(42);
-    const draws = Array.from({ length: 10_000 }, random);
-    expect(Math.min(...draws)).toBeGreaterThanOrEqual(0);
-    expect(Math.max(...draws)).toBeLessThan(1);
-    expect(draws.reduce((sum, x) => sum + x, 0) / draws.length).toBeCloseTo(0.5, 1);
   });
 });

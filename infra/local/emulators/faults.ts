@@ -1,5 +1,6 @@
 // When an emulator misbehaves: a schedule of faults over the requests (or streams) it receives,
 // settable per test. Pure bookkeeping: each arrival asks take() which fault, if any, it gets.
+import { seededRandom } from "../../random/seeded-random.js";
 
 // The core names the call each request serves (CALL_ID_HEADER), so faults can target one call and the
 // speech script follows each call.
@@ -39,18 +40,6 @@ interface Entry<F> {
   /** probability: the chance and this entry's random source. */
   probability?: number;
   random?: () => number;
-}
-
-/** mulberry32: a small, fast, seeded PRNG giving floats in [0, 1). */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
 }
 
 function checkWhen(when: FaultWhen): void {

@@ -4,7 +4,7 @@ import { TextToSpeechClient } from "@google-cloud/text-to-speech";
 import { buildWav, parseWav, WAV_FORMAT_MULAW } from "@voice/protocol";
 import OpenAI, { toFile } from "openai";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import defaultScript from "../scripts/default.he.json" with { type: "json" };
+import defaultScript from "../../caller-scripts/default.he.json" with { type: "json" };
 import { CALL_ID_HEADER, startEmulators, type Emulators } from "./index.js";
 import { concat, durationMs, finals, silence, spoken, streamAudio } from "./speech-test-kit.js";
 

@@ -1,7 +1,7 @@
 // Starts the three local stand-ins together (npm start, end-to-end tests) and says how the core
 // reaches them. The transcription API hears, for a call, the line the speech emulator has pending for
 // it (the core's STT fallback sends that utterance's audio), so one caller script serves both.
-import defaultScript from "../scripts/default.he.json" with { type: "json" };
+import defaultScript from "../../caller-scripts/default.he.json" with { type: "json" };
 import { startOpenAiEmulator, type OpenAiEmulator, type OpenAiEmulatorOptions } from "./openai.js";
 import { startSpeechEmulator, type SpeechEmulator, type SpeechEmulatorOptions, type SpeechScriptLine } from "./speech.js";
 import { startTtsEmulator, type TtsEmulator, type TtsEmulatorOptions } from "./tts.js";
@@ -32,7 +32,7 @@ export {
 export { startTtsEmulator, type TtsEmulator, type TtsEmulatorOptions, type TtsEmulatorStats, type TtsFault, type TtsFaultKind } from "./tts.js";
 
 export interface EmulatorsOptions {
-  /** The caller's lines the speech emulator transcribes (default: scripts/default.he.json). */
+  /** The caller's lines the speech emulator transcribes (default: infra/caller-scripts/default.he.json). */
   script?: SpeechScriptLine[];
   speech?: Omit<SpeechEmulatorOptions, "script">;
   tts?: TtsEmulatorOptions;

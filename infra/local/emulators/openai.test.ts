@@ -2,7 +2,7 @@ import http from "node:http";
 import { buildWav, WAV_FORMAT_MULAW } from "@voice/protocol";
 import OpenAI, { toFile } from "openai";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import defaultScript from "../scripts/default.he.json" with { type: "json" };
+import defaultScript from "../../caller-scripts/default.he.json" with { type: "json" };
 import { answerFor, streamTokens } from "./chat-answers.js";
 import { CALL_ID_HEADER } from "./faults.js";
 import { HUGE_ANSWER_CHARS, startOpenAiEmulator, type MalformedChatFault, type OpenAiEmulator } from "./openai.js";

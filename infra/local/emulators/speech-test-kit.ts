@@ -3,7 +3,7 @@
 import * as grpc from "@grpc/grpc-js";
 import { SpeechClient, type protos } from "@google-cloud/speech";
 import { MULAW_SILENCE, pcmToMulaw } from "@voice/protocol";
-import { synthesizeSpeech } from "../espeak.js";
+import { synthesizeSpeech } from "../../speech/espeak.js";
 import { CALL_ID_HEADER } from "./faults.js";
 import { startSpeechEmulator, type SpeechEmulator, type SpeechEmulatorOptions } from "./speech.js";
 
@@ -25,7 +25,8 @@ export const silence = (ms: number) => new Uint8Array(ms * BYTES_PER_MS).fill(MU
 
 export const durationMs = (audio: Uint8Array) => audio.length / BYTES_PER_MS;
 
-export { concat } from "../../sim/recording.js";
+/** The chunks as one buffer (a Buffer is a Uint8Array). */
+export const concat = (chunks: Uint8Array[]): Uint8Array => Buffer.concat(chunks);
 
 export interface Result {
   transcript: string;

@@ -5,7 +5,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import * as grpc from "@grpc/grpc-js";
 import { WAV_FORMAT_MULAW, WAV_FORMAT_PCM, buildWav, parseWav, pcmBytes, pcmToMulaw } from "@voice/protocol";
-import { espeakVoiceFor } from "../espeak.js";
+import { espeakVoiceFor } from "../../speech/espeak.js";
 import { EspeakPool } from "./espeak-pool.js";
 import { FaultSchedule, type FaultWhen, type ScheduledFault } from "./faults.js";
 import { callIdOf, googleStatusDetails, grpcError, listenOnLoopback, loadGoogleService, stderrLogger, type Checked } from "./grpc-host.js";

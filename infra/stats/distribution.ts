@@ -1,4 +1,5 @@
-// Summaries the benchmarks report: medians and tails over many runs, never a single sample.
+// Medians and tails over many samples, never a single sample: what the benchmarks report and what the
+// GO/NO-GO gate judges, summarised the same way so their figures compare.
 
 export interface Distribution {
   n: number;
@@ -29,16 +30,4 @@ export function distribution(values: number[]): Distribution {
     min: round(sorted[0]!),
     max: round(sorted.at(-1)!),
   };
-}
-
-/** Least-squares line y = intercept + slope · x through the points. */
-export function linearFit(points: { x: number; y: number }[]): { slope: number; intercept: number } {
-  if (points.length < 2) throw new Error("a line needs two points");
-  const n = points.length;
-  const meanX = points.reduce((sum, p) => sum + p.x, 0) / n;
-  const meanY = points.reduce((sum, p) => sum + p.y, 0) / n;
-  const sxx = points.reduce((sum, p) => sum + (p.x - meanX) ** 2, 0);
-  const sxy = points.reduce((sum, p) => sum + (p.x - meanX) * (p.y - meanY), 0);
-  const slope = sxx === 0 ? 0 : sxy / sxx;
-  return { slope, intercept: meanY - slope * meanX };
 }

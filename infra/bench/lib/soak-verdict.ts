@@ -4,7 +4,7 @@
 // buffers are full, caches warm, and every call's teardown gives back what the call took. A leak
 // shows as growth with the call turnover: RSS rising steadily (a slope, not GC's sawtooth), or
 // descriptors not closed (sockets, files) piling up, and left over once every call has ended.
-import { linearFit } from "./stats.js";
+import { linearFit } from "../../stats/linear-fit.js";
 
 /** What one sample says about one process. */
 export interface ProcessSample {

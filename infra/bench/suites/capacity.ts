@@ -7,7 +7,7 @@
 //
 // A step is sustained when, over its window:
 // - event-loop lag p99 <= 20 ms: /health round trips from a probe thread, minus the idle round trip
-//   (lag-probe.ts);
+//   (lib/lag-probe.ts);
 // - answer-frame gaps p99 <= 20 ms: the core sends each sentence's audio in one burst, so what a
 //   caller could hear is a frame arriving after real-time playout (started at the answer's first
 //   frame) needed it; per frame, max(0, arrival − (first frame arrival + 20 ms × index));
@@ -23,22 +23,23 @@ import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { turnLine } from "@voice/protocol";
-import { SentenceSplitter } from "../../core-node/src/llm/sentences.js";
-import { buildCore } from "../cloudrun/build.js";
-import { startCore, type CoreProcess } from "../local/core-process.js";
-import { readWranglerConfig } from "../local/edge.js";
-import { answerFor } from "../local/emulators/chat-answers.js";
-import { seededRandom } from "../local/emulators/faults.js";
-import { startEmulators, type Emulators } from "../local/emulators/index.js";
-import defaultScript from "../local/scripts/default.he.json" with { type: "json" };
-import { LOCAL_SECRETS } from "../local/stack.js";
-import { callerLineFrames } from "../sim/caller-audio.js";
-import { CoreCallers, type CallerLine } from "./core-caller.js";
-import { LagProbe } from "./lag-probe.js";
-import { pinProcess, processCpuMs, processCpus, processRssBytes } from "./proc.js";
-import { distribution, linearFit, type Distribution } from "./stats.js";
+import { SentenceSplitter } from "../../../core-node/src/llm/sentences.js";
+import { buildCore } from "../../cloudrun/build.js";
+import { startCore, type CoreProcess } from "../../local/core-process.js";
+import { readWranglerConfig } from "../../local/edge.js";
+import { answerFor } from "../../local/emulators/chat-answers.js";
+import { seededRandom } from "../../random/seeded-random.js";
+import { startEmulators, type Emulators } from "../../local/emulators/index.js";
+import defaultScript from "../../caller-scripts/default.he.json" with { type: "json" };
+import { LOCAL_SECRETS } from "../../local/stack.js";
+import { callerLineFrames } from "../../sim/caller-audio.js";
+import { CoreCallers, type CallerLine } from "../lib/core-caller.js";
+import { LagProbe } from "../lib/lag-probe.js";
+import { pinProcess, processCpuMs, processCpus, processRssBytes } from "../lib/proc.js";
+import { distribution, type Distribution } from "../../stats/distribution.js";
+import { linearFit } from "../../stats/linear-fit.js";
 
-const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const REPO_ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 const STEPS = [25, 50, 75, 100, 125, 150, 200, 250, 300];
 const LIMIT_MS = 20;
 /** New calls connect this far apart. */

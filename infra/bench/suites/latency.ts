@@ -2,18 +2,12 @@
 // reports (TOTAL_LATENCY_MS), and how far both are from the sum the settings imply. The difference
 // is the time our own code and the local transport add.
 import { turnLine } from "@voice/protocol";
-import { startStack } from "../local/stack.js";
-import { LOCAL_SECRETS } from "../local/stack.js";
-import { runCall } from "../sim/call.js";
-import { DEFAULT_SCRIPT_PATH, loadCallerScript } from "../sim/script.js";
-import { distribution, type Distribution } from "./stats.js";
-
-/**
- * The fixed latencies: STT final 300 ms after speech end, LLM first token 400 ms, TTS 400 ms. (The TTS
- * emulator's eSpeak needs up to ~250 ms for a sentence here, and more with three calls at once, so 400 is what it holds;
- * the run reports how often it could not: tts_latency_overruns.)
- */
-export const FIXED = { sttFinalAfterSpeechEndMs: 300, llmFirstTokenMs: 400, ttsMs: 400 } as const;
+import { startStack } from "../../local/stack.js";
+import { LOCAL_SECRETS } from "../../local/stack.js";
+import { runCall } from "../../sim/call.js";
+import { DEFAULT_SCRIPT_PATH, loadCallerScript } from "../../sim/script.js";
+import { distribution, type Distribution } from "../../stats/distribution.js";
+import { FIXED } from "../lib/fixed-latencies.js";
 
 export interface LatencyResult {
   suite: "latency";

@@ -9,11 +9,11 @@ import type { AddressInfo } from "node:net";
 import { FRAME_BYTES, FRAME_MS, phraseKey, twilioSignature } from "@voice/protocol";
 import { Miniflare } from "miniflare";
 import { WebSocket, WebSocketServer } from "ws";
-import { readWranglerConfig, startEdge } from "../local/edge.js";
-import { LOCAL_SECRETS } from "../local/stack.js";
-import { connectedMessage, mediaMessage, startMessage, type StreamIds } from "../sim/frames.js";
-import { descendantPids, pinProcess, processCpuMs, processCpus, workerdCpuMs } from "./proc.js";
-import { distribution, type Distribution } from "./stats.js";
+import { readWranglerConfig, startEdge } from "../../local/edge.js";
+import { LOCAL_SECRETS } from "../../local/stack.js";
+import { connectedMessage, mediaMessage, startMessage, type StreamIds } from "../../twilio/media-stream-frames.js";
+import { descendantPids, pinProcess, processCpuMs, processCpus, workerdCpuMs } from "../lib/proc.js";
+import { distribution, type Distribution } from "../../stats/distribution.js";
 
 export interface RelayRun {
   calls: number;

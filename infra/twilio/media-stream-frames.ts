@@ -1,5 +1,7 @@
-// Builders for the frames Twilio sends on a Media Stream (pure; the session numbers and sends them).
-// Subpath imports: the edge's workerd tests build their Twilio frames here too.
+// Builders for the frames Twilio sends on a Media Stream (pure; the sender numbers and sends them).
+// Whoever plays Twilio builds its frames here: the call simulator, the local edge runner's tests, the
+// benchmarks, and the edge's own tests inside workerd, hence the @voice/protocol subpath imports the
+// edge itself uses rather than the package index.
 import { toBase64 } from "@voice/protocol/crypto";
 import {
   FRAME_MS,

@@ -8,13 +8,13 @@
 // where a speculation must be discarded without the caller hearing a word of it; lines 1 and 3 are
 // where it should win.
 import { turnLine, type TurnLine } from "@voice/protocol";
-import { answerFor } from "../local/emulators/chat-answers.js";
-import type { SpeechScriptLine } from "../local/emulators/index.js";
-import { LOCAL_SECRETS, startStack } from "../local/stack.js";
-import { runCall } from "../sim/call.js";
-import type { CallReport } from "../sim/report.js";
-import { DEFAULT_SCRIPT_PATH, loadCallerScript } from "../sim/script.js";
-import { distribution, type Distribution } from "./stats.js";
+import { answerFor } from "../../local/emulators/chat-answers.js";
+import type { SpeechScriptLine } from "../../local/emulators/index.js";
+import { LOCAL_SECRETS, startStack } from "../../local/stack.js";
+import { runCall } from "../../sim/call.js";
+import type { CallReport } from "../../sim/report.js";
+import { DEFAULT_SCRIPT_PATH, loadCallerScript } from "../../sim/script.js";
+import { distribution, type Distribution } from "../../stats/distribution.js";
 
 /** STT final 300 ms after speech end, LLM first token 400 ms (all tokens at once), TTS 400 ms, no TTS cache. */
 const FIXED = { sttFinalAfterSpeechEndMs: 300, llmFirstTokenMs: 400, ttsMs: 400 } as const;

@@ -1,4 +1,4 @@
-// A logger destination that keeps the lines, for tests (and anything else that reads its own logs).
+// A logger destination that keeps the lines, for tests: find a line, or wait for one still to come.
 export class LogCapture {
   readonly lines: Array<Record<string, unknown>> = [];
   private waiters: Array<{ test: (line: Record<string, unknown>) => boolean; resolve: (line: Record<string, unknown>) => void }> = [];

@@ -4,11 +4,11 @@
 // the faults touched.
 import * as grpc from "@grpc/grpc-js";
 import { turnLine, type TurnLine } from "@voice/protocol";
-import { LOCAL_SECRETS, startStack } from "../local/stack.js";
-import { runCall } from "../sim/call.js";
-import type { CallReport } from "../sim/report.js";
-import { DEFAULT_SCRIPT_PATH, loadCallerScript } from "../sim/script.js";
-import { distribution, type Distribution } from "./stats.js";
+import { LOCAL_SECRETS, startStack } from "../../local/stack.js";
+import { runCall } from "../../sim/call.js";
+import type { CallReport } from "../../sim/report.js";
+import { DEFAULT_SCRIPT_PATH, loadCallerScript } from "../../sim/script.js";
+import { distribution, type Distribution } from "../../stats/distribution.js";
 
 export interface ReliabilityResult {
   suite: "reliability";

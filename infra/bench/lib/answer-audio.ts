@@ -3,9 +3,9 @@
 // answers' sentences in FIXED_PHRASES (cached at warmup), the audio is fixed, so the frames an answer
 // takes are known before the call and frames lost on the way are the difference to what was heard.
 import { PHRASE_PATH, signCoreToken, splitFrames } from "@voice/protocol";
-import { SentenceSplitter } from "../../core-node/src/llm/sentences.js";
-import { answerFor } from "../local/emulators/chat-answers.js";
-import { concat } from "../sim/recording.js";
+import { SentenceSplitter } from "../../../core-node/src/llm/sentences.js";
+import { answerFor } from "../../local/emulators/chat-answers.js";
+import { concat } from "../../sim/recording.js";
 
 /** The sentences of the chat emulator's answer to `line`, as the core splits them (each one is a mark). */
 export function answerSentences(line: string, language: string): string[] {

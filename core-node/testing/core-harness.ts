@@ -17,20 +17,20 @@ import {
   type CoreToEdge,
   type EdgeResume,
 } from "@voice/protocol";
-import { startEmulators, type Emulators, type EmulatorsOptions } from "../../../infra/local/emulators/index.js";
-import { synthesizeSpeech } from "../../../infra/local/espeak.js";
-import { buildApp, type App } from "../app.js";
-import { loadConfig } from "../config.js";
-import { createLogger } from "../metrics/log.js";
-import { LogCapture } from "../metrics/log-capture.js";
-import { startServer, type CoreServer } from "../server.js";
+import { startEmulators, type Emulators, type EmulatorsOptions } from "../../infra/local/emulators/index.js";
+import { synthesizeSpeech } from "../../infra/speech/espeak.js";
+import { buildApp, type App } from "../src/app.js";
+import { loadConfig } from "../src/config.js";
+import { createLogger } from "../src/metrics/log.js";
+import { LogCapture } from "./log-capture.js";
+import { startServer, type CoreServer } from "../src/server.js";
 
 export const TEST_SECRET = "test-shared-secret-0123456789";
 
 /**
  * For tests that count or list a turn's LLM requests, or aim a fault at "the next request": a
  * speculative answer on a partial adds a request (several when the caller pauses mid-sentence, or
- * the recognizer's partials come late on a loaded machine). speculation.test.ts covers speculation.
+ * the recognizer's partials come late on a loaded machine). src/call/speculation.test.ts covers speculation.
  */
 export const NO_SPECULATION = { LLM_SPECULATE: "false" } as const;
 export const TEST_GREETING = "שלום, הגעתם למרפאת השיניים. במה אפשר לעזור?";
@@ -38,7 +38,7 @@ export const TEST_GREETING = "שלום, הגעתם למרפאת השיניים. 
 /**
  * Settings every test core starts with unless a test gives its own: a call driven faster than real
  * time (`speed`) sends more frames a second than a phone line, which the default
- * MAX_FRAMES_PER_SECOND would thin out (limits.test.ts and hostile.test.ts test it at its default).
+ * MAX_FRAMES_PER_SECOND would thin out (src/call/limits.test.ts and hostile.test.ts test it at its default).
  */
 const TEST_CORE_ENV = { MAX_FRAMES_PER_SECOND: "1000" } as const;
 

@@ -22,14 +22,14 @@
 // line taking each call the same time, with a 19 s pause), so one TTS request is in flight at a
 // time. Only turns answered while all 50 calls were up count.
 import { FRAME_BYTES, MULAW_SILENCE, turnLine, type TurnLine } from "@voice/protocol";
-import { DEFAULT_UTTERANCE_TIMING, UtteranceTracker } from "../local/emulators/utterances.js";
-import { LOCAL_SECRETS, startStack, type Stack } from "../local/stack.js";
-import { callerLineFrames } from "../sim/caller-audio.js";
-import { runCall } from "../sim/call.js";
-import type { CallReport, TurnReport } from "../sim/report.js";
-import { FIXED } from "./latency.js";
-import { machineCpuMs } from "./proc.js";
-import { distribution, type Distribution } from "./stats.js";
+import { DEFAULT_UTTERANCE_TIMING, UtteranceTracker } from "../../local/emulators/utterances.js";
+import { LOCAL_SECRETS, startStack, type Stack } from "../../local/stack.js";
+import { callerLineFrames } from "../../sim/caller-audio.js";
+import { runCall } from "../../sim/call.js";
+import type { CallReport, TurnReport } from "../../sim/report.js";
+import { FIXED } from "../lib/fixed-latencies.js";
+import { machineCpuMs } from "../lib/proc.js";
+import { distribution, type Distribution } from "../../stats/distribution.js";
 
 /** The settings the implied latency is made of. */
 export interface ImpliedSettings {

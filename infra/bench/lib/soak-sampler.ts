@@ -4,7 +4,7 @@ import type { LagProbe } from "./lag-probe.js";
 import { processFigures, type ProcessFigures } from "./process-figures.js";
 import { machineCpuMs } from "./proc.js";
 import type { SoakSample } from "./soak-verdict.js";
-import { distribution } from "./stats.js";
+import { distribution } from "../../stats/distribution.js";
 
 export interface SampledProcesses {
   corePids: number[];

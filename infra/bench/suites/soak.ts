@@ -5,7 +5,7 @@
 // sentences are FIXED_PHRASES, cached at warmup), so the TTS emulator's eSpeak is never the limit.
 //
 // Every SAMPLE_MS: the core's and workerd's RSS, open descriptors and CPU, the core's event-loop lag
-// (lag-probe.ts), the calls up. The verdict (soak-verdict.ts) compares the steady state after the
+// (lib/lag-probe.ts), the calls up. The verdict (lib/soak-verdict.ts) compares the steady state after the
 // first minute with the last stretch before new calls stop, both with every slot's call up; the
 // run fails on a leak, a failed call or a lost frame, and says why.
 //
@@ -18,24 +18,24 @@ import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { callLine, FRAME_BYTES, turnLine } from "@voice/protocol";
-import { buildCore } from "../cloudrun/build.js";
-import { seededRandom } from "../local/emulators/faults.js";
-import defaultScript from "../local/scripts/default.he.json" with { type: "json" };
-import { LOCAL_SECRETS, startStack, type Stack } from "../local/stack.js";
-import { callerLineFrames } from "../sim/caller-audio.js";
-import { runCall } from "../sim/call.js";
-import type { CallReport } from "../sim/report.js";
-import type { CallerScript } from "../sim/script.js";
-import { newSid } from "../sim/twilio-client.js";
-import { answerAudio, answerPhrases, answerSentences } from "./answer-audio.js";
-import { LagProbe } from "./lag-probe.js";
-import { processFigures, type ProcessFigures } from "./process-figures.js";
-import { descendantPids } from "./proc.js";
-import { SoakSampler } from "./soak-sampler.js";
-import { growth, leaks, leftoverFds, soakWindows, type Growth, type LeakLimits, type SoakSample, type Windows } from "./soak-verdict.js";
-import { distribution, type Distribution } from "./stats.js";
+import { buildCore } from "../../cloudrun/build.js";
+import { seededRandom } from "../../random/seeded-random.js";
+import defaultScript from "../../caller-scripts/default.he.json" with { type: "json" };
+import { LOCAL_SECRETS, startStack, type Stack } from "../../local/stack.js";
+import { callerLineFrames } from "../../sim/caller-audio.js";
+import { runCall } from "../../sim/call.js";
+import type { CallReport } from "../../sim/report.js";
+import type { CallerScript } from "../../sim/script.js";
+import { newSid } from "../../sim/twilio-client.js";
+import { answerAudio, answerPhrases, answerSentences } from "../lib/answer-audio.js";
+import { LagProbe } from "../lib/lag-probe.js";
+import { processFigures, type ProcessFigures } from "../lib/process-figures.js";
+import { descendantPids } from "../lib/proc.js";
+import { SoakSampler } from "../lib/soak-sampler.js";
+import { growth, leaks, leftoverFds, soakWindows, type Growth, type LeakLimits, type SoakSample, type Windows } from "../lib/soak-verdict.js";
+import { distribution, type Distribution } from "../../stats/distribution.js";
 
-const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const REPO_ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 const SLOTS = 50;
 /** Slots start this far apart, so the 50 calls do not talk in step. */
 const SLOT_SPACING_MS = 300;

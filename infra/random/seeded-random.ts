@@ -1,0 +1,14 @@
+// Repeatable randomness for the local stack, the simulator and the benchmarks: the same seed gives
+// the same sequence, so a run with random faults or noise can be replayed exactly.
+
+/** mulberry32: a small, fast, seeded PRNG giving floats in [0, 1). */
+export function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
+  };
+}
