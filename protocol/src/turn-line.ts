@@ -20,7 +20,7 @@ const envelope = {
   call_id: z.string().min(1),
 };
 
-/** The five latency metrics of a turn (DESIGN.md), the ones the GO/NO-GO verdict reads. */
+/** The five latency metrics of a turn (ARCHITECTURE.md, Turn metrics and targets), the ones the GO/NO-GO verdict reads. */
 export const TURN_METRICS = ["STT_FIRST_PARTIAL_MS", "STT_FINAL_MS", "LLM_FIRST_TOKEN_MS", "TTS_READY_MS", "TOTAL_LATENCY_MS"] as const;
 export type TurnMetric = (typeof TURN_METRICS)[number];
 
@@ -150,4 +150,6 @@ export type CallLine = z.infer<typeof callLine>;
 /** What the core puts in a line itself; the logger adds `message`, `severity` and `timestamp`. */
 export type TurnLineFields = Omit<TurnLine, "message" | "severity" | "timestamp">;
 export type BargeInLineFields = Omit<BargeInLine, "message" | "severity" | "timestamp">;
+/** A TURN line's `speculation`: what became of the answers prepared on the turn's partials. */
+export type SpeculationOutcome = NonNullable<TurnLineFields["speculation"]>;
 export type CallLineFields = Omit<CallLine, "message" | "severity" | "timestamp">;

@@ -1,100 +1,33 @@
-// One answer of the agent (or the greeting, turn 0): from its first sentence until the echo of its
-// end mark (its audio played), a barge-in, or the end of the call. It owns what must stop together when the caller
-// interrupts (the LLM stream and every synthesis) and knows, from the mark echoes, what was heard.
-import type { TurnLineFields } from "@voice/protocol";
+// One answer of the agent (or the greeting, turn 0, or the farewell): the I/O that must stop together
+// when the caller interrupts (the LLM stream and every synthesis) and the report its TURN line is
+// built from. What the caller heard of it is the conversation's bookkeeping (conversation.ts).
 import { errorText } from "../app.js";
 import type { OutboundFrames } from "../audio/frames.js";
-import type { ChatMessage } from "../llm/types.js";
 import type { Logger } from "../metrics/log.js";
-import { buildTurnLine, type TurnInputFacts, type TurnTimeline } from "../metrics/turn.js";
 import type { Synthesis, Synthesized } from "../tts/cache.js";
 import { Speaker, type SpeakerOptions } from "../tts/speaker.js";
-import type { SpeculationOutcome } from "./speculation.js";
-
-/** What a turn's TURN line needs: the caller's side of the turn, and its timeline. */
-export interface TurnReport extends TurnInputFacts {
-  timeline: TurnTimeline;
-  /** The answer to a message the caller said to the previous core of a moved call (its timeline starts at the resume). */
-  resumed?: true;
-  /** What became of the speculative answers of the turn's utterance (see speculation.ts). */
-  speculation?: SpeculationOutcome;
-}
-
-/**
- * The report of a spoken turn whose caller side was not measured here: a speculative answer (until
- * the turn comes and replaces it) or a turn handed over by a previous core. `at`: where its timeline
- * starts (0 for a placeholder).
- */
-export function unmeasuredSpeechReport(text: string, at = 0): TurnReport {
-  return {
-    input: "speech",
-    transcript: text,
-    usedPartial: false,
-    sttFallback: false,
-    speechStartAudioMs: 0,
-    speechEndAudioMs: 0,
-    retries: 0,
-    fallbacks: 0,
-    timeline: { speechStartAt: at, speechEndAt: at, eouAt: at },
-  };
-}
-
-/**
- * A speculative answer becomes the turn's: the caller's side of the turn replaces the placeholder,
- * while the LLM request's timings (from the speculative request) and the retries and fallbacks of
- * the answer so far stay. The LLM stream may still be running: it writes into the same report.
- */
-export function adoptReport(report: TurnReport, turn: Omit<TurnReport, "fallbacks" | "sttFallback" | "speculation">): void {
-  const { llmRequestAt, llmFirstTokenAt } = report.timeline;
-  Object.assign(report, {
-    ...turn,
-    retries: turn.retries + report.retries,
-    speculation: "used",
-    timeline: { ...turn.timeline, llmRequestAt, llmFirstTokenAt },
-  });
-}
+import type { AgentSpeech } from "./conversation.js";
+import type { AnswerOutcome, TurnReport } from "./turn-report.js";
 
 export class Answer {
   /** Aborts the LLM stream. */
   readonly llm = new AbortController();
   readonly speaker: Speaker;
-  /** Sentence of each mark sent, to know what the caller heard when the echo comes. */
-  private readonly sentenceOfMark = new Map<string, string>();
-  /** Sentences whose marks came back, in order: what the caller heard in full. */
-  readonly heard: string[] = [];
-  /** Its entry in the conversation history, once there is one. */
-  entry: ChatMessage | undefined;
+  /** Its place in the conversation once it holds the floor (a speculative answer gets one when played). */
+  speech: AgentSpeech | undefined;
   interrupted = false;
   /** Counted, and its TURN line written (when it is a turn). */
   settled = false;
 
   constructor(
     readonly turn: number,
-    /** Whether what the caller heard goes into the history (not for interim phrases). */
+    /** Whether what the caller heard goes into the history (not for a farewell). */
     readonly recordsHistory: boolean,
-    /** Absent for the greeting, which is not a turn. */
+    /** Absent for the greeting and the farewell, which are not turns. */
     readonly report: TurnReport | undefined,
-    speaker: Omit<SpeakerOptions, "turn" | "onMark"> & { onMark(name: string): void },
+    speaker: Omit<SpeakerOptions, "turn">,
   ) {
-    this.speaker = new Speaker({
-      ...speaker,
-      turn,
-      onMark: (name, sentence) => {
-        if (sentence !== undefined) this.sentenceOfMark.set(name, sentence);
-        speaker.onMark(name);
-      },
-    });
-  }
-
-  get endMark(): string {
-    return `${this.turn}.end`;
-  }
-
-  /** A mark of this answer came back after its audio played; true for the end mark. */
-  markEchoed(name: string): boolean {
-    const sentence = this.sentenceOfMark.get(name);
-    if (sentence !== undefined) this.heard.push(sentence);
-    return name === this.endMark;
+    this.speaker = new Speaker({ ...speaker, turn });
   }
 
   /** Stops the LLM stream and every synthesis; nothing more is sent. */
@@ -102,6 +35,12 @@ export class Answer {
     this.interrupted = true;
     this.llm.abort();
     this.speaker.abort();
+  }
+
+  /** What it did, for its TURN line. */
+  get outcome(): AnswerOutcome {
+    const { speaker } = this;
+    return { turn: this.turn, interrupted: this.interrupted, firstAudio: speaker.firstAudio, sentences: speaker.spoken.length, ttsFailures: speaker.failures };
   }
 }
 
@@ -111,8 +50,8 @@ export interface AnswerContext {
   tts: Synthesis;
   /** Sends one frame towards the caller. */
   send(frame: string): void;
-  /** A mark was sent (the call waits for its echo). */
-  onMark(name: string): void;
+  /** A mark of `answer` was sent after `sentence`'s audio (none: its end mark); the call waits for its echo. */
+  onMark(answer: Answer, name: string, sentence: string | undefined): void;
   /** The call's logger. */
   log: Logger;
   /** A synthesis is retried (the CALL line counts it). */
@@ -142,11 +81,11 @@ export function makeAnswer(
       return tts.synthesize(text, signal);
     }
   };
-  return new Answer(turn, recordsHistory, report, {
+  const answer: Answer = new Answer(turn, recordsHistory, report, {
     frames: context.frames,
     synthesize,
     send: context.send,
-    onMark: context.onMark,
+    onMark: (name, sentence) => context.onMark(answer, name, sentence),
     onError: (sentence, error, replaced) => {
       if (!replaced) return log.warn({ turn, sentence, error: errorText(error) }, "TTS failed; sentence skipped");
       if (report) report.fallbacks++;
@@ -157,30 +96,5 @@ export function makeAnswer(
     now: () => performance.now(),
     held,
   });
-}
-
-/** The TURN line of a turn's answer once settled: its report, and the moments of the first audio sent. */
-export function turnLineOf(answer: Answer, report: TurnReport, callId: string): TurnLineFields {
-  const { speaker } = answer;
-  const first = speaker.firstAudio;
-  const timeline: TurnTimeline = first
-    ? { ...report.timeline, ttsRequestAt: first.ttsRequestedAt, ttsReadyAt: first.ttsReadyAt, firstFrameAt: first.firstFrameAt }
-    : report.timeline;
-  return buildTurnLine(timeline, {
-    callId,
-    turn: answer.turn,
-    input: report.input,
-    transcript: report.transcript,
-    usedPartial: report.usedPartial,
-    sttFallback: report.sttFallback,
-    speechStartAudioMs: report.speechStartAudioMs,
-    speechEndAudioMs: report.speechEndAudioMs,
-    cacheHit: first?.cacheHit,
-    retries: report.retries,
-    fallbacks: report.fallbacks,
-    interrupted: answer.interrupted,
-    sentences: speaker.spoken.length,
-    ttsFailures: speaker.failures,
-    speculation: report.speculation,
-  });
+  return answer;
 }

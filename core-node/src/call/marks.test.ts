@@ -20,21 +20,4 @@ describe("OutstandingMarks", () => {
     expect(marks.playing).toBe("2.1:שלום.");
     expect(marks.audioPending).toBe(true);
   });
-
-  it("resolves a wait when the mark is echoed or cleared, and gives up after the bound", async () => {
-    const marks = new OutstandingMarks();
-    marks.add("1.1:a");
-    marks.add("1.2:b");
-    const first = marks.settled("1.1:a", 10_000);
-    const second = marks.settled("1.2:b", 10_000);
-    marks.echo("1.1:a");
-    expect(await first).toBe(true);
-    marks.clear();
-    expect(await second).toBe(true);
-    expect(await marks.settled("1.1:a", 10_000)).toBe(true); // not outstanding any more
-
-    marks.add("2.1:c");
-    expect(await marks.settled("2.1:c", 20)).toBe(false);
-    expect(marks.has("2.1:c")).toBe(true);
-  });
 });

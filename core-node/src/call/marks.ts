@@ -1,13 +1,13 @@
 // Marks sent towards the caller whose echo has not come back, in the order sent. Twilio echoes marks
 // in order, each once the audio before it has played (and every pending one at once on `clear`), so
-// the first sentence mark outstanding ends the audio playing now.
+// the first sentence mark outstanding ends the audio playing now. Pure bookkeeping: waiting for an
+// echo is the session's (timers.ts).
 
 /** The mark after an answer's last sentence ("<turn>.end"): it follows no audio of its own. */
 const END_MARK = /^\d+\.end$/;
 
 export class OutstandingMarks {
   private readonly names = new Set<string>();
-  private waiters: Array<{ name: string; resolve: () => void }> = [];
 
   get size(): number {
     return this.names.size;
@@ -45,33 +45,11 @@ export class OutstandingMarks {
       settled.push(mark);
       if (mark === name) break;
     }
-    this.wake();
     return settled;
   }
 
   /** `clear` was sent: nothing sent before it will play. */
   clear(): void {
     this.names.clear();
-    this.wake();
-  }
-
-  /** Resolves true once `name` is no longer outstanding (echoed or cleared), or false after `timeoutMs`. */
-  settled(name: string, timeoutMs: number): Promise<boolean> {
-    if (!this.names.has(name)) return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.waiters = this.waiters.filter((waiter) => waiter.resolve !== done);
-        resolve(false);
-      }, timeoutMs);
-      const done = () => {
-        clearTimeout(timer);
-        resolve(true);
-      };
-      this.waiters.push({ name, resolve: done });
-    });
-  }
-
-  private wake(): void {
-    this.waiters = this.waiters.filter((waiter) => (this.names.has(waiter.name) ? true : (waiter.resolve(), false)));
   }
 }

@@ -6,8 +6,7 @@ import { turnLine, type TurnLine } from "@voice/protocol";
 import { answerFor } from "../../../infra/local/emulators/chat-answers.js";
 import type { EmulatorsOptions } from "../../../infra/local/emulators/index.js";
 import { SentenceSplitter } from "../llm/sentences.js";
-import type { Answer } from "./answer.js";
-import { PAUSE_MS, SpeculationTrigger, Speculator, normaliseTranscript, speculationMismatch, type SpeculationSettings } from "./speculation.js";
+import { PAUSE_MS, SpeculationTrigger, normaliseTranscript, speculationMismatch, type SpeculationSettings } from "./speculation.js";
 import { NO_SPECULATION, callerSpeech, startCore, until, type CoreUnderTest, type EdgeLink } from "../../testing/core-harness.js";
 
 const HOURS = "שלום, מה שעות הפתיחה שלכם?";
@@ -51,42 +50,6 @@ describe("deciding", () => {
     trigger.heard("תודה", 0);
     expect(trigger.due(300, 100)).toBe("תודה");
     expect(new SpeculationTrigger({ ...settings, enabled: false }).due(5000, 5000)).toBeUndefined();
-  });
-
-  it("the speculator: starts when due and allowed, plays the one that matches, aborts any other and says so", () => {
-    let allowed = false;
-    const started: string[] = [];
-    const stopped: string[] = [];
-    const discarded: string[] = [];
-    const speculator = new Speculator(settings, {
-      mayStart: () => allowed,
-      start: (text) => {
-        started.push(text);
-        const answer = { stop: () => stopped.push(text) } as unknown as Answer;
-        return { text, history: [], turn: 1, answer, done: Promise.resolve() };
-      },
-      discarded: (speculative, reason) => discarded.push(`${speculative.text}: ${reason}`),
-    });
-    speculator.utteranceStarted();
-    speculator.heard("מה שעות", 0);
-    speculator.frame(300, 100);
-    expect(started).toEqual([]); // an answer is playing
-    allowed = true;
-    speculator.frame(320, 100);
-    speculator.heard("מה שעות הפתיחה", 400);
-    expect(discarded).toEqual(["מה שעות: the transcript changed"]);
-    speculator.frame(700, 100);
-    expect(speculator.take("מה שעות הפתיחה?", [], 1)).toMatchObject({ outcome: "used", speculative: { text: "מה שעות הפתיחה" } });
-    expect(stopped).toEqual(["מה שעות"]);
-
-    speculator.utteranceStarted();
-    speculator.heard("תודה", 0);
-    speculator.frame(300, 100);
-    expect(speculator.take("תודה רבה", [], 2)).toEqual({ outcome: "discarded" });
-    expect(stopped).toEqual(["מה שעות", "תודה"]);
-    speculator.utteranceStarted();
-    expect(speculator.take("שלום", [], 3)).toEqual({ outcome: "none" });
-    expect(speculator.abandon("nothing")).toBe("none");
   });
 
   it("a speculation answers the turn only for the same words, the same conversation and the same turn number", () => {

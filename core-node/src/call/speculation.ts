@@ -11,14 +11,10 @@
 // so a loaded machine decides as an idle one does. A new transcript voids the speculation and may
 // start another: at most SPECULATE_MAX_PER_UTTERANCE per utterance, each one an LLM request.
 //
-// SpeculationTrigger and speculationMismatch decide (pure: numbers and strings in, verdicts out);
-// Speculator holds the one speculative answer in flight and asks its host to start or stop it.
-import type { TurnLineFields } from "@voice/protocol";
+// Pure: SpeculationTrigger says when (the caller's listening drives it, see listening.ts) and
+// speculationMismatch whether a prepared answer answers the turn; the answers shell (answering.ts)
+// holds the one speculative answer in flight.
 import type { ChatMessage } from "../llm/types.js";
-import type { Answer } from "./answer.js";
-
-/** The TURN line's `speculation`. */
-export type SpeculationOutcome = NonNullable<TurnLineFields["speculation"]>;
 
 export interface SpeculationSettings {
   /** LLM_SPECULATE. */
@@ -55,6 +51,11 @@ export class SpeculationTrigger {
   /** Speculations started in this utterance. */
   get started(): number {
     return this.startedCount;
+  }
+
+  /** A speculation started on the current transcript is still in flight, as far as the trigger knows. */
+  get speculating(): boolean {
+    return this.running;
   }
 
   /** A new utterance: nothing heard yet, the budget full again. */
@@ -117,86 +118,4 @@ export function speculationMismatch(
     basis.history.length === turn.history.length &&
     basis.history.every((message, i) => message.role === turn.history[i]!.role && message.content === turn.history[i]!.content);
   return same ? undefined : "the conversation changed";
-}
-
-/** A speculative answer in flight: held (nothing sent) until it is played, or aborted. */
-export interface SpeculativeAnswer extends SpeculationBasis {
-  answer: Answer;
-  /** Resolves when all of it was sent (once played) or it was stopped; never rejects. */
-  done: Promise<void>;
-}
-
-export interface SpeculationHost {
-  /** Whether an answer may be prepared now (none in progress, the call not ending or moving). */
-  mayStart(): boolean;
-  /** Starts the LLM on the history plus `text`, its answer's speaker held. */
-  start(text: string): SpeculativeAnswer;
-  /** A speculative answer was aborted, for the log. */
-  discarded(speculative: SpeculativeAnswer, reason: string): void;
-}
-
-/** The call's speculative answer, if any: started on the trigger, played or discarded at the turn. */
-export class Speculator {
-  private readonly trigger: SpeculationTrigger;
-  private inFlight: SpeculativeAnswer | undefined;
-
-  constructor(
-    settings: SpeculationSettings,
-    private readonly host: SpeculationHost,
-  ) {
-    this.trigger = new SpeculationTrigger(settings);
-  }
-
-  /** A new utterance began. */
-  utteranceStarted(): void {
-    this.discard("a new utterance began");
-    this.trigger.reset();
-  }
-
-  /** The transcript so far changed (or not) at `audioMs`. */
-  heard(transcript: string, audioMs: number): void {
-    if (this.trigger.heard(transcript, audioMs)) this.discard("the transcript changed");
-  }
-
-  /** Per frame of the utterance: starts a speculation when it is due and allowed. */
-  frame(audioMs: number, silenceMs: number): void {
-    const text = this.trigger.due(audioMs, silenceMs);
-    if (text === undefined || !this.host.mayStart()) return;
-    this.trigger.began();
-    this.inFlight = this.host.start(text);
-  }
-
-  /**
-   * The utterance became a turn: the speculative answer that answers it (the caller's `transcript`
-   * as turn number `turn`, after `history`), if there is one; any other is discarded. The outcome
-   * goes into the TURN line.
-   */
-  take(transcript: string, history: readonly ChatMessage[], turn: number): { speculative?: SpeculativeAnswer; outcome: SpeculationOutcome } {
-    const speculative = this.inFlight;
-    const mismatch = speculative && speculationMismatch(speculative, { transcript, history, turn });
-    if (speculative && mismatch === undefined) {
-      this.inFlight = undefined;
-      this.trigger.reset();
-      return { speculative, outcome: "used" };
-    }
-    return { outcome: this.abandon(mismatch ?? "the final transcript differs") };
-  }
-
-  /** The utterance ended without an answer to speculate for (or with another one): what became of its speculations. */
-  abandon(reason: string): SpeculationOutcome {
-    this.discard(reason);
-    const outcome = this.trigger.started > 0 ? "discarded" : "none";
-    this.trigger.reset();
-    return outcome;
-  }
-
-  /** Stops the speculative answer in flight, if any (barge-in, hang-up, drain, an utterance without a turn). */
-  discard(reason: string): void {
-    const speculative = this.inFlight;
-    if (!speculative) return;
-    this.inFlight = undefined;
-    this.trigger.stopped();
-    speculative.answer.stop();
-    this.host.discarded(speculative, reason);
-  }
 }

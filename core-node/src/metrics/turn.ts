@@ -2,9 +2,7 @@
 // (the schemas readers parse them with). Timings are wall-clock milliseconds from one monotonic
 // clock; the moments about the caller's speech come from the caller's audio clock mapped to wall
 // time (clock.ts). A metric whose stage did not happen is left out rather than faked.
-import { CALL_ID_LABEL, type BargeInLineFields, type CallLineFields, type TurnLineFields } from "@voice/protocol";
-
-type SpeculationOutcome = NonNullable<TurnLineFields["speculation"]>;
+import { CALL_ID_LABEL, type BargeInLineFields, type CallLineFields, type SpeculationOutcome, type TurnLineFields } from "@voice/protocol";
 
 /** Wall times (ms) of the moments a turn is measured between. */
 export interface TurnTimeline {

@@ -6,11 +6,11 @@ import {
   RETRY_DELAYS_MS,
   RetryEpisode,
   StreamTimeline,
-  classifySttError,
   replayRequests,
   replayStartMs,
   rotationDue,
 } from "./replay.js";
+import { classifySttError } from "./errors.js";
 
 /** A 20 ms mu-law frame whose bytes all say which frame it is. */
 const frame = (n: number) => new Uint8Array(160).fill(n % 256);

@@ -1,8 +1,8 @@
 // The bookkeeping behind a recognition stream that survives failures and its duration limit, as
 // pure pieces: the caller's recent audio keyed by the caller's clock (what a new stream is fed
 // again), the map from a stream's own offsets back to that clock, the retry schedule of one failure
-// episode, which errors are worth a retry, and when to rotate a stream. No clock, no I/O.
-import { status } from "@grpc/grpc-js";
+// episode, and when to rotate a stream. No clock, no I/O. (Which errors are worth a retry is
+// errors.ts: it reads gRPC's status codes.)
 
 /** 8 kHz mu-law: one byte per sample, 8 bytes per millisecond. */
 export const BYTES_PER_MS = 8;
@@ -222,44 +222,6 @@ export class RetryEpisode {
     this.made = 0;
     return made;
   }
-}
-
-const RETRYABLE_CODES = new Set<number>([
-  status.UNAVAILABLE,
-  status.INTERNAL,
-  status.DEADLINE_EXCEEDED,
-  // Google's "Audio Timeout Error" and "Exceeded maximum allowed stream duration" both come as OUT_OF_RANGE.
-  status.OUT_OF_RANGE,
-  status.ABORTED,
-  status.RESOURCE_EXHAUSTED,
-  status.UNKNOWN,
-  // Not ours (our own cancel is never reported): the connection or the service dropped the call.
-  status.CANCELLED,
-]);
-
-/** Transport failures that reach us without a gRPC status (HTTP/2 resets, sockets torn down). */
-const TRANSPORT_FAILURE = /RST_STREAM|ECONNRESET|connection reset|socket hang up|stream (was )?destroyed|GOAWAY/i;
-
-export interface SttErrorClass {
-  /** The gRPC status name, or what the failure was when it has none. */
-  code: string;
-  retryable: boolean;
-}
-
-/**
- * Whether a new stream may fix what ended this one. Bad requests, credentials and permissions
- * (INVALID_ARGUMENT, UNAUTHENTICATED, PERMISSION_DENIED, ...) fail the same way every time.
- */
-export function classifySttError(error: unknown): SttErrorClass {
-  const code = (error as { code?: unknown } | undefined)?.code;
-  if (typeof code === "number" && status[code] !== undefined) {
-    return { code: status[code], retryable: RETRYABLE_CODES.has(code) };
-  }
-  const message = error instanceof Error ? error.message : String(error);
-  if (TRANSPORT_FAILURE.test(message)) return { code: "RESET", retryable: true };
-  // Our own verdicts: the service ended the stream without a status, or it stopped answering.
-  if (code === "ENDED" || code === "STALLED") return { code, retryable: true };
-  return { code: "UNKNOWN", retryable: true };
 }
 
 export interface RotationSettings {

@@ -17,13 +17,13 @@ import {
   BYTES_PER_MS,
   RetryEpisode,
   StreamTimeline,
-  classifySttError,
   frameDurationMs,
   replayRequests,
   replayStartMs,
   rotationDue,
   type RotationSettings,
 } from "./replay.js";
+import { classifySttError } from "./errors.js";
 import type { SttHealth, SttStats, SttStream, SttStreamHandlers } from "./types.js";
 
 /** A result as one stream reports it: its end is an offset into the audio that stream received. */

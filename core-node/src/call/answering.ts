@@ -1,0 +1,284 @@
+// The agent's side of a call, as a shell: it runs the answers the session asks for — to a turn, to a
+// message a previous core left unanswered, to an utterance transcribed whole when recognition is
+// down, the greeting when the edge could not play it, the farewell — and the one speculative answer
+// prepared on a partial. What the caller heard is the conversation's bookkeeping (conversation.ts);
+// what a TURN line says is turn-report.ts's. This file does the I/O: the LLM, synthesis, frames.
+//
+// When a service fails the caller never waits on silence: an LLM request that fails or stalls is
+// retried once while nothing was spoken, a sentence whose synthesis fails once more (produce.ts,
+// answer.ts); then a fixed phrase from the cache takes their place.
+import type { SpeculationOutcome } from "@voice/protocol";
+import { errorText } from "../app.js";
+import type { OutboundFrames } from "../audio/frames.js";
+import type { ChatMessage, ChatModel } from "../llm/types.js";
+import type { SttStream, Transcriber } from "../stt/types.js";
+import type { Synthesis } from "../tts/cache.js";
+import { makeAnswer, type Answer } from "./answer.js";
+import type { AgentSpeech } from "./conversation.js";
+import type { CallContext } from "./ports.js";
+import { produceAnswer, type AnsweringContext } from "./produce.js";
+import { speculationMismatch, type SpeculationBasis } from "./speculation.js";
+import {
+  adoptReport,
+  resumedTurnFields,
+  turnLineOf,
+  turnReport,
+  unmeasuredSpeechReport,
+  type TurnInput,
+  type TurnReport,
+} from "./turn-report.js";
+
+/** The fallback transcription gets this much audio before the utterance's VAD start and after its end. */
+const FALLBACK_LEAD_MS = 200;
+const FALLBACK_TAIL_MS = 100;
+
+/** A speculative answer in flight: held (nothing sent) until it is played, or aborted. */
+interface SpeculativeAnswer extends SpeculationBasis {
+  answer: Answer;
+  /** Resolves when all of it was sent (once played) or it was stopped; never rejects. */
+  done: Promise<void>;
+}
+
+/** What the answers need of their call, besides its shared parts. */
+export interface AnsweringPort extends CallContext {
+  /** The call's LLM and synthesis, within its budget; `farewellTts` outside it (the farewell is never refused). */
+  llm: ChatModel;
+  tts: Synthesis;
+  farewellTts: Synthesis;
+  transcriber: Transcriber;
+  /** The call's outbound frame builder (the call has started). */
+  frames(): OutboundFrames;
+  /** A speculative answer was dropped: the listening may start another. */
+  speculationStopped(): void;
+}
+
+export class Answering {
+  /** The answer holding the floor: being prepared, sent, or played until its end mark comes back. */
+  private current: Answer | undefined;
+  private speculative: SpeculativeAnswer | undefined;
+  private readonly producing: AnsweringContext;
+
+  constructor(private readonly port: AnsweringPort) {
+    this.producing = { config: port.config, llm: port.llm, callId: port.callId, log: port.log, onRetry: () => port.stats.retries++ };
+  }
+
+  /** The edge could not play the greeting from KV: the core says it (not a turn). `entry`: its history entry. */
+  greet(text: string, entry: ChatMessage): void {
+    const answer = this.begin(this.create(0, true, undefined, false), entry);
+    answer.speaker.say(text);
+    void answer.speaker.finish().then(() => this.settle(answer));
+  }
+
+  /** The caller's turn `turn`: played at once from the speculative answer when that answers it, else asked of the LLM. */
+  answerTurn(turn: number, input: TurnInput, taken: { speculative?: SpeculativeAnswer; outcome: SpeculationOutcome }): void {
+    const { speculative } = taken;
+    if (speculative) {
+      const { answer } = speculative;
+      adoptReport(answer.report!, input);
+      this.begin(answer);
+      answer.speaker.release();
+      return this.run(answer, () => speculative.done);
+    }
+    const answer = this.begin(this.create(turn, true, turnReport(input, { sttFallback: false, fallbacks: 0, speculation: taken.outcome }), false));
+    this.run(answer, () => this.produce(answer));
+  }
+
+  /** The previous core did not answer the caller's last message: answered now, as turn `turn`. */
+  answerResumed(turn: number, transcript: string): void {
+    const answer = this.begin(this.create(turn, true, { ...unmeasuredSpeechReport(transcript, performance.now()), resumed: true }, false));
+    this.run(answer, () => this.produce(answer));
+  }
+
+  /**
+   * Recognition failed for this utterance: the caller hears FIXED_PHRASES.stt_trouble at once (from
+   * the cache) while the utterance's audio is transcribed whole in the background; the turn then
+   * goes on with that transcript, or ends with FIXED_PHRASES.stt_failed. The frame loop never waits.
+   */
+  answerUntranscribed(turn: number, input: TurnInput, speculation: SpeculationOutcome, stt: SttStream): void {
+    const audio = stt.audio(input.speechStartAudioMs - FALLBACK_LEAD_MS, input.speechEndAudioMs + FALLBACK_TAIL_MS);
+    // Transcribed here: a recovered stream must neither replay this audio nor answer it again.
+    stt.coverUpTo(input.speechEndAudioMs);
+    const report = turnReport(input, { sttFallback: true, fallbacks: 1, speculation });
+    const answer = this.begin(this.create(turn, true, report, false));
+    answer.speaker.say(this.port.config.FIXED_PHRASES.stt_trouble);
+    this.port.log.warn({ turn, audio_ms: Math.round(audio.length / 8) }, "STT fallback: transcribing the utterance");
+    this.run(answer, () => this.answerFromTranscription(answer, audio));
+  }
+
+  /** The core's last words (CALL_LIMIT_TEXT): after what was playing was cut. Not a turn; never refused by the budget. */
+  farewell(text: string): Answer {
+    const answer = this.begin(this.create(this.port.conversation.turnCount + 1, false, undefined, false, this.port.farewellTts));
+    answer.speaker.say(text);
+    return answer;
+  }
+
+  /**
+   * Prepares the answer to `text`, the caller's partial transcript, before their turn (see
+   * speculation.ts): the LLM on the conversation plus `text`, its sentences synthesized but held.
+   */
+  speculate(text: string): void {
+    const { conversation, config } = this.port;
+    conversation.bound(config.HISTORY_MAX_TOKENS);
+    const history = conversation.messages.map((message) => ({ ...message }));
+    const turn = conversation.turnCount + 1;
+    const answer = this.create(turn, true, unmeasuredSpeechReport(text), true);
+    const done = produceAnswer(answer, [...history, { role: "user", content: text }], this.producing);
+    if (this.port.debug) this.port.log.debug({ turn, transcript: text }, "speculative answer started");
+    this.speculative = { text, history, turn, answer, done };
+  }
+
+  /**
+   * The utterance became a turn: the speculative answer that answers it (the caller's `transcript`
+   * as the next turn, after the conversation so far), if there is one; any other is dropped.
+   * `speculations`: how many were started during the utterance.
+   */
+  takeSpeculation(transcript: string, speculations: number): { speculative?: SpeculativeAnswer; outcome: SpeculationOutcome } {
+    const speculative = this.speculative;
+    const { conversation } = this.port;
+    const mismatch = speculative && speculationMismatch(speculative, { transcript, history: conversation.messages, turn: conversation.turnCount + 1 });
+    if (speculative && mismatch === undefined) {
+      this.speculative = undefined;
+      return { speculative, outcome: "used" };
+    }
+    this.dropSpeculation(mismatch ?? "the final transcript differs");
+    return { outcome: speculations > 0 ? "discarded" : "none" };
+  }
+
+  /** Stops the speculative answer in flight, if any: none of it ever reaches the caller. */
+  dropSpeculation(reason: string): void {
+    const speculative = this.speculative;
+    if (!speculative) return;
+    this.speculative = undefined;
+    speculative.answer.stop();
+    this.port.speculationStopped();
+    if (this.port.debug) this.port.log.debug({ transcript: speculative.text, reason }, "speculative answer discarded");
+  }
+
+  /** Stops generating (the LLM and every synthesis); what was sent keeps playing. */
+  stopGenerating(): void {
+    this.current?.stop();
+  }
+
+  /** The answer whose end mark came back played to its end: the floor is free. */
+  finished(speech: AgentSpeech): void {
+    if (this.current?.speech === speech) this.current = undefined;
+  }
+
+  /**
+   * After a `clear` (or with only end marks left): nothing sent will play any more. The answer
+   * stops, the history keeps only what the caller heard. Returns the answer that was in progress.
+   */
+  cut(): Answer | undefined {
+    const answer = this.current;
+    this.current = undefined;
+    answer?.stop();
+    this.port.conversation.cut();
+    this.port.sendState();
+    return answer;
+  }
+
+  /** The call ended: everything stops; the answer in progress is counted and its TURN line written. */
+  end(): void {
+    const answer = this.current;
+    this.current = undefined;
+    if (answer) {
+      answer.stop();
+      this.settle(answer);
+    }
+    this.dropSpeculation("the call ended");
+  }
+
+  /**
+   * The answer's audio is all sent, or it was cut (barge-in, hang-up): count it and write its TURN
+   * line, once. Its metrics are complete by then; a barge-in during the playback that follows shows
+   * in the BARGE_IN line.
+   */
+  settle(answer: Answer): void {
+    if (answer.settled) return;
+    answer.settled = true;
+    const { speaker, report } = answer;
+    const { stats } = this.port;
+    stats.cacheHits += speaker.cacheHits;
+    stats.ttsSyntheses += speaker.syntheses;
+    if (!report) return;
+    stats.fallbacks += report.fallbacks;
+    const line = turnLineOf(answer.outcome, report, this.port.callId);
+    if (report.resumed) return this.port.log.info(resumedTurnFields(line), "resumed turn answered");
+    if (line.TOTAL_LATENCY_MS !== undefined) stats.totalLatenciesMs.push(line.TOTAL_LATENCY_MS);
+    this.port.lines.info(line, "TURN");
+  }
+
+  /** `held`: its speaker sends nothing until released (a speculative answer). */
+  private create(turn: number, recordsHistory: boolean, report: TurnReport | undefined, held: boolean, tts = this.port.tts): Answer {
+    const { port } = this;
+    return makeAnswer(
+      {
+        frames: port.frames(),
+        tts,
+        send: port.send,
+        onMark: (answer, name, sentence) => port.conversation.markSent(answer.speech, name, sentence),
+        log: port.log,
+        onRetry: () => port.stats.retries++,
+        fallbackText: port.config.FIXED_PHRASES.answer_error,
+      },
+      { turn, recordsHistory, report, held },
+    );
+  }
+
+  /** The answer takes the floor. */
+  private begin(answer: Answer, entry?: ChatMessage): Answer {
+    this.current = answer;
+    answer.speech = this.port.conversation.agentBegins(answer.turn, answer.recordsHistory, entry);
+    return answer;
+  }
+
+  /** Runs an answer off the frame path; when all of it is sent (or it was cut) it is recorded and settled. */
+  private run(answer: Answer, produce: () => Promise<void>): void {
+    void produce()
+      .then(() => {
+        this.sent(answer);
+        this.settle(answer);
+      })
+      .catch((error: unknown) => this.port.log.error({ turn: answer.turn, error: errorText(error) }, "turn failed"));
+  }
+
+  /** Every sentence went out: the caller will hear it all unless they interrupt (then it is trimmed). */
+  private sent(answer: Answer): void {
+    if (answer.interrupted || this.port.ended() || !answer.speech) return;
+    this.port.conversation.answerSent(answer.speech, answer.speaker.spoken);
+    this.port.sendState();
+  }
+
+  /** The conversation, bounded to HISTORY_MAX_TOKENS, goes to the LLM; its answer to the speaker. Never throws. */
+  private produce(answer: Answer): Promise<void> {
+    const dropped = this.port.conversation.bound(this.port.config.HISTORY_MAX_TOKENS);
+    if (dropped > 0 && this.port.debug) this.port.log.debug({ dropped_messages: dropped }, "history trimmed");
+    return produceAnswer(answer, this.port.conversation.messages, this.producing);
+  }
+
+  private async answerFromTranscription(answer: Answer, audio: Uint8Array): Promise<void> {
+    const { port } = this;
+    const report = answer.report!;
+    let transcript = "";
+    let failure: unknown;
+    try {
+      transcript = await port.transcriber.transcribe(audio, { callId: port.callId, signal: answer.llm.signal });
+    } catch (error) {
+      failure = error;
+    }
+    if (answer.interrupted) return; // the caller spoke again; that turn goes on
+    report.timeline.transcriptAt = performance.now();
+    // The interim phrase could not be synthesized: the apology in its place already asked the caller to say it again.
+    if (!answer.speaker.accepting) return answer.speaker.finish();
+    if (transcript !== "") {
+      report.transcript = transcript;
+      port.conversation.callerSaid(transcript);
+      port.sendState();
+      return this.produce(answer);
+    }
+    port.log.warn({ turn: answer.turn, error: failure === undefined ? "empty transcript" : errorText(failure) }, "STT fallback failed; speaking the fallback phrase");
+    answer.speaker.say(port.config.FIXED_PHRASES.stt_failed);
+    report.fallbacks++;
+    await answer.speaker.finish();
+  }
+}
