@@ -1,6 +1,6 @@
 // The shape of the code (ARCHITECTURE.md, "The house"): protocol stands alone, production code does
-// not reach into infra or test code, the two wings do not import each other, and the modules in
-// PURE_MODULES stay pure. A failure lists each file:line, the rule and the import or code to change.
+// not reach into infra or test code, the two wings do not import each other, the emulators, the
+// simulator and the GO/NO-GO gate stand apart, and the modules in PURE_MODULES stay pure. A failure lists each file:line, the rule and the import or code to change.
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { checkArchitecture, formatViolation, PURE_MODULES, readImports, readRepoSources, type Violation } from "./imports.js";
@@ -180,6 +180,20 @@ describe("the rules, on synthetic sources", () => {
       ["production-not-test-code", "core-node/src/server.ts", 1],
       ["production-not-test-code", "core-node/src/server.ts", 2],
       ["wings-apart", "core-node/src/server.ts", 3],
+    ]);
+  });
+
+  it("the emulators and the simulator do not import each other, and the GO/NO-GO gate does not import the benchmarks", () => {
+    const v = check({
+      "infra/local/emulators/speech-test-kit.ts": `import { concat } from "../../sim/recording.js";\n`,
+      "infra/sim/caller-audio.ts": `import { synthesizeSpeech } from "../local/espeak.js";\n`,
+      "infra/go-no-go/stats.ts": `import { distribution } from "../bench/stats.js";\n`,
+      "infra/sim/cli.ts": `import { synthesizeSpeech } from "../speech/espeak.js";\n`,
+    });
+    expect(v.map((x) => [x.rule, x.file])).toEqual([
+      ["tools-apart", "infra/go-no-go/stats.ts"],
+      ["tools-apart", "infra/local/emulators/speech-test-kit.ts"],
+      ["tools-apart", "infra/sim/caller-audio.ts"],
     ]);
   });
 });

@@ -97,7 +97,7 @@ export interface ImportRef {
 }
 
 export interface Violation {
-  rule: "protocol-self-contained" | "production-not-test-code" | "wings-apart" | "pure-imports" | "pure-code" | "pure-listed";
+  rule: "protocol-self-contained" | "production-not-test-code" | "wings-apart" | "tools-apart" | "pure-imports" | "pure-code" | "pure-listed";
   file: string;
   line?: number;
   /** The offending import statement or usage. */
@@ -108,6 +108,17 @@ export interface Violation {
 export function formatViolation(v: Violation): string {
   return `${v.file}${v.line === undefined ? "" : `:${v.line}`}  [${v.rule}]  ${v.offending}\n    ${v.message}`;
 }
+
+/**
+ * Tools under infra that stand on their own: the folder on the left never imports the one on the
+ * right (tests included). The emulators and the simulator are two ends of a call that only meet on
+ * the wire; the gate that decides a deploy must not depend on the benchmarks.
+ */
+export const TOOLS_APART: readonly (readonly [string, string])[] = [
+  ["infra/local/", "infra/sim/"],
+  ["infra/sim/", "infra/local/"],
+  ["infra/go-no-go/", "infra/bench/"],
+];
 
 /** Folders never read: dependencies, build output, tool state (dot-directories). */
 const SKIPPED_DIRS = new Set(["node_modules", "infra/.build"]);
@@ -280,7 +291,23 @@ export function checkArchitecture(files: ReadonlyMap<string, string>, options: C
     }
   }
 
-  // 3. Pure modules.
+  // 3. Tools under infra that stand apart.
+  for (const file of tsFiles) {
+    for (const [from, to] of TOOLS_APART) {
+      if (!file.startsWith(from)) continue;
+      for (const ref of importsOf(file))
+        if (ref.target.kind === "repo" && ref.target.path.startsWith(to))
+          violations.push({
+            rule: "tools-apart",
+            file,
+            line: ref.line,
+            offending: shown(ref),
+            message: `${from} does not import ${to}: move what both use into a folder of its own under infra/`,
+          });
+    }
+  }
+
+  // 4. Pure modules.
   const protocolIo = protocolIoReasons(files, importsOf, purePackages);
   for (const file of [...pureModules].sort()) {
     const text = files.get(file);
