@@ -12,6 +12,7 @@ const TEST_BINDINGS = {
   TWILIO_AUTH_TOKEN: "test-twilio-auth-token",
   CORE_SHARED_SECRET: "test-core-shared-secret",
   DEPLOY_TOKEN: "test-deploy-token",
+  STREAM_TOKEN_SECRET: "test-stream-token-secret",
   // An https public URL, to see the wss:// stream URL Twilio gets in production.
   PUBLIC_URL: "https://edge.example.test",
   // Nothing listens on the discard port: the core counts as down, without leaving this machine.

@@ -187,8 +187,9 @@ export async function buildApp(config: Config, log: Logger): Promise<App> {
     if (!voices.includes(config.TTS_VOICE)) {
       throw new Error(`unknown TTS voice ${config.TTS_VOICE} for ${config.LANGUAGE}; available: ${voices.join(", ") || "none"}`);
     }
+    // Pinned: no run of new answers, nor GET /phrase, can push out the greeting or what the core says when something failed.
     const phrases = [config.GREETING_TEXT, config.CALL_LIMIT_TEXT, ...Object.values(config.FIXED_PHRASES)];
-    await Promise.all(phrases.map((text) => tts.synthesize(text, undefined, WARMUP_REQUEST_TIMEOUT_MS)));
+    await Promise.all(phrases.map((text) => tts.pin(text, WARMUP_REQUEST_TIMEOUT_MS)));
     report.tts_cached_phrases = phrases.length;
   }
 

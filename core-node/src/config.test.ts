@@ -22,6 +22,7 @@ describe("loadConfig", () => {
     expect(loadConfig(required)).toEqual({
       ...required,
       PORT: 8080,
+      HOST: "0.0.0.0",
       LANGUAGE: "he-IL",
       TTS_VOICE: "he-IL-Wavenet-A",
       STT_MODEL: "default",
@@ -53,6 +54,7 @@ describe("loadConfig", () => {
       MAX_CALLS: 100,
       MAX_FRAME_BYTES: 64 * 1024,
       MAX_FRAMES_PER_SECOND: 200,
+      MAX_AUDIO_BACKLOG_MS: 20_000,
       FLOOD_CLOSE_AFTER_S: 5,
       MAX_CALL_MS: 3_600_000,
       LLM_MAX_REQUESTS_PER_CALL: 600,
@@ -115,6 +117,19 @@ describe("loadConfig", () => {
     expect(() => loadConfig({ ...required, STT_STREAM_MAX_MS: "10000", STT_STREAM_ROTATE_MS: "12000" })).toThrow(
       /STT_STREAM_ROTATE_MS: must not exceed STT_STREAM_MAX_MS/,
     );
+  });
+
+  it("listens on every interface unless HOST names one address (loopback locally), and refuses a host name", () => {
+    expect(loadConfig({ ...required, HOST: "127.0.0.1" }).HOST).toBe("127.0.0.1");
+    expect(loadConfig({ ...required, HOST: "::1" }).HOST).toBe("::1");
+    // A shell's HOST is often the machine's name: refused at start, not bound to whatever it resolves to.
+    expect(() => loadConfig({ ...required, HOST: "my-laptop" })).toThrow(/HOST:/);
+  });
+
+  it("takes a previous shared secret during a rotation, held to the same length rule", () => {
+    expect(loadConfig({ ...required, CORE_SHARED_SECRET_PREVIOUS: "fedcba9876543210" }).CORE_SHARED_SECRET_PREVIOUS).toBe("fedcba9876543210");
+    expect(loadConfig(required).CORE_SHARED_SECRET_PREVIOUS).toBeUndefined();
+    expect(() => loadConfig({ ...required, CORE_SHARED_SECRET_PREVIOUS: "short" })).toThrow(/CORE_SHARED_SECRET_PREVIOUS:/);
   });
 
   it("explains keypad input to the model in the default prompt", () => {

@@ -3,7 +3,7 @@
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DEFAULT_FLOOD_CLOSE_AFTER_S, DEFAULT_MAX_FRAMES_PER_SECOND } from "@voice/protocol";
+import { DEFAULT_FLOOD_CLOSE_AFTER_S, DEFAULT_MAX_AUDIO_BACKLOG_MS, DEFAULT_MAX_FRAMES_PER_SECOND } from "@voice/protocol";
 import { z } from "zod";
 
 export const DEFAULT_GREETING_TEXT = "שלום, הגעתם למרפאת השיניים. במה אפשר לעזור?";
@@ -112,6 +112,8 @@ const promptFile = z
 
 const settingsSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  /** Address to listen on: every interface on Cloud Run; loopback where the core runs beside its callers (npm start, tests). */
+  HOST: z.union([z.ipv4(), z.ipv6(), z.literal("localhost")], { message: "expected an IP address or localhost" }).default("0.0.0.0"),
   LANGUAGE: z.string().min(2).default("he-IL"),
   TTS_VOICE: z.string().min(1).default("he-IL-Wavenet-A"),
   STT_MODEL: z.string().min(1).default("default"),
@@ -166,19 +168,29 @@ const settingsSchema = z.object({
   /** Keypad digits form a turn on "#" or after this long without another key. */
   DTMF_TIMEOUT_MS: z.coerce.number().int().min(100).default(1500),
   FIXED_PHRASES: fixedPhrases.default({ ...DEFAULT_FIXED_PHRASES }),
+  /** Signs and checks the edge's per-call token (protocol/src/core-token.ts). */
   CORE_SHARED_SECRET: z.string().min(16, "must be at least 16 characters"),
+  /** During a rotation, the secret being replaced: tokens signed with it are still accepted until it is removed. */
+  CORE_SHARED_SECRET_PREVIOUS: z.string().min(16, "must be at least 16 characters").optional(),
   // ---- limits: what one caller, or one holder of a core token, can cost -----------------------
   /** Calls one core process serves at once; one more is accepted and closed at once with 1013 (Cloud Run's containerConcurrency should equal it). */
   MAX_CALLS: z.coerce.number().int().min(1).default(100),
   /** Largest frame the call link takes (WebSocket maxPayload); a larger one closes the call with 1009. Twilio's are ~300 bytes; edge.resume carries the conversation. */
   MAX_FRAME_BYTES: z.coerce.number().int().min(4096).max(16 * 1024 * 1024).default(64 * 1024),
   /**
-   * Frames per second one call may send; the rest of the second is dropped. Twilio sends 50 media
-   * frames a second. Twice the edge's limit: the edge is the one that thins a caller's flood, and
-   * what it lets through may fall into one of this core's windows from two of its own.
+   * Frames other than media (marks, keys, anything else) one call may send per second; the rest of
+   * the second is dropped. Twice the edge's limit: the edge is the one that thins a caller's flood,
+   * and what it lets through may fall into one of this core's windows from two of its own.
    */
   MAX_FRAMES_PER_SECOND: z.coerce.number().int().min(60).default(2 * DEFAULT_MAX_FRAMES_PER_SECOND),
-  /** Seconds in a row over MAX_FRAMES_PER_SECOND after which the call is closed with 1008. */
+  /**
+   * Caller audio (ms) that may arrive ahead of real time: media is counted on the caller's audio
+   * clock (20 ms a frame) against wall time, and what runs further ahead is dropped. Twice the
+   * edge's: besides a stall's backlog, the first link's frames arrive at once after the edge held
+   * them while the link opened (up to its 10 s connect timeout).
+   */
+  MAX_AUDIO_BACKLOG_MS: z.coerce.number().int().min(1000).default(2 * DEFAULT_MAX_AUDIO_BACKLOG_MS),
+  /** Seconds of dropping (over either limit) without a calm second, after which the call is closed with 1008. */
   FLOOD_CLOSE_AFTER_S: z.coerce.number().int().min(1).default(DEFAULT_FLOOD_CLOSE_AFTER_S),
   /** Longest call: then the core stops listening, says CALL_LIMIT_TEXT and closes (Cloud Run ends a request at its timeout anyway). */
   MAX_CALL_MS: z.coerce.number().int().min(1000).default(3_600_000),

@@ -7,6 +7,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import WebSocket from "ws";
 import { CLOSE_CORE_MOVING, coreToEdge, signCoreToken, type CoreToEdge } from "@voice/protocol";
+import { coreHealth } from "../../infra/local/core-process.js";
 import { startEmulators, type Emulators } from "../../infra/local/emulators/index.js";
 
 const SECRET = "process-test-secret-0123456789";
@@ -27,7 +28,7 @@ beforeAll(async () => {
   emulators = await startEmulators({ speech: { log: () => {} }, tts: { log: () => {} }, openai: { log: () => {} } });
   core = spawn(process.execPath, ["--import", "tsx", mainPath], {
     cwd: repoRoot,
-    env: { ...process.env, ...emulators.env, CORE_SHARED_SECRET: SECRET, PORT: "0" },
+    env: { ...process.env, ...emulators.env, CORE_SHARED_SECRET: SECRET, HOST: "127.0.0.1", PORT: "0" },
   });
   createInterface({ input: core.stdout }).on("line", (text) => {
     const line = JSON.parse(text) as Record<string, unknown>;
@@ -46,13 +47,13 @@ afterAll(async () => {
 
 it("starts warm, serves a call, and on SIGTERM moves it to another core and exits", async () => {
   const start = await nextLine("APP_START");
-  expect(start).toMatchObject({ severity: "INFO", language: "he-IL", warmup: { ok: true, tts_cached_phrases: 5 }, status: "ok" });
+  expect(start).toMatchObject({ severity: "INFO", host: "127.0.0.1", language: "he-IL", warmup: { ok: true, tts_cached_phrases: 5 }, status: "ok" });
   expect(start.warmup).not.toHaveProperty("tts_warmup_error");
   const port = start.port as number;
-  const health = await (await fetch(`http://127.0.0.1:${port}/health`)).json();
-  expect(health).toMatchObject({ status: "ok", active_calls: 0 });
+  expect(await (await fetch(`http://127.0.0.1:${port}/health`)).json()).toEqual({ status: "ok" });
+  expect(await coreHealth(`http://127.0.0.1:${port}`, SECRET)).toMatchObject({ status: "ok", active_calls: 0 });
 
-  const token = await signCoreToken(SECRET, "CA-process", Date.now());
+  const token = await signCoreToken(SECRET, "call", "CA-process", Date.now());
   const ws = new WebSocket(`ws://127.0.0.1:${port}/call`, { headers: { Authorization: `Bearer ${token}` } });
   await new Promise((resolve, reject) => ws.once("open", resolve).once("error", reject));
   const closed = new Promise<number>((resolve) => ws.once("close", (code) => resolve(code)));

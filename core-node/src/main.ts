@@ -18,12 +18,13 @@ async function main(): Promise<void> {
     process.stderr.write(`${JSON.stringify({ severity: "CRITICAL", message: error.message, timestamp: new Date().toISOString() })}\n`);
     process.exit(1);
   }
-  const log = createLogger({ level: config.LOG_LEVEL, debug: config.DEBUG, secrets: [config.CORE_SHARED_SECRET, config.OPENAI_API_KEY] });
+  const log = createLogger({ level: config.LOG_LEVEL, debug: config.DEBUG, secrets: [config.CORE_SHARED_SECRET, config.CORE_SHARED_SECRET_PREVIOUS, config.OPENAI_API_KEY] });
   const app = await buildApp(config, log);
   const warmup = config.TTS_PREWARM ? await app.warmup() : undefined;
-  const server = await startServer(app, { port: config.PORT });
+  const server = await startServer(app, { port: config.PORT, host: config.HOST });
   log.info(
     {
+      host: config.HOST,
       port: server.port,
       language: config.LANGUAGE,
       tts_voice: config.TTS_VOICE,

@@ -1,12 +1,24 @@
 // HTTP + WebSocket front of the core: health and warmup for the deploy pipeline, phrase audio for
-// the edge's KV, and the per-call WebSocket the edge relays each call to. Every route but GET /health
-// takes a core token (the edge signs its own requests for the call id "warmup"). What a token holder
+// the edge's KV, and the per-call WebSocket the edge relays each call to. Every route takes a core
+// token for its own purpose (call, phrase, warmup, health), except GET /health without one, which
+// answers only `status` (the probes' and anyone's); its details (failing steps, calls, counts) need a
+// health token. The edge signs its own requests for the call id "warmup". What a token holder
 // can cost is bounded: MAX_CALLS calls at once, MAX_FRAME_BYTES per frame, and /phrase synthesizes
 // at most PHRASE_MAX_UNCACHED_PER_MIN texts a minute that are not in the TTS cache.
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
-import { CLOSE_AT_CAPACITY, CORE_CALL_PATH, MAX_PHRASE_CHARS, PHRASE_KEY_HEADER, PHRASE_PATH, phraseKey, verifyCoreToken } from "@voice/protocol";
+import {
+  CLOSE_AT_CAPACITY,
+  CORE_CALL_PATH,
+  MAX_PHRASE_CHARS,
+  PHRASE_KEY_HEADER,
+  PHRASE_PATH,
+  phraseKey,
+  verifyCoreToken,
+  type CoreTokenCheck,
+  type CoreTokenPurpose,
+} from "@voice/protocol";
 import { WebSocketServer } from "ws";
 import { constructions, errorText, type App } from "./app.js";
 import { CallSession } from "./call/session.js";
@@ -120,9 +132,17 @@ type CallCheck = { ok: true; callSid: string } | { ok: false; status: string; re
 async function authorizeCall(app: App, request: IncomingMessage): Promise<CallCheck> {
   const path = new URL(request.url ?? "/", "http://core").pathname;
   if (path !== CORE_CALL_PATH) return { ok: false, status: "404 Not Found", reason: `no WebSocket at ${path}` };
-  const check = await verifyCoreToken(app.config.CORE_SHARED_SECRET, bearerToken(request), Date.now());
+  const check = await checkToken(app, "call", request);
   if (!check.ok) return { ok: false, status: "401 Unauthorized", reason: check.reason };
   return { ok: true, callSid: check.callSid };
+}
+
+/** The request's core token checked for `purpose` against the current secret and, during a rotation, the previous one. */
+async function checkToken(app: App, purpose: CoreTokenPurpose, request: IncomingMessage): Promise<CoreTokenCheck> {
+  const { CORE_SHARED_SECRET, CORE_SHARED_SECRET_PREVIOUS } = app.config;
+  const check = await verifyCoreToken([CORE_SHARED_SECRET, CORE_SHARED_SECRET_PREVIOUS], purpose, bearerToken(request), Date.now());
+  if (check.ok && check.previousSecret) app.log.debug({ purpose }, "core token signed with the previous secret");
+  return check;
 }
 
 function bearerToken(request: IncomingMessage): string | undefined {
@@ -138,27 +158,36 @@ function pathOf(request: IncomingMessage): string {
 async function handleHttp(app: App, calls: CallCounts, phrases: PhraseAllowance, request: IncomingMessage, response: ServerResponse) {
   const url = new URL(request.url ?? "/", "http://core");
   if (request.method !== "GET") return json(response, 405, { error: "method not allowed" });
-  if (url.pathname === "/health") return health(app, calls, response);
+  if (url.pathname === "/health") {
+    // Without a valid health token (none, or a bad one) the answer is the status alone, never a 401:
+    // the probes send none.
+    const detailed = request.headers.authorization !== undefined && (await checkToken(app, "health", request)).ok;
+    return health(app, calls, detailed, response);
+  }
   if (url.pathname !== "/health/warmup" && url.pathname !== PHRASE_PATH) return json(response, 404, { error: "not found" });
-  const check = await verifyCoreToken(app.config.CORE_SHARED_SECRET, bearerToken(request), Date.now());
+  const check = await checkToken(app, url.pathname === PHRASE_PATH ? "phrase" : "warmup", request);
   if (!check.ok) return json(response, 401, { error: check.reason });
   if (url.pathname === PHRASE_PATH) return phrase(app, phrases, url.searchParams.get("text"), response);
   return json(response, 200, await app.warmup());
 }
 
-function health(app: App, { sessions, refused }: CallCounts, response: ServerResponse): void {
+function health(app: App, { sessions, refused }: CallCounts, detailed: boolean, response: ServerResponse): void {
   // Always 200 while the process serves: a Cloud Run startup or liveness probe that failed on
   // "degraded" would restart the instance, which cannot fix credentials or a service outage and
   // would turn them into a crash loop. The deploy pipeline gates on `status` (and on
   // /health/warmup's `ok`) instead.
+  const status = app.health();
+  // The public answer: what is wrong (an error text naming a credential or endpoint), how busy the
+  // core is and what it runs are for token holders.
+  if (!detailed) return json(response, 200, { status: status.status });
   json(response, 200, {
-    ...app.health(),
+    ...status,
     uptime_s: Math.round((Date.now() - app.startedAt) / 1000),
     active_calls: sessions.size,
     max_calls: app.config.MAX_CALLS,
     calls_refused: refused,
     constructions,
-    tts_cache: { entries: app.ttsCache.size, bytes: app.ttsCache.bytes },
+    tts_cache: { entries: app.ttsCache.size, bytes: app.ttsCache.bytes, pinned: app.ttsCache.pinnedCount, pinned_bytes: app.ttsCache.pinnedBytes },
   });
 }
 

@@ -37,10 +37,11 @@ export const TEST_GREETING = "שלום, הגעתם למרפאת השיניים. 
 
 /**
  * Settings every test core starts with unless a test gives its own: a call driven faster than real
- * time (`speed`) sends more frames a second than a phone line, which the default
- * MAX_FRAMES_PER_SECOND would thin out (src/call/limits.test.ts and hostile.test.ts test it at its default).
+ * time (`speed`) runs its audio ahead of wall time, which the default MAX_AUDIO_BACKLOG_MS would
+ * thin out, and sends more frames a second than a phone line (src/call/limits.test.ts and
+ * hostile.test.ts test the limits at their defaults).
  */
-const TEST_CORE_ENV = { MAX_FRAMES_PER_SECOND: "1000" } as const;
+const TEST_CORE_ENV = { MAX_FRAMES_PER_SECOND: "1000", MAX_AUDIO_BACKLOG_MS: "3600000" } as const;
 
 export interface CoreUnderTest {
   emulators: Emulators;
@@ -67,7 +68,7 @@ export async function startCore(
   });
   const config = loadConfig({ ...emulators.env, CORE_SHARED_SECRET: TEST_SECRET, PORT: "0", GREETING_TEXT: TEST_GREETING, ...TEST_CORE_ENV, ...options.env });
   const logs = new LogCapture();
-  const log = createLogger({ level: "info", debug: options.debug ?? false, destination: logs, secrets: [config.CORE_SHARED_SECRET, config.OPENAI_API_KEY] });
+  const log = createLogger({ level: "info", debug: options.debug ?? false, destination: logs, secrets: [config.CORE_SHARED_SECRET, config.CORE_SHARED_SECRET_PREVIOUS, config.OPENAI_API_KEY] });
   const app = await buildApp(config, log);
   const report = await app.warmup();
   if (report.tts_warmup_error) throw new Error(`warmup failed: ${report.tts_warmup_error}`);
@@ -126,6 +127,10 @@ export class EdgeLink {
   private waiters: Array<{ test: (frame: CoreToEdge) => boolean; resolve: (frame: CoreToEdge) => void }> = [];
   private queue: Array<{ frame: Uint8Array; onSent?: () => void }> = [];
   private sentFrames = 0;
+  /** A network stall to come: from the frame at `audioMs` on, frames are held `ms`, then delivered at once. */
+  private stalls: Array<{ audioMs: number; ms: number; delivered: () => void }> = [];
+  /** Frames the network holds during a stall, in order (media, keys, mark echoes alike). */
+  private held: string[] | undefined;
   private lineTimer: NodeJS.Timeout | undefined;
   private lineStartedAt = 0;
   /** Where the answer audio queued so far ends, in wall time (ms, performance.now()). */
@@ -158,7 +163,7 @@ export class EdgeLink {
   }
 
   static async open(port: number, callSid: string, token?: string): Promise<EdgeLink> {
-    const auth = token ?? (await signCoreToken(TEST_SECRET, callSid, Date.now()));
+    const auth = token ?? (await signCoreToken(TEST_SECRET, "call", callSid, Date.now()));
     const ws = new WebSocket(`ws://127.0.0.1:${port}/call`, { headers: { Authorization: `Bearer ${auth}` } });
     await new Promise<void>((resolve, reject) => {
       ws.once("open", () => resolve());
@@ -168,7 +173,27 @@ export class EdgeLink {
   }
 
   sendJson(frame: unknown): void {
-    this.ws.send(JSON.stringify(frame));
+    if (this.held) this.held.push(JSON.stringify(frame));
+    else this.ws.send(JSON.stringify(frame));
+  }
+
+  /**
+   * A network stall, as TCP makes one: once the line reaches `audioMs` of caller audio, every frame
+   * (the line goes on at real time) is held for `ms`, then the backlog goes out at once. Resolves
+   * when it has.
+   */
+  stallAt(audioMs: number, ms: number): Promise<void> {
+    return new Promise((delivered) => this.stalls.push({ audioMs, ms, delivered }));
+  }
+
+  private beginStall(ms: number, delivered: () => void): void {
+    this.held = [];
+    setTimeout(() => {
+      const backlog = this.held ?? [];
+      this.held = undefined;
+      if (this.ws.readyState === WebSocket.OPEN) for (const frame of backlog) this.ws.send(frame);
+      delivered();
+    }, ms);
   }
 
   /** `start` then the greeting message, as the edge sends them, and no audio: the test sends frames itself. */
@@ -265,6 +290,11 @@ export class EdgeLink {
     if (this.ws.readyState !== WebSocket.OPEN) return;
     const due = Math.floor(((performance.now() - this.lineStartedAt) * this.speed) / 20);
     while (this.sentFrames < due) {
+      const stall = this.stalls[0];
+      if (stall && !this.held && this.sentFrames * 20 >= stall.audioMs) {
+        this.stalls.shift();
+        this.beginStall(stall.ms, stall.delivered);
+      }
       const queued = this.queue.shift();
       const frame = queued?.frame ?? new Uint8Array(FRAME_BYTES).fill(MULAW_SILENCE);
       this.sendJson(this.mediaFrame(this.sentFrames++, Buffer.from(frame).toString("base64")));

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { DEFAULT_FLOOD_CLOSE_AFTER_S, DEFAULT_MAX_FRAMES_PER_SECOND } from "@voice/protocol/limits";
+import { DEFAULT_FLOOD_CLOSE_AFTER_S, DEFAULT_MAX_AUDIO_BACKLOG_MS, DEFAULT_MAX_FRAMES_PER_SECOND } from "@voice/protocol/limits";
 import { callSettings, DEFAULT_MAX_FRAME_CHARS, readCallSettings, type CallVars } from "./call-settings.js";
 import { anyText, RUNS } from "../testing/fuzz-inputs.js";
 import { DEFAULT_RECONNECT_BUDGET_MS } from "./reconnect-policy.js";
@@ -8,7 +8,7 @@ import { positiveIntegerVar } from "./vars.js";
 
 const DEFAULTS = {
   maxFrameChars: DEFAULT_MAX_FRAME_CHARS,
-  frameRate: { maxPerSecond: DEFAULT_MAX_FRAMES_PER_SECOND, floodCloseAfterS: DEFAULT_FLOOD_CLOSE_AFTER_S },
+  flood: { maxPerSecond: DEFAULT_MAX_FRAMES_PER_SECOND, maxAudioBacklogMs: DEFAULT_MAX_AUDIO_BACKLOG_MS, floodCloseAfterS: DEFAULT_FLOOD_CLOSE_AFTER_S },
 };
 
 describe("numeric vars", () => {
@@ -55,10 +55,17 @@ describe("call settings", () => {
   it("take each var that is usable and name each that is not (property-based)", () => {
     const varValue = fc.option(fc.oneof(fc.integer({ min: 1, max: 100_000 }).map(String), anyText), { nil: undefined });
     fc.assert(
-      fc.property(varValue, varValue, varValue, varValue, (chars, perSecond, closeAfter, budget) => {
-        const vars: CallVars = { MAX_FRAME_CHARS: chars, MAX_FRAMES_PER_SECOND: perSecond, FLOOD_CLOSE_AFTER_S: closeAfter, RECONNECT_BUDGET_MS: budget };
+      fc.property(varValue, varValue, varValue, varValue, varValue, (chars, perSecond, backlog, closeAfter, budget) => {
+        const vars: CallVars = {
+          MAX_FRAME_CHARS: chars,
+          MAX_FRAMES_PER_SECOND: perSecond,
+          MAX_AUDIO_BACKLOG_MS: backlog,
+          FLOOD_CLOSE_AFTER_S: closeAfter,
+          RECONNECT_BUDGET_MS: budget,
+        };
         const { settings, problems } = readCallSettings(vars);
-        const values = [settings.maxFrameChars, settings.frameRate.maxPerSecond, settings.frameRate.floodCloseAfterS, settings.reconnect.budgetMs];
+        const { flood } = settings;
+        const values = [settings.maxFrameChars, flood.maxPerSecond, flood.maxAudioBacklogMs, flood.floodCloseAfterS, settings.reconnect.budgetMs];
         for (const value of values) expect(Number.isSafeInteger(value) && value > 0).toBe(true);
         const names = Object.keys(vars) as (keyof CallVars)[];
         const bad = names.filter((name) => positiveIntegerVar(name, vars[name], 1).problem !== undefined);
@@ -73,7 +80,9 @@ describe("call settings", () => {
     const lines: string[] = [];
     vi.spyOn(console, "error").mockImplementation((line: string) => void lines.push(line));
     const env = { MAX_FRAMES_PER_SECOND: "lots", FLOOD_CLOSE_AFTER_S: "3" };
-    for (let call = 0; call < 5; call++) expect(callSettings(env).frameRate).toEqual({ maxPerSecond: DEFAULT_MAX_FRAMES_PER_SECOND, floodCloseAfterS: 3 });
+    for (let call = 0; call < 5; call++) {
+      expect(callSettings(env).flood).toEqual({ maxPerSecond: DEFAULT_MAX_FRAMES_PER_SECOND, maxAudioBacklogMs: DEFAULT_MAX_AUDIO_BACKLOG_MS, floodCloseAfterS: 3 });
+    }
     expect(lines.map((line) => JSON.parse(line))).toEqual([
       { severity: "WARNING", message: "bad setting, using the default", problem: 'MAX_FRAMES_PER_SECOND="lots" is not a positive integer' },
     ]);

@@ -1,7 +1,7 @@
 // Everything the edge asks of the core: the per-call WebSocket and the few HTTP routes
-// (/health, /phrase, /health/warmup). Every request but /health carries a core token.
+// (/health, /phrase, /health/warmup). Every request but /health carries a core token for its purpose.
 import { CORE_CALL_PATH } from "@voice/protocol/core-link";
-import { signCoreToken } from "@voice/protocol/core-token";
+import { signCoreToken, type CoreTokenPurpose } from "@voice/protocol/core-token";
 import { PHRASE_KEY_HEADER, PHRASE_PATH } from "@voice/protocol/phrase";
 import type { Env } from "./env.js";
 import { parseJson } from "./frames.js";
@@ -14,8 +14,8 @@ export function coreUrl(env: Env, path: string): string {
   return env.CORE_URL.replace(/\/+$/, "") + path;
 }
 
-async function authorization(env: Env, callSid: string): Promise<string> {
-  return `Bearer ${await signCoreToken(env.CORE_SHARED_SECRET, callSid, Date.now())}`;
+async function authorization(env: Env, purpose: CoreTokenPurpose, callSid: string): Promise<string> {
+  return `Bearer ${await signCoreToken(env.CORE_SHARED_SECRET, purpose, callSid, Date.now())}`;
 }
 
 /**
@@ -26,7 +26,7 @@ export async function openCoreSocket(env: Env, callSid: string, timeoutMs: numbe
   // The deadline must cover the handshake only: workerd ties a fetch's signal to the socket it
   // returns, so a signal passed to fetch() would cut every call at the deadline.
   const request = fetch(coreUrl(env, CORE_CALL_PATH), {
-    headers: { Upgrade: "websocket", Authorization: await authorization(env, callSid) },
+    headers: { Upgrade: "websocket", Authorization: await authorization(env, "call", callSid) },
   });
   let timer = 0;
   const deadline = new Promise<never>((_, reject) => {
@@ -72,7 +72,7 @@ export interface CorePhrase {
 /** GET CORE_URL/phrase?text=: `text` synthesized by the core as raw mu-law. Throws with a one-line reason. */
 export async function fetchCorePhrase(env: Env, text: string, timeoutMs: number): Promise<CorePhrase> {
   const response = await fetch(coreUrl(env, `${PHRASE_PATH}?text=${encodeURIComponent(text)}`), {
-    headers: { Authorization: await authorization(env, WARMUP_CALL_SID) },
+    headers: { Authorization: await authorization(env, "phrase", WARMUP_CALL_SID) },
     signal: AbortSignal.timeout(timeoutMs),
   });
   if (!response.ok) {
@@ -92,7 +92,7 @@ export interface CoreWarmup {
 /** GET CORE_URL/health/warmup. Throws only when the core cannot be reached. */
 export async function requestCoreWarmup(env: Env, timeoutMs: number): Promise<CoreWarmup> {
   const response = await fetch(coreUrl(env, "/health/warmup"), {
-    headers: { Authorization: await authorization(env, WARMUP_CALL_SID) },
+    headers: { Authorization: await authorization(env, "warmup", WARMUP_CALL_SID) },
     signal: AbortSignal.timeout(timeoutMs),
   });
   return readCoreWarmup(response.status, await response.text());

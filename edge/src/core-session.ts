@@ -28,11 +28,27 @@ export interface CallSide {
 /** opening: the first link is being opened (caller frames are buffered); away: a lost link is being re-opened (they are dropped). */
 type LinkState = "opening" | "open" | "away" | "closed";
 
+/**
+ * Characters (the frames are ASCII JSON: bytes) of caller frames held while the first link opens.
+ * Twilio's media frames are ~350 characters, 50 a second: this is ~14 s of them, more than an open
+ * may take (connectTimeoutMs, 10 s), so a caller sending what Twilio sends never reaches it; only a
+ * flood or oversized frames do, and they cannot make a call hold megabytes.
+ *
+ * Past it, frames are dropped and counted (`droppedWhileOpening`) rather than the call ended. The
+ * frames kept are the oldest, the start of what the caller said, which the core must hear first;
+ * what goes is only the excess, where ending the call would lose all of it. A core that does not
+ * answer ends the call anyway at connectTimeoutMs ("core unreachable"). A mark echo or `stop` past
+ * the cap goes too: the call's end still reaches the core as the link closing.
+ */
+export const MAX_PENDING_CHARS = 256 * 1024;
+
 export interface CoreSessionStats {
   framesToCore: number;
   reopens: number;
   /** Caller frames dropped while the core was away (media, marks, dtmf). */
   droppedWhileAway: number;
+  /** Caller frames dropped while the first link opened, past MAX_PENDING_CHARS. */
+  droppedWhileOpening: number;
 }
 
 export class CoreSession {
@@ -42,6 +58,9 @@ export class CoreSession {
   private readonly leaving = new Set<WebSocket>();
   /** Caller frames that arrived while the first link was opening; relayed in order once it is open. */
   private pending: string[] = [];
+  /** Characters in `pending`, bounded by MAX_PENDING_CHARS. */
+  private pendingChars = 0;
+  private droppedWhileOpening = 0;
   private latestState: ConversationState | null = null;
   private cancelWait: (() => void) | undefined;
   private framesToCore = 0;
@@ -62,7 +81,12 @@ export class CoreSession {
   }
 
   get stats(): CoreSessionStats {
-    return { framesToCore: this.framesToCore, reopens: this.reopens, droppedWhileAway: this.droppedWhileAway };
+    return {
+      framesToCore: this.framesToCore,
+      reopens: this.reopens,
+      droppedWhileAway: this.droppedWhileAway,
+      droppedWhileOpening: this.droppedWhileOpening,
+    };
   }
 
   /** Opens the first link; `greeted` resolves whether the caller heard the greeting from KV. */
@@ -83,22 +107,46 @@ export class CoreSession {
     this.send(JSON.stringify(greeting));
     const buffered = this.pending;
     this.pending = [];
+    this.pendingChars = 0;
     for (const frame of buffered) this.send(frame);
     if (this.socket !== socket) return; // lost while handing over; linkGone took it from here
-    logEvent("INFO", "core connected", { call_id: this.call.callSid, connectMs: Date.now() - startedAt, buffered: buffered.length });
+    logEvent("INFO", "core connected", {
+      call_id: this.call.callSid,
+      connectMs: Date.now() - startedAt,
+      buffered: buffered.length,
+      droppedWhileOpening: this.droppedWhileOpening,
+    });
   }
 
-  /** Relays a caller frame: sent, buffered while the first link opens, or dropped while the core is away. */
+  /** Relays a caller frame: sent, buffered while the first link opens (up to MAX_PENDING_CHARS), or dropped while the core is away. */
   forward(text: string): void {
     if (this.state === "open") this.send(text);
-    else if (this.state === "opening") this.pending.push(text);
+    else if (this.state === "opening") this.hold(text);
     else if (this.state === "away") this.droppedWhileAway++;
+  }
+
+  /** Buffers a frame while the first link opens: the caller's frames from the start, up to the first that does not fit. */
+  private hold(text: string): void {
+    if (this.droppedWhileOpening === 0 && this.pendingChars + text.length <= MAX_PENDING_CHARS) {
+      this.pending.push(text);
+      this.pendingChars += text.length;
+      return;
+    }
+    // One line per call; the count goes in "core connected" and "call ended".
+    if (this.droppedWhileOpening++ === 0) {
+      logEvent("WARNING", "caller frames dropped: the core link is slow to open", {
+        call_id: this.call.callSid,
+        heldChars: this.pendingChars,
+        maxPendingChars: MAX_PENDING_CHARS,
+      });
+    }
   }
 
   /** Ends the session with the call: closes every link and stops any reconnect in progress. */
   close(code: number, reason: string): void {
     this.state = "closed";
     this.pending = [];
+    this.pendingChars = 0;
     this.cancelWait?.();
     if (this.socket) closeQuietly(this.socket, code, reason);
     for (const socket of this.leaving) closeQuietly(socket, code, reason);
@@ -183,7 +231,7 @@ export class CoreSession {
     const droppedBefore = this.droppedWhileAway;
     let holdPlayed = cause === "lost";
     for (let index = 0; ; index++) {
-      const attempt = nextAttempt(this.policy, index, Date.now() - lostAt);
+      const attempt = nextAttempt(this.policy, index, Date.now() - lostAt, Math.random());
       if (!attempt) {
         return this.call.end("core did not come back", "ERROR", CLOSE_INTERNAL_ERROR, {
           cause,

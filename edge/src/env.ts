@@ -17,11 +17,26 @@ export interface Env {
   RECONNECT_BUDGET_MS?: string;
   /** Longest frame (chars, or bytes if binary) a caller may send; a longer one ends the call with 1009. 8192 when unset. */
   MAX_FRAME_CHARS?: string;
-  /** Caller frames a call may send per second; more are dropped. 100 when unset. */
+  /** Caller frames other than media (marks, keys, anything else) a call may send per second; more are dropped. 100 when unset. */
   MAX_FRAMES_PER_SECOND?: string;
-  /** Seconds in a row over MAX_FRAMES_PER_SECOND after which the call is closed with 1008. 5 when unset. */
+  /** Caller audio (ms) that may arrive ahead of real time, e.g. a stall's backlog at once; media further ahead is dropped. 10000 when unset. */
+  MAX_AUDIO_BACKLOG_MS?: string;
+  /** Seconds of dropping (over either limit) without a calm second, after which the call is closed with 1008. 5 when unset. */
   FLOOD_CLOSE_AFTER_S?: string;
+  /** Checks X-Twilio-Signature (the account's primary auth token). */
   TWILIO_AUTH_TOKEN: string;
+  /**
+   * Optional, only while the auth token is rotated at Twilio: a signature made with either token passes,
+   * so requests signed before and after the switch both get through. Removed once the rotation is done.
+   */
+  TWILIO_AUTH_TOKEN_SECONDARY?: string;
+  /** The Twilio account whose calls this edge answers (AC + 32 hex); a stream of any other account is refused. */
+  TWILIO_ACCOUNT_SID: string;
+  /** Signs and checks the per-call stream token (protocol stream-token.ts); `_PREVIOUS` is accepted too while the key is rotated. */
+  STREAM_TOKEN_SECRET: string;
+  STREAM_TOKEN_SECRET_PREVIOUS?: string;
+  /** One ledger per call (call-ledger.ts): which stream holds it. */
+  CALLS: DurableObjectNamespace<import("./call-ledger.js").CallLedger>;
   CORE_SHARED_SECRET: string;
   /** Bearer token of the deploy pipeline for /health/warmup. */
   DEPLOY_TOKEN: string;

@@ -2,11 +2,19 @@ import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 
 describe("GET /health", () => {
-  it("says the edge is up and reports a core that cannot be reached", async () => {
-    const response = await exports.default.fetch("http://edge.internal/health");
+  it("tells anyone the status alone: degraded while the core cannot be reached", async () => {
+    for (const authorization of [undefined, `Bearer ${env.DEPLOY_TOKEN}x`, `Basic ${env.DEPLOY_TOKEN}`]) {
+      const response = await exports.default.fetch("http://edge.internal/health", { headers: authorization ? { authorization } : {} });
+      expect(response.status, authorization).toBe(200);
+      expect(await response.json(), authorization).toEqual({ status: "degraded" });
+    }
+  });
+
+  it("reports the core probe's details to the deploy token", async () => {
+    const response = await exports.default.fetch("http://edge.internal/health", { headers: { authorization: `Bearer ${env.DEPLOY_TOKEN}` } });
     expect(response.status).toBe(200);
-    const body = await response.json<{ ok: boolean; edge: string; core: { ok: boolean; ms: number; error?: string } }>();
-    expect(body).toMatchObject({ ok: true, edge: "up", core: { ok: false } });
+    const body = await response.json<{ status: string; edge: string; core: { ok: boolean; ms: number; error?: string } }>();
+    expect(body).toMatchObject({ status: "degraded", edge: "up", core: { ok: false } });
     expect(body.core.ms).toBeGreaterThanOrEqual(0);
     expect(body.core.error).toBeTruthy();
   });

@@ -1,6 +1,7 @@
 // GET /health (is the edge up, can it reach the core) and GET /health/warmup (the deploy pipeline's
 // call after rollout: make sure KV holds the current greeting and hold phrase, then warm the core).
-// Every failure becomes a field of the JSON answer; nothing here throws.
+// Both details (the core probe) and warmup need the deploy token; without it /health says only
+// `status`. Every failure becomes a field of the JSON answer; nothing here throws.
 import { sha256Hex, timingSafeEqual } from "@voice/protocol/crypto";
 import type { Context } from "hono";
 import { probeCore, requestCoreWarmup } from "./core-link.js";
@@ -12,8 +13,22 @@ const HEALTH_PROBE_TIMEOUT_MS = 2_000;
 /** Core warmup synthesizes the fixed phrases and opens its gRPC channels. */
 const CORE_WARMUP_TIMEOUT_MS = 30_000;
 
+/**
+ * 200 while the edge serves; `status` is "degraded" when the core does not answer its /health. The
+ * probe's details (how long, what failed) only for the deploy token: an error text names the core's
+ * address.
+ */
 export async function handleHealth(c: Context<AppEnv>): Promise<Response> {
-  return c.json({ ok: true, edge: "up", core: await probeCore(c.env, HEALTH_PROBE_TIMEOUT_MS) });
+  const core = await probeCore(c.env, HEALTH_PROBE_TIMEOUT_MS);
+  const status = core.ok ? "ok" : "degraded";
+  if (!(await hasDeployToken(c))) return c.json({ status });
+  return c.json({ status, edge: "up", core });
+}
+
+/** The request carries `Authorization: Bearer <DEPLOY_TOKEN>`. An unset DEPLOY_TOKEN must lock, never open. */
+async function hasDeployToken(c: Context<AppEnv>): Promise<boolean> {
+  const token = bearerToken(c.req.header("authorization"));
+  return !!c.env.DEPLOY_TOKEN && !!token && (await isSecret(token, c.env.DEPLOY_TOKEN));
 }
 
 function bearerToken(header: string | undefined): string | undefined {
@@ -41,11 +56,7 @@ function ttsWarmupMs(report: unknown): number | null {
 }
 
 export async function handleWarmup(c: Context<AppEnv>): Promise<Response> {
-  const token = bearerToken(c.req.header("authorization"));
-  // An unset DEPLOY_TOKEN must lock the route, never open it.
-  if (!c.env.DEPLOY_TOKEN || !token || !(await isSecret(token, c.env.DEPLOY_TOKEN))) {
-    return c.json({ ok: false, error: "unauthorized" }, 401);
-  }
+  if (!(await hasDeployToken(c))) return c.json({ ok: false, error: "unauthorized" }, 401);
   // Phrases first: on a miss the core synthesizes them into its cache, which its warmup then finds.
   const checks = await Promise.all(PHRASE_NAMES.map(async (name) => [name, await ensurePhrase(c.env, name)] as const));
   const phrases = Object.assign({}, ...checks.map(([name, check]) => phraseFields(name, check))) as Record<string, unknown>;

@@ -22,3 +22,5 @@ app.onError((error, c) => {
 });
 
 export default app;
+// The per-call ledger (one stream per call), a Durable Object class the runtime finds by this export.
+export { CallLedger } from "./call-ledger.js";

@@ -12,7 +12,9 @@ import { verifyCoreToken } from "@voice/protocol/core-token";
 import { toBase64 } from "@voice/protocol/crypto";
 import { CLOSE_POLICY_VIOLATION, CLOSE_TOO_BIG } from "@voice/protocol/limits";
 import { twilioSignature } from "@voice/protocol/twilio-signature";
-import { markMessage, mediaMessage, startMessage, stopMessage, type StreamIds } from "../../infra/twilio/media-stream-frames.js";
+import { markMessage, mediaMessage, stopMessage, type StreamIds } from "../../infra/twilio/media-stream-frames.js";
+import { LOCAL_ACCOUNT_SID, signedStart } from "../../infra/twilio/stream-start.js";
+import type { StartFrame } from "@voice/protocol/twilio";
 import type { Env } from "./env.js";
 import app from "./index.js";
 import { mediaStreamUrl } from "./signature.js";
@@ -20,9 +22,20 @@ import { mediaStreamUrl } from "./signature.js";
 const CORE_URL = "http://core.hostile.test";
 /** 20 ms of mu-law silence, as Twilio sends it. */
 const SILENCE = toBase64(new Uint8Array(160).fill(0xff));
-/** Small limits, so a flood is quick to make: with FLOOD_CLOSE_AFTER_S=1 the first second over the rate closes the call. */
+/**
+ * Small limits, so a flood is quick to make: media may run 1 s (50 frames) ahead of real time, and
+ * with FLOOD_CLOSE_AFTER_S=1 a second of dropping closes the call.
+ */
 const MAX_FRAMES_PER_SECOND = 40;
-const TEST_ENV: Env = { ...env, CORE_URL, MAX_FRAMES_PER_SECOND: String(MAX_FRAMES_PER_SECOND), FLOOD_CLOSE_AFTER_S: "1", MAX_FRAME_CHARS: "8192" };
+const MAX_AUDIO_BACKLOG_MS = 1000;
+const TEST_ENV: Env = {
+  ...env,
+  CORE_URL,
+  MAX_FRAMES_PER_SECOND: String(MAX_FRAMES_PER_SECOND),
+  MAX_AUDIO_BACKLOG_MS: String(MAX_AUDIO_BACKLOG_MS),
+  FLOOD_CLOSE_AFTER_S: "1",
+  MAX_FRAME_CHARS: "8192",
+};
 
 /** Collects items as they arrive and lets a test await a condition on them, with a bound. */
 class Inbox<T> {
@@ -73,7 +86,7 @@ class FakeCore {
   private readonly calls = new Inbox<{ callSid: string; peer: Peer }>();
 
   async accept(request: Request): Promise<Response> {
-    const token = await verifyCoreToken(env.CORE_SHARED_SECRET, request.headers.get("authorization")?.replace(/^Bearer /, ""), Date.now());
+    const token = await verifyCoreToken(env.CORE_SHARED_SECRET, "call", request.headers.get("authorization")?.replace(/^Bearer /, ""), Date.now());
     if (!token.ok || new URL(request.url).pathname !== "/call") return new Response(null, { status: 401 });
     const [worker, core] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
     const peer = new Peer(core);
@@ -97,6 +110,8 @@ class Twilio extends Peer {
   constructor(
     socket: WebSocket,
     readonly callSid: string,
+    /** Its `start`, with the stream token our webhook would have minted for the call. */
+    private readonly startFrame: StartFrame,
   ) {
     super(socket);
   }
@@ -110,15 +125,16 @@ class Twilio extends Peer {
     const request = new Request("http://edge.internal/twilio/media", { headers: { upgrade: "websocket", "x-twilio-signature": signature } });
     const response = await app.fetch(request, workerEnv);
     expect(response.status).toBe(101);
-    return new Twilio(response.webSocket!, callSid);
+    const ids = { accountSid: LOCAL_ACCOUNT_SID, callSid, streamSid: `MZ${callSid.slice(2)}` };
+    return new Twilio(response.webSocket!, callSid, await signedStart(ids, env.STREAM_TOKEN_SECRET, { customParameters: { from: "+972501234567" } }));
   }
 
   private get ids(): StreamIds {
-    return { accountSid: "AC0001", callSid: this.callSid, streamSid: this.streamSid };
+    return { accountSid: LOCAL_ACCOUNT_SID, callSid: this.callSid, streamSid: this.streamSid };
   }
 
   start(): string {
-    return this.send(startMessage(++this.sequence, this.ids, { from: "+972501234567" }));
+    return this.send({ ...this.startFrame, sequenceNumber: String(++this.sequence) });
   }
 
   /** A media frame carrying `payload` as given (hostile steps send payloads that are not audio). */
@@ -170,7 +186,7 @@ describe("a hostile caller next to a normal call", () => {
 
   it("drops or refuses each kind of bad input, and the normal call loses nothing either way", async () => {
     // The normal call: started, then one frame each way after every hostile step.
-    const normal = await Twilio.connect("CA0000000000000000000000000000000N");
+    const normal = await Twilio.connect("CA00000000000000000000000000000001");
     const normalStart = normal.start();
     const normalCore = await core.call(normal.callSid);
     await normalCore.received.until((frames) => frames.length >= 2, "start and edge.greeting of the normal call");
@@ -185,7 +201,7 @@ describe("a hostile caller next to a normal call", () => {
     };
 
     // Hostile call 1: the frames that are dropped, before and after `start`; the socket stays open.
-    const hostile = await Twilio.connect("CA0000000000000000000000000000000H");
+    const hostile = await Twilio.connect("CA00000000000000000000000000000002");
     hostile.send(new Uint8Array([1, 2, 3]).buffer);
     hostile.send("not json at all");
     hostile.send({ streamSid: hostile.streamSid, media: { payload: "AAAA" } });
@@ -233,7 +249,7 @@ describe("a hostile caller next to a normal call", () => {
     expect(hostileCore.received.items.slice(-1)).toEqual([stop]);
 
     // Hostile call 2: a frame over MAX_FRAME_CHARS, shaped like media to try the fast path: 1009.
-    const big = await Twilio.connect("CA0000000000000000000000000000000B");
+    const big = await Twilio.connect("CA00000000000000000000000000000003");
     big.start();
     const bigCore = await core.call(big.callSid);
     await bigCore.received.until((frames) => frames.length >= 2, "start and edge.greeting of the oversize call");
@@ -246,24 +262,33 @@ describe("a hostile caller next to a normal call", () => {
     expect(await ended(big.callSid)).toMatchObject({ severity: "WARNING", reason: "frame too big", frameChars: expect.any(Number), maxFrameChars: 8192 });
 
     // Hostile call 3: a binary frame over the limit, before any `start`: 1009 too.
-    const bigBinary = await Twilio.connect("CA00000000000000000000000000000BB");
+    const bigBinary = await Twilio.connect("CA00000000000000000000000000000044");
     bigBinary.send(new Uint8Array(8193).buffer);
     normalTurn();
     expect(await bigBinary.closed).toBe(CLOSE_TOO_BIG);
 
-    // Hostile call 4: a flood. With FLOOD_CLOSE_AFTER_S=1 the first second over the rate closes it: 1008.
-    const flood = await Twilio.connect("CA0000000000000000000000000000000F");
+    // Hostile call 4: a flood, media at 20 times real time. The allowance (1 s of audio) is spent at
+    // once, then with FLOOD_CLOSE_AFTER_S=1 a second of dropping closes it: 1008.
+    const flood = await Twilio.connect("CA00000000000000000000000000000005");
     flood.start();
     const floodCore = await core.call(flood.callSid);
-    for (let i = 0; i < 5 * MAX_FRAMES_PER_SECOND; i++) {
-      flood.media();
-      if (i % MAX_FRAMES_PER_SECOND === 0) normalTurn();
+    const floodStart = Date.now();
+    for (let tick = 0; flood.open && Date.now() - floodStart < 10_000; tick++) {
+      try {
+        for (let i = 0; i < 20; i++) flood.media();
+      } catch {
+        break; // closed under us
+      }
+      if (tick % 25 === 0) normalTurn();
+      await new Promise((resolve) => setTimeout(resolve, 20));
     }
     expect(await flood.closed).toBe(CLOSE_POLICY_VIOLATION);
+    const floodSeconds = (Date.now() - floodStart) / 1000;
+    expect(floodSeconds).toBeLessThan(5);
     expect(await floodCore.closed).toBe(1000);
-    expect(await ended(flood.callSid)).toMatchObject({ severity: "WARNING", reason: "frame flood", maxPerSecond: MAX_FRAMES_PER_SECOND, floodCloseAfterS: 1 });
-    // edge.greeting is the edge's own; of the caller's frames, at most a second's worth got through.
-    expect(floodCore.received.items.length - 1).toBeLessThanOrEqual(MAX_FRAMES_PER_SECOND);
+    expect(await ended(flood.callSid)).toMatchObject({ severity: "WARNING", reason: "frame flood", maxAudioBacklogMs: MAX_AUDIO_BACKLOG_MS, floodCloseAfterS: 1 });
+    // start and edge.greeting aside, what got through is the allowance and real time, not the flood.
+    expect(floodCore.received.items.length - 2).toBeLessThanOrEqual(MAX_AUDIO_BACKLOG_MS / 20 + 50 * (floodSeconds + 1));
 
     // The normal call: every frame, both ways, in order, and it is still up until it stops.
     expect(normal.open).toBe(true);
@@ -281,21 +306,23 @@ describe("a hostile caller next to a normal call", () => {
     for (const secret of [env.TWILIO_AUTH_TOKEN, env.CORE_SHARED_SECRET, env.DEPLOY_TOKEN, "Bearer "]) expect(text).not.toContain(secret);
   });
 
-  it("thins a burst over the rate that does not last: what is over is dropped and counted, the rest relayed in order", async () => {
-    const burst = await Twilio.connect("CA0000000000000000000000000000000T", { ...TEST_ENV, FLOOD_CLOSE_AFTER_S: "3" });
+  it("thins a burst ahead of real time that does not last: what is past the allowance is dropped and counted, the rest relayed in order", async () => {
+    const burst = await Twilio.connect("CA00000000000000000000000000000006", { ...TEST_ENV, FLOOD_CLOSE_AFTER_S: "3" });
     const start = burst.start();
     const burstCore = await core.call(burst.callSid);
     await burstCore.received.until((frames) => frames.length >= 2, "start and edge.greeting of the burst call");
-    // Three seconds' worth at once: far over the rate, yet not for three seconds in a row.
+    // 2.4 s of audio at once: 1.4 s more than the allowance, yet dropped for a moment, not for three seconds.
     const sent = Array.from({ length: 3 * MAX_FRAMES_PER_SECOND }, () => burst.media());
-    await logs.until((lines) => lines.some((l) => l.message === "frames over the rate dropped" && l.call_id === burst.callSid), "the drop line");
+    await logs.until((lines) => lines.some((l) => l.message === "frames over the flood limit dropped" && l.call_id === burst.callSid), "the drop line");
     expect(burst.open).toBe(true);
     // Hanging up delivers everything sent before it; then the counts can be read.
     burst.socket.close(1000);
     await burstCore.closed;
     const end = await ended(burst.callSid);
     const overRate = end.framesOverRate as number;
-    expect(overRate).toBeGreaterThanOrEqual(1);
+    // The allowance passed (a frame or two more as the clock moves on), the rest was dropped.
+    expect(overRate).toBeGreaterThanOrEqual(sent.length - MAX_AUDIO_BACKLOG_MS / 20 - 2);
+    expect(overRate).toBeLessThanOrEqual(sent.length - MAX_AUDIO_BACKLOG_MS / 20);
     const relayed = burstCore.received.items.slice(2);
     expect(relayed).toHaveLength(sent.length - overRate);
     // In order, none altered: each relayed frame is one that was sent, later than the one before.
@@ -306,9 +333,8 @@ describe("a hostile caller next to a normal call", () => {
       at = index;
     }
     expect(burstCore.received.items[0]).toBe(start);
-    // One line per second of flood, not one per frame.
-    const dropLines = logs.items.filter((l) => l.message === "frames over the rate dropped" && l.call_id === burst.callSid);
-    expect(dropLines.length).toBeGreaterThanOrEqual(1);
-    expect(dropLines.length).toBeLessThanOrEqual(3);
+    // One line for the run of drops, not one per frame.
+    const dropLines = logs.items.filter((l) => l.message === "frames over the flood limit dropped" && l.call_id === burst.callSid);
+    expect(dropLines).toHaveLength(1);
   });
 });

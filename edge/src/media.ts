@@ -4,8 +4,9 @@
 // Bad input is dropped with a logged reason, never thrown: a broken frame must not end a call.
 // Only abuse does: a frame over the size limit (1009) or a flood that lasts (1008).
 import { peekEvent } from "@voice/protocol/core-link";
-import { CLOSE_POLICY_VIOLATION, CLOSE_TOO_BIG, FrameRateLimit, type FrameVerdict } from "@voice/protocol/limits";
-import { startFrame } from "@voice/protocol/twilio";
+import { CLOSE_POLICY_VIOLATION, CLOSE_TOO_BIG, FloodGuard, type FrameVerdict } from "@voice/protocol/limits";
+import { SID_PATTERNS, STREAM_TOKEN_PARAMETER, startIdsProblem, verifyStreamToken } from "@voice/protocol/stream-token";
+import { startFrame, type StartFrame } from "@voice/protocol/twilio";
 import type { Context } from "hono";
 import { callSettings, type CallSettings } from "./call-settings.js";
 import { CoreSession, type CallSide } from "./core-session.js";
@@ -16,6 +17,8 @@ import { PHRASE_MARKS } from "@voice/protocol/phrase";
 import { loadPhrase, phraseFrames, type PhraseName } from "./phrases.js";
 import { verifyMediaUpgrade } from "./signature.js";
 import { CLOSE_INTERNAL_ERROR, CLOSE_NORMAL, closeQuietly } from "./socket.js";
+import { STREAM_RENEW_MS } from "./stream-claim.js";
+import type { CallLedger } from "./call-ledger.js";
 
 /** Twilio events relayed to the core once the stream has started. */
 const RELAYED_EVENTS = new Set(["media", "mark", "dtmf", "stop"]);
@@ -23,6 +26,10 @@ const RELAYED_EVENTS = new Set(["media", "mark", "dtmf", "stop"]);
 const MAX_LOGGED_DROPS = 20;
 /** Longest piece of caller-chosen text copied into a log line. */
 const MAX_LOGGED_CHARS = 40;
+/** A socket that has not sent a valid `start` by then is closed (1008): nothing holds a line open unasked. */
+export const START_TIMEOUT_MS = 5_000;
+/** Frames held while the `start` is checked (a few milliseconds of WebCrypto and one ledger call); 5 s of audio. */
+const MAX_HELD_FRAMES = 250;
 
 export async function handleMediaUpgrade(c: Context<AppEnv>): Promise<Response> {
   if (!(await verifyMediaUpgrade(c.env, c.req.header("x-twilio-signature")))) {
@@ -47,14 +54,20 @@ class CallRelay implements CallSide {
   private framesToCaller = 0;
   private framesDropped = 0;
   private readonly settings: CallSettings;
-  private readonly rate: FrameRateLimit;
+  private readonly flood: FloodGuard;
+  /** While the `start` is being checked: the caller's frames after it, in order (see admit). */
+  private held: Array<string | ArrayBuffer> | undefined;
+  private startDeadline: number | null = null;
+  private leaseRenewal: number | null = null;
+  /** The call this stream holds in the call's ledger, once admitted. */
+  private claimed: { ledger: DurableObjectStub<CallLedger>; holder: string } | undefined;
 
   constructor(
     private readonly caller: WebSocket,
     private readonly env: Env,
   ) {
     this.settings = callSettings(env);
-    this.rate = new FrameRateLimit(this.settings.frameRate);
+    this.flood = new FloodGuard(this.settings.flood);
   }
 
   accept(): void {
@@ -68,17 +81,28 @@ class CallRelay implements CallSide {
       this.end("caller socket error", "WARNING", CLOSE_NORMAL, { error: event.message }),
     );
     this.caller.accept();
+    this.startDeadline = setTimeout(() => {
+      if (!this.core) this.refuse(CLOSE_POLICY_VIOLATION, "no valid start in time", { waitedMs: START_TIMEOUT_MS });
+    }, START_TIMEOUT_MS);
   }
 
   private onCallerFrame(data: string | ArrayBuffer): void {
     if (this.ended) return;
-    // The limits first, on the length alone: nothing reads a frame that is refused.
+    // The limits first, on the length and the first bytes alone: nothing reads a frame that is refused.
     const size = typeof data === "string" ? data.length : data.byteLength;
     if (size > this.settings.maxFrameChars) {
       return this.refuse(CLOSE_TOO_BIG, "frame too big", { frameChars: size, maxFrameChars: this.settings.maxFrameChars });
     }
-    const verdict = this.rate.admit(Date.now());
+    // Media is judged on the caller's audio clock (a stall's backlog passes), anything else on a rate.
+    const now = Date.now();
+    const verdict = typeof data === "string" && isMediaFrame(data) ? this.flood.media(now) : this.flood.other(now);
     if (verdict !== "pass") return this.overRate(verdict);
+    if (this.held) return this.hold(data);
+    this.route(data);
+  }
+
+  /** An admitted frame: relayed to the core, or the start, or dropped with a reason. */
+  private route(data: string | ArrayBuffer): void {
     // The common case, unparsed: the session relays, buffers or drops it.
     if (this.core && !this.stopped && typeof data === "string" && isMediaFrame(data)) return this.core.forward(data);
     if (typeof data !== "string") return this.drop("binary frame", { bytes: data.byteLength });
@@ -103,12 +127,13 @@ class CallRelay implements CallSide {
     this.core.forward(data);
   }
 
-  /** A frame over the rate: dropped with one log line per second of flood, or the call closed once the flood lasts. */
+  /** A frame over the flood limit: dropped with one log line per run of drops, or the call closed once the run lasts. */
   private overRate(verdict: Exclude<FrameVerdict, "pass">): void {
-    const { maxPerSecond, floodCloseAfterS } = this.settings.frameRate;
-    if (verdict === "close") return this.refuse(CLOSE_POLICY_VIOLATION, "frame flood", { maxPerSecond, floodCloseAfterS });
-    if (this.rate.droppedInWindow === 1) {
-      logEvent("WARNING", "frames over the rate dropped", { call_id: this.callSid || undefined, maxPerSecond, droppedSoFar: this.rate.droppedTotal });
+    const { maxPerSecond, maxAudioBacklogMs, floodCloseAfterS } = this.settings.flood;
+    const limits = { maxPerSecond, maxAudioBacklogMs, floodCloseAfterS, mediaOverClock: this.flood.mediaDropped };
+    if (verdict === "close") return this.refuse(CLOSE_POLICY_VIOLATION, "frame flood", limits);
+    if (this.flood.droppedInRun === 1) {
+      logEvent("WARNING", "frames over the flood limit dropped", { call_id: this.callSid || undefined, ...limits, droppedSoFar: this.flood.droppedTotal });
     }
   }
 
@@ -125,8 +150,38 @@ class CallRelay implements CallSide {
       const where = issue?.path.map(String).join(".").slice(0, MAX_LOGGED_CHARS);
       return this.drop("invalid start frame", { issue: issue && `${where}: ${issue.message.slice(0, 2 * MAX_LOGGED_CHARS)}` });
     }
-    this.callSid = parsed.data.start.callSid;
-    this.streamSid = parsed.data.streamSid;
+    this.held = [];
+    this.admit(parsed.data, text).catch((error: unknown) => this.end("start check failed", "ERROR", CLOSE_INTERNAL_ERROR, { error: errorText(error) }));
+  }
+
+  private hold(data: string | ArrayBuffer): void {
+    if (this.held!.length < MAX_HELD_FRAMES) this.held!.push(data);
+    else this.drop("frame while the start was checked");
+  }
+
+  /**
+   * A real call of our account, minted by our webhook (the stream token), and the only live stream
+   * of that call: otherwise the socket is closed 1008 before anything is played or a core is opened.
+   */
+  private async admit(start: StartFrame, text: string): Promise<void> {
+    const { env } = this;
+    const { accountSid, callSid } = start.start;
+    // Log lines name the call from here on (a well-formed id only: refused or not, it is the caller's claim).
+    if (SID_PATTERNS.call.test(callSid)) this.callSid = callSid;
+    const secrets = [env.STREAM_TOKEN_SECRET, env.STREAM_TOKEN_SECRET_PREVIOUS ?? ""];
+    const problem =
+      startIdsProblem({ accountSid, callSid, streamSid: start.streamSid }, env.TWILIO_ACCOUNT_SID) ??
+      refusal(await verifyStreamToken(secrets, start.start.customParameters[STREAM_TOKEN_PARAMETER], { accountSid, callSid }, Date.now()));
+    if (problem) return this.refuse(CLOSE_POLICY_VIOLATION, "stream refused", { problem });
+    const ledger = env.CALLS.get(env.CALLS.idFromName(callSid));
+    const holder = `${start.streamSid}/${crypto.randomUUID()}`;
+    const claim = await ledger.claim(holder);
+    if (!claim.ok) return this.refuse(CLOSE_POLICY_VIOLATION, "stream refused", { problem: "another stream holds this call" });
+    this.claimed = { ledger, holder };
+    if (this.ended) return this.releaseCall();
+    clearTimeout(this.startDeadline);
+    this.leaseRenewal = setInterval(() => void ledger.claim(holder).catch(() => {}), STREAM_RENEW_MS);
+    this.streamSid = start.streamSid;
     this.startedAt = Date.now();
     logEvent("INFO", "call started", { call_id: this.callSid, streamSid: this.streamSid });
     this.core = new CoreSession(this.env, this, this.settings.reconnect, text);
@@ -134,6 +189,15 @@ class CallRelay implements CallSide {
     this.core
       .open(this.playPhrase("greeting"))
       .catch((error: unknown) => this.end("relay failed", "ERROR", CLOSE_INTERNAL_ERROR, { error: errorText(error) }));
+    const held = this.held ?? [];
+    this.held = undefined;
+    for (const frame of held) if (!this.ended) this.route(frame);
+  }
+
+  /** Lets the call go in its ledger (another stream may then hold it). Never throws. */
+  private releaseCall(): void {
+    clearInterval(this.leaseRenewal);
+    this.claimed?.ledger.release(this.claimed.holder).catch(() => {});
   }
 
   playHold(): void {
@@ -185,6 +249,8 @@ class CallRelay implements CallSide {
   private finish(reason: string, severity: Severity, callerCode: number, coreCode: number, fields: Record<string, unknown>): void {
     if (this.ended) return;
     this.ended = true;
+    clearTimeout(this.startDeadline);
+    this.releaseCall();
     closeQuietly(this.caller, callerCode, reason);
     this.core?.close(coreCode, reason);
     logEvent(severity, "call ended", {
@@ -195,8 +261,10 @@ class CallRelay implements CallSide {
       durationMs: this.startedAt ? Date.now() - this.startedAt : 0,
       framesToCaller: this.framesToCaller,
       framesDropped: this.framesDropped,
-      framesOverRate: this.rate.droppedTotal,
+      framesOverRate: this.flood.droppedTotal,
       ...this.core?.stats,
     });
   }
 }
+
+const refusal = (check: { ok: true } | { ok: false; reason: string }): string | undefined => (check.ok ? undefined : check.reason);

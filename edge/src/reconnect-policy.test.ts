@@ -3,13 +3,13 @@ import { describe, expect, it } from "vitest";
 import { anyText, RUNS } from "../testing/fuzz-inputs.js";
 import { classifyCoreClose, DEFAULT_RECONNECT_POLICY, mayReopen, nextAttempt, reconnectPolicy, type Attempt } from "./reconnect-policy.js";
 
-/** Every attempt of one outage whose tries all fail at once: the schedule the budget allows. */
-function schedule(budgetMs: number): (Attempt & { at: number })[] {
+/** Every attempt of one outage whose tries all fail at once: the schedule the budget allows. `draw`: the random draw of each attempt (0: no jitter). */
+function schedule(budgetMs: number, draw: (index: number) => number = () => 0): (Attempt & { at: number })[] {
   const policy = { ...DEFAULT_RECONNECT_POLICY, budgetMs };
   const attempts: (Attempt & { at: number })[] = [];
   let elapsed = 0;
   for (let index = 0; ; index++) {
-    const attempt = nextAttempt(policy, index, elapsed);
+    const attempt = nextAttempt(policy, index, elapsed, draw(index));
     if (!attempt) return attempts;
     elapsed += attempt.delayMs;
     attempts.push({ ...attempt, at: elapsed });
@@ -17,12 +17,33 @@ function schedule(budgetMs: number): (Attempt & { at: number })[] {
 }
 
 describe("reconnect schedule", () => {
-  it("tries at once, then backs off 250, 500, 1000, 2000, 4000, 4000... ms within the 30 s budget", () => {
+  it("tries at once, then backs off at most 250, 500, 1000, 2000, 4000, 4000... ms within the 30 s budget", () => {
     const attempts = schedule(30_000);
     expect(attempts.map((a) => a.at)).toEqual([0, 250, 750, 1750, 3750, 7750, 11750, 15750, 19750, 23750, 27750]);
     expect(attempts[0]!.timeoutMs).toBe(10_000);
     // The last try may not wait for the core past the budget.
     expect(attempts.at(-1)!.timeoutMs).toBe(2250);
+  });
+
+  it("spreads the waits of calls that lost their core together: each within (half, all] of its step, the first try at once", () => {
+    const steps = [0, 250, 500, 1000, 2000, 4000, 4000];
+    const draws = [0, 0.13, 0.5, 0.77, 0.999_999];
+    const schedules = draws.map((d) => schedule(30_000, () => d));
+    for (const attempts of schedules) {
+      const waits = attempts.map((a, i) => a.at - (attempts[i - 1]?.at ?? 0));
+      expect(waits[0]).toBe(0);
+      waits.forEach((wait, i) => {
+        const step = steps[Math.min(i, steps.length - 1)]!;
+        expect(wait).toBeLessThanOrEqual(step);
+        if (i > 0) expect(wait).toBeGreaterThan(step / 2);
+      });
+      expect(attempts.at(-1)!.at).toBeLessThan(30_000);
+    }
+    // Different draws, different instants: no two of these calls knock on the core together after the first try.
+    const firstRetries = schedules.map((attempts) => attempts[1]!.at);
+    expect(new Set(firstRetries).size).toBe(draws.length);
+    // A shorter wait leaves room for as many tries, or more, within the same budget.
+    for (const attempts of schedules) expect(attempts.length).toBeGreaterThanOrEqual(schedule(30_000).length);
   });
 
   it("gives up sooner with a smaller budget", () => {
@@ -70,9 +91,23 @@ describe("reconnect policy on any input (property-based)", () => {
       fc.property(anyText, (raw) => {
         const { policy } = reconnectPolicy(raw);
         expect(Number.isSafeInteger(policy.budgetMs) && policy.budgetMs > 0).toBe(true);
-        expect(nextAttempt(policy, 0, 0)).toEqual({ delayMs: 0, timeoutMs: Math.min(policy.connectTimeoutMs, policy.budgetMs) });
+        expect(nextAttempt(policy, 0, 0, 0.5)).toEqual({ delayMs: 0, timeoutMs: Math.min(policy.connectTimeoutMs, policy.budgetMs) });
       }),
       { seed: 8022, numRuns: RUNS },
+    );
+  });
+
+  it("keeps every wait within (half, all] of its step and every try within the budget, for any draw", () => {
+    fc.assert(
+      fc.property(fc.nat({ max: 20 }), fc.nat({ max: 40_000 }), fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }), (index, elapsed, draw) => {
+        const step = DEFAULT_RECONNECT_POLICY.delaysMs[Math.min(index, DEFAULT_RECONNECT_POLICY.delaysMs.length - 1)]!;
+        const attempt = nextAttempt(DEFAULT_RECONNECT_POLICY, index, elapsed, draw);
+        if (!attempt) return;
+        expect(attempt.delayMs).toBeLessThanOrEqual(step);
+        if (step > 0) expect(attempt.delayMs).toBeGreaterThan(step / 2);
+        expect(elapsed + attempt.delayMs + attempt.timeoutMs).toBeLessThanOrEqual(DEFAULT_RECONNECT_POLICY.budgetMs);
+      }),
+      { seed: 8023, numRuns: RUNS },
     );
   });
 });

@@ -1,10 +1,16 @@
 // When a call whose core link went away tries to open a new one, and when it gives up. Pure: the
-// core session asks, this answers, so the rules are testable without sockets or clocks.
+// core session asks, this answers, so the rules are testable without sockets, clocks or chance (the
+// random draw that spreads retries comes in with the question).
+import { jitteredDelayMs } from "@voice/protocol/backoff";
 import { CLOSE_CORE_MOVING } from "@voice/protocol/core-link";
 import { positiveIntegerVar } from "./vars.js";
 
 export interface ReconnectPolicy {
-  /** Wait before each attempt of one outage (the first at once); the last value repeats. */
+  /**
+   * Wait before each attempt of one outage (the first at once); the last value repeats. Each is an
+   * upper bound: the wait drawn is in (half of it, all of it] (jitteredDelayMs), so the calls of a
+   * core that went away do not all knock on the next one at the same instants.
+   */
   delaysMs: readonly number[];
   /** Time from the loss within which the link must be back; past it the call ends. */
   budgetMs: number;
@@ -36,10 +42,13 @@ export interface Attempt {
   timeoutMs: number;
 }
 
-/** Attempt `index` (0-based) of an outage that began `elapsedMs` ago, or null when the budget has no room for it. */
-export function nextAttempt(policy: ReconnectPolicy, index: number, elapsedMs: number): Attempt | null {
+/**
+ * Attempt `index` (0-based) of an outage that began `elapsedMs` ago, or null when the budget has no
+ * room for it. `draw`, in [0, 1), spreads the wait (0: the schedule's full step).
+ */
+export function nextAttempt(policy: ReconnectPolicy, index: number, elapsedMs: number, draw: number): Attempt | null {
   const delays = policy.delaysMs;
-  const delayMs = delays[Math.min(index, delays.length - 1)] ?? 0;
+  const delayMs = jitteredDelayMs(delays[Math.min(index, delays.length - 1)] ?? 0, draw);
   const left = policy.budgetMs - elapsedMs - delayMs;
   if (left <= 0) return null;
   return { delayMs, timeoutMs: Math.min(policy.connectTimeoutMs, left) };

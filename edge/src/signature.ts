@@ -1,7 +1,8 @@
 // Twilio signs every request with the URL it was configured with, which is the edge's public URL,
 // not the URL the worker sees (proxies and custom domains rewrite hosts), so both signed URLs are
-// built from PUBLIC_URL.
-import { verifyTwilioSignature } from "@voice/protocol/twilio-signature";
+// built from PUBLIC_URL. Which forms of that URL a signature may cover (the port question) is
+// decided in protocol's twilio-signature.ts, the same for both routes.
+import { verifyTwilioRequest } from "@voice/protocol/twilio-signature";
 import type { Env } from "./env.js";
 
 export const VOICE_PATH = "/twilio/voice";
@@ -21,11 +22,23 @@ export function mediaStreamUrl(publicUrl: string): string {
   return base(publicUrl).replace(/^http(s?):\/\//i, "ws$1://") + MEDIA_PATH;
 }
 
-export function verifyVoiceWebhook(env: Env, signature: string | undefined, params: Record<string, string>): Promise<boolean> {
-  return verifyTwilioSignature(env.TWILIO_AUTH_TOKEN, signature, voiceWebhookUrl(env.PUBLIC_URL), params);
+export type TwilioTokens = Pick<Env, "TWILIO_AUTH_TOKEN" | "TWILIO_AUTH_TOKEN_SECONDARY">;
+
+/**
+ * The auth tokens a Twilio signature may be made with: the primary and, while the token is rotated,
+ * the secondary. An unset or empty one is left out: an empty HMAC key is one anyone can sign with.
+ */
+export function twilioAuthTokens(env: TwilioTokens): string[] {
+  return [env.TWILIO_AUTH_TOKEN, env.TWILIO_AUTH_TOKEN_SECONDARY].filter((token): token is string => typeof token === "string" && token !== "");
+}
+
+type SignedRouteEnv = TwilioTokens & Pick<Env, "PUBLIC_URL">;
+
+export function verifyVoiceWebhook(env: SignedRouteEnv, signature: string | undefined, params: Record<string, string>): Promise<boolean> {
+  return verifyTwilioRequest(twilioAuthTokens(env), signature, voiceWebhookUrl(env.PUBLIC_URL), params);
 }
 
 /** The stream's upgrade request is signed over the stream URL alone (no query, no params). */
-export function verifyMediaUpgrade(env: Env, signature: string | undefined): Promise<boolean> {
-  return verifyTwilioSignature(env.TWILIO_AUTH_TOKEN, signature, mediaStreamUrl(env.PUBLIC_URL));
+export function verifyMediaUpgrade(env: SignedRouteEnv, signature: string | undefined): Promise<boolean> {
+  return verifyTwilioRequest(twilioAuthTokens(env), signature, mediaStreamUrl(env.PUBLIC_URL));
 }

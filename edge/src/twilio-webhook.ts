@@ -1,8 +1,10 @@
 // POST /twilio/voice: Twilio asks what to do with a new call; we connect it to our media stream.
 import type { Context } from "hono";
+import { SID_PATTERNS, STREAM_TOKEN_PARAMETER, signStreamToken } from "@voice/protocol/stream-token";
 import type { AppEnv } from "./env.js";
-import { errorText, logEvent } from "./log.js";
+import { logEvent } from "./log.js";
 import { mediaStreamUrl, verifyVoiceWebhook } from "./signature.js";
+import { MAX_WEBHOOK_BYTES, formFields, readCapped, refuseByHeaders } from "./webhook-body.js";
 
 const XML_ESCAPES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&apos;" };
 
@@ -24,27 +26,32 @@ export function connectStreamTwiml(streamUrl: string, parameters: Record<string,
 /** Twilio's webhook fields handed on to the stream, as <Parameter> name -> form field. */
 const STREAM_PARAMETERS = { callSid: "CallSid", from: "From", to: "To" } as const;
 
-/** The body's text fields as own properties (fromEntries: a field named "__proto__" stays a field). */
-async function formParams(request: Request): Promise<Record<string, string>> {
-  const fields = [...(await request.formData())].filter((entry): entry is [string, string] => typeof entry[1] === "string");
-  return Object.fromEntries(fields);
-}
-
 /** A caller-chosen value as a log field: bounded, since nothing vouches for it before the signature does. */
 function logged(value: string | undefined): string | undefined {
   return value?.slice(0, 64);
 }
 
 export async function handleVoiceWebhook(c: Context<AppEnv>): Promise<Response> {
-  let params: Record<string, string>;
-  try {
-    params = await formParams(c.req.raw);
-  } catch (error) {
-    logEvent("WARNING", "voice webhook rejected", { reason: "body is not a form", error: errorText(error) });
-    return c.body(null, 403);
+  // Type and size first, from the headers and then a capped read: nothing is parsed or hashed before.
+  const refused = refuseByHeaders(c.req.header("content-type"), c.req.header("content-length"));
+  if (refused) {
+    logEvent("WARNING", "voice webhook rejected", { reason: refused.reason });
+    return c.body(null, refused.status);
   }
+  const body = await readCapped(c.req.raw.body, MAX_WEBHOOK_BYTES);
+  if (!body.ok) {
+    logEvent("WARNING", "voice webhook rejected", { reason: body.refusal.reason });
+    return c.body(null, body.refusal.status);
+  }
+  const params = formFields(body.bytes);
   if (!(await verifyVoiceWebhook(c.env, c.req.header("x-twilio-signature"), params))) {
     logEvent("WARNING", "voice webhook rejected", { reason: "bad signature", callSid: logged(params.CallSid) });
+    return c.body(null, 403);
+  }
+  // Signed by Twilio, but a call of another account, or not a call at all, gets no stream.
+  const { AccountSid: accountSid = "", CallSid: callSid = "" } = params;
+  if (accountSid !== c.env.TWILIO_ACCOUNT_SID || !SID_PATTERNS.call.test(callSid)) {
+    logEvent("WARNING", "voice webhook rejected", { reason: "not a call of this account", callSid: logged(callSid) });
     return c.body(null, 403);
   }
   const streamParameters: Record<string, string> = {};
@@ -52,7 +59,8 @@ export async function handleVoiceWebhook(c: Context<AppEnv>): Promise<Response> 
     const value = params[field];
     if (value !== undefined) streamParameters[name] = value;
   }
-  logEvent("INFO", "voice webhook", { callSid: params.CallSid });
+  streamParameters[STREAM_TOKEN_PARAMETER] = await signStreamToken(c.env.STREAM_TOKEN_SECRET, { accountSid, callSid }, Date.now());
+  logEvent("INFO", "voice webhook", { callSid });
   return c.body(connectStreamTwiml(mediaStreamUrl(c.env.PUBLIC_URL), streamParameters), 200, {
     "content-type": "text/xml; charset=utf-8",
   });

@@ -3,7 +3,7 @@
 // simulator and the GO/NO-GO gate stand apart, and the modules in PURE_MODULES stay pure. A failure lists each file:line, the rule and the import or code to change.
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { checkArchitecture, formatViolation, PURE_MODULES, readImports, readRepoSources, type Violation } from "./imports.js";
+import { checkArchitecture, formatViolation, MAX_SOURCE_LINES, PURE_MODULES, readImports, readRepoSources, type Violation } from "./imports.js";
 
 const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
@@ -195,5 +195,11 @@ describe("the rules, on synthetic sources", () => {
       ["tools-apart", "infra/local/emulators/speech-test-kit.ts"],
       ["tools-apart", "infra/sim/caller-audio.ts"],
     ]);
+  });
+
+  it("a production source file over the size limit is reported; a test file of any length is not", () => {
+    const long = "export const x = 1;\n".repeat(MAX_SOURCE_LINES + 1);
+    const v = check({ "core-node/src/call/session.ts": long, "core-node/src/call/session.test.ts": long, "infra/bench/suites/long.ts": long });
+    expect(v.map((x) => [x.rule, x.file])).toEqual([["file-size", "core-node/src/call/session.ts"]]);
   });
 });

@@ -35,6 +35,7 @@ export const PURE_MODULES: readonly string[] = [
   "core-node/src/metrics/clock.ts",
   "core-node/src/metrics/line-throttle.ts",
   "edge/src/reconnect-policy.ts",
+  "edge/src/stream-claim.ts",
   "edge/src/core-frames.ts",
   // Pure computation the decisions and the shells share: values in, values out.
   "core-node/src/metrics/turn.ts",
@@ -97,7 +98,7 @@ export interface ImportRef {
 }
 
 export interface Violation {
-  rule: "protocol-self-contained" | "production-not-test-code" | "wings-apart" | "tools-apart" | "pure-imports" | "pure-code" | "pure-listed";
+  rule: "protocol-self-contained" | "production-not-test-code" | "wings-apart" | "tools-apart" | "file-size" | "pure-imports" | "pure-code" | "pure-listed";
   file: string;
   line?: number;
   /** The offending import statement or usage. */
@@ -119,6 +120,10 @@ export const TOOLS_APART: readonly (readonly [string, string])[] = [
   ["infra/sim/", "infra/local/"],
   ["infra/go-no-go/", "infra/bench/"],
 ];
+
+/** Production source, whose files must stay readable in one sitting. */
+const PRODUCTION_ROOTS = ["core-node/src/", "edge/src/", "protocol/src/"];
+export const MAX_SOURCE_LINES = 450;
 
 /** Folders never read: dependencies, build output, tool state (dot-directories). */
 const SKIPPED_DIRS = new Set(["node_modules", "infra/.build"]);
@@ -291,7 +296,15 @@ export function checkArchitecture(files: ReadonlyMap<string, string>, options: C
     }
   }
 
-  // 3. Tools under infra that stand apart.
+  // 3. Production files small enough to read: split by concern before one grows past the limit.
+  for (const file of tsFiles) {
+    if (!PRODUCTION_ROOTS.some((root) => file.startsWith(root)) || isTestCode(file)) continue;
+    const lines = (files.get(file) ?? "").split("\n").length;
+    if (lines > MAX_SOURCE_LINES)
+      violations.push({ rule: "file-size", file, offending: `${lines} lines`, message: `a production source file stays under ${MAX_SOURCE_LINES} lines: split it by concern` });
+  }
+
+  // 3b. Tools under infra that stand apart.
   for (const file of tsFiles) {
     for (const [from, to] of TOOLS_APART) {
       if (!file.startsWith(from)) continue;

@@ -8,6 +8,7 @@ import path from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { coreHealth } from "../local/core-process.js";
 import { startEmulators, type Emulators } from "../local/emulators/index.js";
 import { buildCore, type CoreBuild } from "./build.js";
 
@@ -57,7 +58,7 @@ describe("the core's production bundle", () => {
     core = spawn(process.execPath, [build.outfile], {
       cwd: outdir,
       // The image's environment: no tsx loader, source maps on, production mode.
-      env: { ...process.env, ...emulators.env, NODE_OPTIONS: "--enable-source-maps", NODE_ENV: "production", CORE_SHARED_SECRET: "bundle-test-secret-0123456789", PORT: "0" },
+      env: { ...process.env, ...emulators.env, NODE_OPTIONS: "--enable-source-maps", NODE_ENV: "production", CORE_SHARED_SECRET: "bundle-test-secret-0123456789", HOST: "127.0.0.1", PORT: "0" },
     });
     const stderr: string[] = [];
     core.stderr.on("data", (chunk: Buffer) => stderr.push(String(chunk)));
@@ -74,7 +75,8 @@ describe("the core's production bundle", () => {
 
     const health = await fetch(`http://127.0.0.1:${start.port as number}/health`);
     expect(health.status).toBe(200);
-    expect(await health.json()).toMatchObject({ status: "ok", active_calls: 0 });
+    expect(await health.json()).toEqual({ status: "ok" });
+    expect(await coreHealth(`http://127.0.0.1:${start.port as number}`, "bundle-test-secret-0123456789")).toMatchObject({ status: "ok", active_calls: 0 });
 
     core.kill("SIGTERM");
     expect(await exited).toBe(0);

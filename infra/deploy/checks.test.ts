@@ -88,16 +88,17 @@ describe("readyRevision (gcloud run services describe, after replace)", () => {
 });
 
 describe("missingEdgeSecrets (wrangler secret list --format json)", () => {
-  it("passes when all three are set, and names the missing ones otherwise", () => {
+  it("passes when all four are set, and names the missing ones otherwise", () => {
     const all = [
       { name: "CORE_SHARED_SECRET", type: "secret_text" },
       { name: "DEPLOY_TOKEN", type: "secret_text" },
       { name: "TWILIO_AUTH_TOKEN", type: "secret_text" },
+      { name: "STREAM_TOKEN_SECRET", type: "secret_text" },
     ];
     expect(missingEdgeSecrets(JSON.stringify(all, null, "  "))).toEqual({ ok: true });
     expect(missingEdgeSecrets(JSON.stringify(all.slice(0, 1)))).toEqual({
       ok: false,
-      reason: "edge secrets not set: TWILIO_AUTH_TOKEN, DEPLOY_TOKEN (npx wrangler secret put NAME --env ENV)",
+      reason: "edge secrets not set: TWILIO_AUTH_TOKEN, DEPLOY_TOKEN, STREAM_TOKEN_SECRET (npx wrangler secret put NAME --env ENV)",
     });
   });
 });

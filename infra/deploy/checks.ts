@@ -1,7 +1,7 @@
 // Pure readers of what the deploy's commands print: each takes a command's output and says whether
 // the deploy may go on (and what to remember). Never throws: bad output is a reason, not a crash.
 /** Secrets of the edge the pipeline checks are set before it publishes the edge. */
-export const EDGE_SECRETS = ["TWILIO_AUTH_TOKEN", "CORE_SHARED_SECRET", "DEPLOY_TOKEN"] as const;
+export const EDGE_SECRETS = ["TWILIO_AUTH_TOKEN", "CORE_SHARED_SECRET", "DEPLOY_TOKEN", "STREAM_TOKEN_SECRET"] as const;
 
 export type StepResult = { ok: true; value?: string } | { ok: false; reason: string };
 

@@ -70,7 +70,8 @@ describe("npm run deploy -- --dry-run", () => {
     expect(stdout).toContain("npx wrangler deploy --env staging");
     // The edge's public URL comes from wrangler.toml [env.staging.vars].
     expect(stdout).toContain("curl -fsS -H 'Authorization: Bearer <secret:DEPLOY_TOKEN>' https://voice-staging.example.com/health/warmup");
-    expect(stdout).toContain("npm run --silent call -- --url https://voice-staging.example.com --json");
+    // The smoke calls are calls of the environment's own Twilio account (wrangler.toml), or the edge refuses them.
+    expect(stdout).toContain("npm run --silent call -- --url https://voice-staging.example.com --account-sid AC00000000000000000000000000000000 --json");
     expect(stdout).toContain("npm run --silent go-no-go -- infra/.build/deploy/staging/smoke-call-1.json infra/.build/deploy/staging/smoke-call-2.json infra/.build/deploy/staging/turn-lines.json");
     expect(stdout).toMatch(
       new RegExp(`On a failure from step 5 on, .*\\n    gcloud run services update-traffic voice-core --project ${ENVIRONMENTS.staging.project} --region us-east4 --to-revisions=\\$\\{PREVIOUS_REVISION\\}=100`),

@@ -9,7 +9,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import defaultScript from "../caller-scripts/default.he.json" with { type: "json" };
-import { deployerAccount, ENVIRONMENTS, imageRepository, isEnvironmentName, type EnvironmentName } from "./environments.js";
+import { builderAccount, ENVIRONMENTS, imageRepository, isEnvironmentName, type EnvironmentName } from "./environments.js";
 import { executePlan, type Outcome } from "./execute.js";
 import { formatPlan } from "./format.js";
 import { buildDeployPlan, type DeploySettings } from "./plan.js";
@@ -96,9 +96,9 @@ async function readCli(argv: string[]): Promise<Cli | "help"> {
 
   const settings: DeploySettings = {
     env: name,
-    gcp: { project: environment.project, region: environment.region, service: environment.service, buildServiceAccount: deployerAccount(environment) },
+    gcp: { project: environment.project, region: environment.region, service: environment.service, buildServiceAccount: builderAccount(environment) },
     image: values.image !== undefined ? { ref: values.image, build: false } : { ref: `${imageRepository(environment)}:${imageTag(values.tag)}`, build: true },
-    edge: { wranglerEnv: name, publicUrl: edge.vars.PUBLIC_URL.replace(/\/+$/, "") },
+    edge: { wranglerEnv: name, publicUrl: edge.vars.PUBLIC_URL.replace(/\/+$/, ""), accountSid: edge.vars.TWILIO_ACCOUNT_SID },
     serviceTemplate: await readFile(path.join(REPO_ROOT, "infra/cloudrun/service.yaml"), "utf8"),
     warmup: {
       maxTtsWarmupMs: positiveInt(values["max-tts-warmup-ms"], "--max-tts-warmup-ms", environment.warmup.maxTtsWarmupMs),

@@ -17,8 +17,13 @@ export interface Environment {
   service: string;
   /** Artifact Registry repository (Docker format) in the project and region. */
   repository: string;
-  /** Short name of the deployer's service account; Cloud Build runs as it too. */
+  /** Short name of the deployer's service account: it rolls out (Cloud Run, traffic) and submits builds. */
   deployer: string;
+  /**
+   * Short name of the build identity Cloud Build runs as: it reads the uploaded source and pushes the
+   * image, and can deploy nothing (README "Deploy", step 4).
+   */
+  builder: string;
   warmup: WarmupBounds;
   /** GO is judged over two calls (ARCHITECTURE.md, Turn metrics and targets; infra/go-no-go/thresholds.ts min_calls). */
   smokeCalls: number;
@@ -29,6 +34,7 @@ const shared = {
   service: "voice-core",
   repository: "voice",
   deployer: "voice-deployer",
+  builder: "voice-builder",
   // Right after a deploy the core has warmed at start, so /health/warmup finds every phrase cached:
   // TTS warmup is near 0, and above the 1000 ms "warmup did not run" line (thresholds.ts tts_cold_ms) only on a miss.
   // The edge-to-core warmup is one round trip plus that.
@@ -53,4 +59,8 @@ export function imageRepository(environment: Environment): string {
 
 export function deployerAccount(environment: Environment): string {
   return `${environment.deployer}@${environment.project}.iam.gserviceaccount.com`;
+}
+
+export function builderAccount(environment: Environment): string {
+  return `${environment.builder}@${environment.project}.iam.gserviceaccount.com`;
 }

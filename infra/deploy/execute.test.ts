@@ -49,7 +49,7 @@ process.exitCode = answer.code ?? 0;
 const json = (value: unknown): Answer => ({ stdout: `${JSON.stringify(value)}\n` });
 const serving = (revision: string) => ({ metadata: { name: "voice-core" }, status: { traffic: [{ revisionName: revision, percent: 100 }] } });
 const HEALTHY: Scenario = {
-  secrets: json([{ name: "TWILIO_AUTH_TOKEN" }, { name: "CORE_SHARED_SECRET" }, { name: "DEPLOY_TOKEN" }].map((s) => ({ ...s, type: "secret_text" }))),
+  secrets: json([{ name: "TWILIO_AUTH_TOKEN" }, { name: "CORE_SHARED_SECRET" }, { name: "DEPLOY_TOKEN" }, { name: "STREAM_TOKEN_SECRET" }].map((s) => ({ ...s, type: "secret_text" }))),
   list: json([serving(OLD)]),
   describe: json({
     status: {
@@ -101,9 +101,9 @@ async function deploy(scenario: Scenario, options: { warmup?: unknown; env?: Rec
   const calls = path.join(dir, `calls-${run}.log`);
   const settings: DeploySettings = {
     env: "staging",
-    gcp: { project: "p-test", region: "us-east4", service: "voice-core", buildServiceAccount: "voice-deployer@p-test.iam.gserviceaccount.com" },
+    gcp: { project: "p-test", region: "us-east4", service: "voice-core", buildServiceAccount: "voice-builder@p-test.iam.gserviceaccount.com" },
     image: { ref: "us-east4-docker.pkg.dev/p-test/voice/core:abc", build: true },
-    edge: { wranglerEnv: "staging", publicUrl: edgeUrl },
+    edge: { wranglerEnv: "staging", publicUrl: edgeUrl, accountSid: "AC5e1c0a3b7d9f2e4a6c8b0d1f3e5a7c9b" },
     serviceTemplate: await readFile(path.join(REPO_ROOT, "infra/cloudrun/service.yaml"), "utf8"),
     warmup: { maxTtsWarmupMs: 1000, maxCoreWarmupMs: 5000 },
     smokeCalls: 2,

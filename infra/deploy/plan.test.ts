@@ -14,9 +14,9 @@ const serviceTemplate = await readFile(path.join(REPO_ROOT, "infra/cloudrun/serv
 function settings(overrides: Partial<DeploySettings> = {}): DeploySettings {
   return {
     env: "staging",
-    gcp: { project: "acme-voice-stg", region: "us-east4", service: "voice-core", buildServiceAccount: "voice-deployer@acme-voice-stg.iam.gserviceaccount.com" },
+    gcp: { project: "acme-voice-stg", region: "us-east4", service: "voice-core", buildServiceAccount: "voice-builder@acme-voice-stg.iam.gserviceaccount.com" },
     image: { ref: "us-east4-docker.pkg.dev/acme-voice-stg/voice/core:1a2b3c4d5e6f", build: true },
-    edge: { wranglerEnv: "staging", publicUrl: "https://voice-staging.acme.test" },
+    edge: { wranglerEnv: "staging", publicUrl: "https://voice-staging.acme.test", accountSid: "AC5e1c0a3b7d9f2e4a6c8b0d1f3e5a7c9b" },
     serviceTemplate,
     warmup: { maxTtsWarmupMs: 1000, maxCoreWarmupMs: 5000 },
     smokeCalls: 2,
@@ -67,7 +67,7 @@ describe("buildDeployPlan", () => {
     const build = plan.steps.find((step) => step.id === "build-image")!;
     expect(commandOf(build)).toBe(
       "gcloud builds submit --project acme-voice-stg --region us-east4 --config infra/cloudrun/cloudbuild.yaml " +
-        "--service-account projects/acme-voice-stg/serviceAccounts/voice-deployer@acme-voice-stg.iam.gserviceaccount.com " +
+        "--service-account projects/acme-voice-stg/serviceAccounts/voice-builder@acme-voice-stg.iam.gserviceaccount.com " +
         "--substitutions _IMAGE=us-east4-docker.pkg.dev/acme-voice-stg/voice/core:1a2b3c4d5e6f .",
     );
     const render = plan.steps.find((step) => step.id === "render-manifest")!;
@@ -91,7 +91,7 @@ describe("buildDeployPlan", () => {
   it("places the smoke calls on the edge's public URL and feeds their reports and the TURN export to the GO/NO-GO tool", () => {
     const calls = plan.steps.filter((step): step is RunStep => step.id.startsWith("smoke-call-"));
     for (const call of calls) {
-      expect(commandOf(call)).toBe("npm run --silent call -- --url https://voice-staging.acme.test --json");
+      expect(commandOf(call)).toBe("npm run --silent call -- --url https://voice-staging.acme.test --account-sid AC5e1c0a3b7d9f2e4a6c8b0d1f3e5a7c9b --json");
       expect(call.env).toEqual({ TWILIO_AUTH_TOKEN: { secret: "TWILIO_AUTH_TOKEN" } });
     }
     const exportStep = plan.steps.find((step) => step.id === "export-turn-lines") as RunStep;
@@ -118,9 +118,9 @@ describe("buildDeployPlan", () => {
     const production = buildDeployPlan(
       settings({
         env: "production",
-        gcp: { project: "acme-voice-prd", region: "us-east4", service: "voice-core", buildServiceAccount: "voice-deployer@acme-voice-prd.iam.gserviceaccount.com" },
+        gcp: { project: "acme-voice-prd", region: "us-east4", service: "voice-core", buildServiceAccount: "voice-builder@acme-voice-prd.iam.gserviceaccount.com" },
         image: { ref: "us-east4-docker.pkg.dev/acme-voice-prd/voice/core:1a2b3c4d5e6f", build: true },
-        edge: { wranglerEnv: "production", publicUrl: "https://voice.acme.test" },
+        edge: { wranglerEnv: "production", publicUrl: "https://voice.acme.test", accountSid: "AC5e1c0a3b7d9f2e4a6c8b0d1f3e5a7c9b" },
         outDir: "infra/.build/deploy/production",
         smokeCalls: 3,
       }),

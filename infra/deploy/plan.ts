@@ -96,12 +96,13 @@ export interface DeploySettings {
     region: string;
     /** Cloud Run service name (metadata.name of infra/cloudrun/service.yaml). */
     service: string;
-    /** The account Cloud Build runs as (the deployer's own). */
+    /** The account Cloud Build runs as (the build identity, voice-builder; never the deployer). */
     buildServiceAccount: string;
   };
   /** The image to deploy; `build` false deploys an existing one (e.g. staging's, promoted). */
   image: { ref: string; build: boolean };
-  edge: { wranglerEnv: string; publicUrl: string };
+  /** `accountSid`: the Twilio account the edge answers; the smoke calls are calls of it. */
+  edge: { wranglerEnv: string; publicUrl: string; accountSid: string };
   /** Text of infra/cloudrun/service.yaml. */
   serviceTemplate: string;
   warmup: WarmupBounds;
@@ -234,7 +235,7 @@ export function buildDeployPlan(settings: DeploySettings): DeployPlan {
       id: `smoke-call-${i + 1}`,
       title: `smoke call ${i + 1} of ${settings.smokeCalls} through the edge`,
       // The Twilio token goes in the environment (the simulator's default), not on the command line.
-      command: ["npm", "run", "--silent", "call", "--", "--url", edge.publicUrl, "--json"],
+      command: ["npm", "run", "--silent", "call", "--", "--url", edge.publicUrl, "--account-sid", edge.accountSid, "--json"],
       env: { TWILIO_AUTH_TOKEN: secret("TWILIO_AUTH_TOKEN") },
       stdoutFile: smokeFile,
       echo: false,

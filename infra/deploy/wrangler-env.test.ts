@@ -19,6 +19,7 @@ const DEPLOYED = ["staging", "production"] as const;
 interface WranglerSection {
   vars: Record<string, string>;
   kv_namespaces: Array<{ binding: string; id: string }>;
+  durable_objects: { bindings: Array<{ name: string; class_name: string }> };
   routes?: Array<{ pattern: string; custom_domain?: boolean }>;
   workers_dev?: boolean;
 }
@@ -48,12 +49,17 @@ describe.each(DEPLOYED)("[env.%s]", (name) => {
     expect(section.workers_dev).toBe(false);
   });
 
+  it("binds the per-call ledger (Durable Object bindings are not inherited either)", () => {
+    expect(section.durable_objects.bindings).toEqual(config.durable_objects.bindings);
+  });
+
   it("is read by wrangler itself with these vars, this KV binding and the top level's limits", async () => {
     const { unstable_readConfig } = await import("wrangler");
     const seen = unstable_readConfig({ config: WRANGLER_TOML, env: name }, { hideWarnings: true });
     expect(seen.name).toBe(`voice-edge-${name}`);
     expect(seen.vars).toEqual(section.vars);
     expect(seen.kv_namespaces).toEqual(section.kv_namespaces);
+    expect(seen.durable_objects.bindings).toEqual(section.durable_objects.bindings);
     expect(seen.limits).toEqual({ cpu_ms: 300_000 });
   });
 });
@@ -71,10 +77,15 @@ describe("placeholderProblems", () => {
     expect(placeholderProblems("staging", staging)).toEqual([
       "wrangler.toml [env.staging.vars] PUBLIC_URL is a placeholder (https://voice-staging.example.com)",
       "wrangler.toml [env.staging.vars] CORE_URL is a placeholder (https://voice-core-000000000000.us-east4.run.app)",
+      "wrangler.toml [env.staging.vars] TWILIO_ACCOUNT_SID is a placeholder",
       "wrangler.toml [env.staging] KV namespace GREETINGS has the placeholder id",
     ]);
     const real = {
-      vars: { PUBLIC_URL: "https://voice-staging.clinic.co.il", CORE_URL: "https://voice-core-123456789012.us-east4.run.app" },
+      vars: {
+        PUBLIC_URL: "https://voice-staging.clinic.co.il",
+        CORE_URL: "https://voice-core-123456789012.us-east4.run.app",
+        TWILIO_ACCOUNT_SID: "AC5e1c0a3b7d9f2e4a6c8b0d1f3e5a7c9b",
+      },
       kv_namespaces: [{ binding: "GREETINGS", id: "0f1e2d3c4b5a69788796a5b4c3d2e1f0" }],
     };
     expect(placeholderProblems("staging", real)).toEqual([]);

@@ -5,7 +5,7 @@ import { parse as parseToml } from "smol-toml";
 import { z } from "zod";
 
 const wranglerEnvironment = z.object({
-  vars: z.object({ PUBLIC_URL: z.url(), CORE_URL: z.url() }).loose(),
+  vars: z.object({ PUBLIC_URL: z.url(), CORE_URL: z.url(), TWILIO_ACCOUNT_SID: z.string() }).loose(),
   kv_namespaces: z.array(z.object({ binding: z.string(), id: z.string() })),
 });
 export type WranglerEnvironment = z.infer<typeof wranglerEnvironment>;
@@ -29,6 +29,8 @@ export function placeholderProblems(name: string, edge: WranglerEnvironment): st
       problems.push(`wrangler.toml [env.${name}.vars] ${key} is a placeholder (${edge.vars[key]})`);
     }
   }
+  // The committed value is all zeros: no real account has it, and every call would be refused.
+  if (/^AC0+$/.test(edge.vars.TWILIO_ACCOUNT_SID)) problems.push(`wrangler.toml [env.${name}.vars] TWILIO_ACCOUNT_SID is a placeholder`);
   for (const kv of edge.kv_namespaces) {
     if (/^0+$/.test(kv.id)) problems.push(`wrangler.toml [env.${name}] KV namespace ${kv.binding} has the placeholder id`);
   }

@@ -4,11 +4,14 @@ import { levelDbfs } from "@voice/protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { FRAME_BYTES, signCoreToken, twilioSignature } from "@voice/protocol";
-import type { CoreLogLine } from "../local/core-process.js";
+import { coreHealth, type CoreLogLine } from "../local/core-process.js";
 import type { EdgeLogLine } from "../local/edge.js";
 import { LOCAL_SECRETS, startStack, type Stack } from "../local/stack.js";
 import { mulawToPcm } from "@voice/protocol";
 import { runCall } from "../sim/call.js";
+import { newSid, requestStreamTwiml } from "../sim/twilio-client.js";
+import { mediaMessage, startMessage } from "../twilio/media-stream-frames.js";
+import { LOCAL_ACCOUNT_SID, signedStart } from "../twilio/stream-start.js";
 import { DEFAULT_SCRIPT_PATH, loadCallerScript, type CallerScript } from "../sim/script.js";
 
 const TURN_METRICS = ["STT_FIRST_PARTIAL_MS", "STT_FINAL_MS", "LLM_FIRST_TOKEN_MS", "TTS_READY_MS", "TOTAL_LATENCY_MS"];
@@ -83,7 +86,7 @@ describe("a call through edge, core and emulators", () => {
       expect(report.errors).toEqual([]);
       expect(report.turns[0]?.agent_audio_ms).toBeGreaterThan(500);
     }
-    const health = (await (await fetch(`${stack.core.url}/health`)).json()) as { constructions: Record<string, number> };
+    const health = (await coreHealth(stack.core.url, LOCAL_SECRETS.CORE_SHARED_SECRET)) as { status: string; constructions: Record<string, number> };
     expect(Object.keys(health.constructions).length).toBeGreaterThanOrEqual(4);
     for (const [what, count] of Object.entries(health.constructions)) expect(count, what).toBe(1);
     expect(stack.core.lines.filter((l) => l.json?.message === "APP_START")).toHaveLength(1);
@@ -99,7 +102,7 @@ describe("a call through edge, core and emulators", () => {
       headers: { "x-twilio-signature": await twilioSignature(LOCAL_SECRETS.TWILIO_AUTH_TOKEN, streamUrl) },
     });
     await new Promise((resolve, reject) => twilio.once("open", resolve).once("error", reject));
-    twilio.send(JSON.stringify(startFrame(hostileSid)));
+    twilio.send(JSON.stringify(await signedStart({ accountSid: LOCAL_ACCOUNT_SID, callSid: hostileSid, streamSid: `MZ${hostileSid.slice(2)}` }, LOCAL_SECRETS.STREAM_TOKEN_SECRET)));
     twilio.send(Buffer.from([1, 2, 3]));
     twilio.send("this is not json");
     twilio.send(JSON.stringify({ event: "media", sequenceNumber: "2", streamSid: "MZ1", media: { track: "inbound", chunk: "1", timestamp: "0", payload: "%%%" } }));
@@ -107,7 +110,7 @@ describe("a call through edge, core and emulators", () => {
     // The edge's own link to the core, used directly with a valid token, sending garbage too.
     const coreSid = `CA${"f".repeat(32)}`;
     const link = new WebSocket(`${stack.core.url.replace(/^http/, "ws")}/call`, {
-      headers: { Authorization: `Bearer ${await signCoreToken(LOCAL_SECRETS.CORE_SHARED_SECRET, coreSid, Date.now())}` },
+      headers: { Authorization: `Bearer ${await signCoreToken(LOCAL_SECRETS.CORE_SHARED_SECRET, "call", coreSid, Date.now())}` },
     });
     await new Promise((resolve, reject) => link.once("open", resolve).once("error", reject));
     link.send(JSON.stringify(startFrame(coreSid)));
@@ -130,6 +133,56 @@ describe("a call through edge, core and emulators", () => {
     }
     twilio.close();
     link.close();
+  });
+});
+
+describe("the media stream's door", () => {
+  /** A socket with the real upgrade signature (the same for every stream: anyone who saw one has it). */
+  async function strangerSocket(): Promise<{ socket: WebSocket; received: string[]; closed: Promise<{ code: number; at: number }> }> {
+    const streamUrl = `${stack.edge.url.replace(/^http/, "ws")}/twilio/media`;
+    const socket = new WebSocket(streamUrl, { headers: { "x-twilio-signature": await twilioSignature(LOCAL_SECRETS.TWILIO_AUTH_TOKEN, streamUrl) } });
+    const received: string[] = [];
+    socket.on("message", (data) => received.push(String(data)));
+    const closed = new Promise<{ code: number; at: number }>((resolve) => socket.on("close", (code) => resolve({ code, at: performance.now() })));
+    await new Promise((resolve, reject) => socket.once("open", resolve).once("error", reject));
+    return { socket, received, closed };
+  }
+
+  it("a forged start, or a replay of a live call's start, gets 1008 within a second: no greeting, no core session, no recognition stream", async () => {
+    // A real call, as Twilio places it: the signed webhook mints its stream token, its stream holds the call.
+    const ids = { accountSid: LOCAL_ACCOUNT_SID, callSid: newSid("CA"), streamSid: newSid("MZ") };
+    const twiml = await requestStreamTwiml(stack.edge.url, LOCAL_SECRETS.TWILIO_AUTH_TOKEN, { CallSid: ids.callSid, AccountSid: ids.accountSid, From: "+972501234567", To: "+97231234567" }, 10_000);
+    const realStart = startMessage(1, ids, twiml.parameters);
+    const real = await strangerSocket();
+    real.socket.send(JSON.stringify(realStart));
+    await expect.poll(() => real.received.some((frame) => frame.includes('"name":"greeting"')), { timeout: 10_000 }).toBe(true);
+    // A second of the caller's line: the core opens its recognition stream with the first audio.
+    for (let n = 0; n < 50; n++) real.socket.send(JSON.stringify(mediaMessage(n + 2, ids.streamSid, n, new Uint8Array(FRAME_BYTES).fill(0xff))));
+
+    const forgedSid = newSid("CA");
+    const attempts = [
+      // A CallSid of the attacker's choosing, no token.
+      startMessage(1, { ...ids, callSid: forgedSid, streamSid: newSid("MZ") }, { callSid: forgedSid }),
+      // The live call's own start, token and all, replayed on a second socket.
+      { ...realStart, streamSid: newSid("MZ") },
+      realStart,
+    ];
+    for (const start of attempts) {
+      const stranger = await strangerSocket();
+      const sentAt = performance.now();
+      stranger.socket.send(JSON.stringify(start));
+      const { code, at } = await stranger.closed;
+      expect(code).toBe(1008);
+      expect(at - sentAt).toBeLessThan(1000);
+      expect(stranger.received).toEqual([]);
+    }
+    // Once the real call is over: the core served it once, and never heard of the forged one.
+    real.socket.close();
+    await expect.poll(() => coreLines(ids.callSid, "CALL").length, { timeout: 10_000 }).toBe(1);
+    expect(coreLines(ids.callSid, "CALL_START")).toHaveLength(1);
+    expect(stack.emulators.speech.stats.calls.get(ids.callSid)?.streamsOpened).toBe(1);
+    expect(coreLines(forgedSid)).toEqual([]);
+    expect(stack.emulators.speech.stats.calls.has(forgedSid)).toBe(false);
   });
 });
 

@@ -3,7 +3,8 @@
 // big, a flood) and to the core directly (no token, a token for another call, a frame too big, a
 // flood, more calls than it takes). Each gets its defined outcome (dropped with a logged reason, or
 // closed with its code), and the normal call notices nothing: its answers heard as they should be,
-// every frame through, a TURN line per turn. Afterwards both processes serve a new call.
+// every frame through, a TURN line per turn. Afterwards both processes serve a new call, and a call
+// whose line stalls (0.5 to 5 s) mid-sentence loses nothing to the flood limits.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import {
@@ -20,23 +21,27 @@ import {
   twilioSignature,
 } from "@voice/protocol";
 import { answerAudio, answerPhrases, answerSentences } from "../bench/lib/answer-audio.js";
+import { coreHealth } from "../local/core-process.js";
 import { readWranglerConfig, type EdgeLogLine } from "../local/edge.js";
 import { LOCAL_SECRETS, startStack, type Stack } from "../local/stack.js";
 import { runCall } from "../sim/call.js";
 import { connectedMessage, markMessage, mediaMessage, startMessage, stopMessage, type StreamIds } from "../twilio/media-stream-frames.js";
+import { LOCAL_ACCOUNT_SID, signedStart } from "../twilio/stream-start.js";
+import type { StartFrame } from "@voice/protocol/twilio";
 import { concat } from "../sim/recording.js";
 import type { CallReport } from "../sim/report.js";
 import { newSid } from "../sim/twilio-client.js";
 
 const LANGUAGE = "he-IL";
-/** A short answer, then a longer one: the call (~20 s) outlasts the hostile input (~6 s, most of it the floods). */
+/** A short answer, then a longer one: the call (~20 s) outlasts the hostile input (~8 s, most of it the floods). */
 const LINES = ["תודה רבה, להתראות", "שלום, מה שעות הפתיחה שלכם?"];
 const PAUSE_BEFORE_SECOND_LINE_MS = 2000;
 /** Small, so the capacity refusal takes a few connections. */
 const MAX_CALLS = 5;
 /**
- * The core's flood limits: closed after 2 s over the rate; a rate above the edge's (100, the
- * default), so frames the edge lets through a flood never trip the core's limit before the edge's.
+ * The core's flood limits: closed after 2 s of dropping; a rate of other frames above the edge's
+ * (100, the default) and the default audio backlog (twice the edge's), so frames the edge lets
+ * through a flood never trip the core's limit before the edge's.
  */
 const CORE_MAX_FRAMES_PER_SECOND = 150;
 const CORE_FLOOD_CLOSE_AFTER_S = 2;
@@ -110,6 +115,8 @@ class Peer {
   private constructor(
     readonly socket: WebSocket,
     readonly ids: StreamIds,
+    /** To the edge: the `start` with the stream token its webhook would have minted for the call. */
+    private readonly signedStart?: StartFrame,
   ) {
     this.closed = new Promise((resolve) => socket.once("close", (code, reason) => resolve({ code, reason: reason.toString() })));
     peersOpened.add(this);
@@ -119,18 +126,20 @@ class Peer {
   /** A media stream to the edge, signed as Twilio signs it. */
   static async toEdge(): Promise<Peer> {
     const url = `${stack.edge.url.replace(/^http/, "ws")}/twilio/media`;
-    return Peer.open(url, { "x-twilio-signature": await twilioSignature(LOCAL_SECRETS.TWILIO_AUTH_TOKEN, url) }, newIds());
+    const ids = newIds();
+    const start = await signedStart(ids, LOCAL_SECRETS.STREAM_TOKEN_SECRET);
+    return Peer.open(url, { "x-twilio-signature": await twilioSignature(LOCAL_SECRETS.TWILIO_AUTH_TOKEN, url) }, ids, start);
   }
 
   /** The edge's link to the core, opened with a core token for `tokenCallSid`. */
   static async toCore(tokenCallSid = newSid("CA")): Promise<Peer> {
-    const token = await signCoreToken(LOCAL_SECRETS.CORE_SHARED_SECRET, tokenCallSid, Date.now());
+    const token = await signCoreToken(LOCAL_SECRETS.CORE_SHARED_SECRET, "call", tokenCallSid, Date.now());
     return Peer.open(`${stack.core.url.replace(/^http/, "ws")}/call`, { Authorization: `Bearer ${token}` }, newIds(tokenCallSid));
   }
 
-  private static open(url: string, headers: Record<string, string>, ids: StreamIds): Promise<Peer> {
+  private static open(url: string, headers: Record<string, string>, ids: StreamIds, start?: StartFrame): Promise<Peer> {
     const socket = new WebSocket(url, { headers });
-    return new Promise((resolve, reject) => socket.once("open", () => resolve(new Peer(socket, ids))).once("error", reject));
+    return new Promise((resolve, reject) => socket.once("open", () => resolve(new Peer(socket, ids, start))).once("error", reject));
   }
 
   get isOpen(): boolean {
@@ -143,7 +152,7 @@ class Peer {
 
   start(callSid = this.ids.callSid): void {
     this.send(connectedMessage());
-    this.send(startMessage(1, { ...this.ids, callSid }, {}));
+    this.send(callSid === this.ids.callSid && this.signedStart ? this.signedStart : startMessage(1, { ...this.ids, callSid }, {}));
   }
 
   media(payload = silence()): void {
@@ -171,7 +180,7 @@ class Peer {
 }
 
 function newIds(callSid = newSid("CA")): StreamIds {
-  return { accountSid: newSid("AC"), callSid, streamSid: newSid("MZ") };
+  return { accountSid: LOCAL_ACCOUNT_SID, callSid, streamSid: newSid("MZ") };
 }
 
 function silence(bytes = FRAME_BYTES): Uint8Array {
@@ -192,7 +201,7 @@ function refusedUpgrade(url: string, headers: Record<string, string>): Promise<n
 }
 
 async function activeCoreCalls(): Promise<{ active_calls: number; calls_refused: number }> {
-  return (await (await fetch(`${stack.core.url}/health`)).json()) as { active_calls: number; calls_refused: number };
+  return (await coreHealth(stack.core.url, LOCAL_SECRETS.CORE_SHARED_SECRET)) as { status: string; active_calls: number; calls_refused: number };
 }
 
 describe("hostile input to the edge, with a call in progress", () => {
@@ -351,6 +360,41 @@ describe("the call in progress and the next one", () => {
       return parsed.success && parsed.data.call_id === normalSid ? [parsed.data.turn] : [];
     });
     expect(turns).toEqual([1, 2]);
+  });
+
+  // After the hostile input (the call in progress must outlast that), and before the check that nothing went wrong.
+  it("loses nothing of callers whose lines stall 0.5, 1.5, 3 and 5 s mid-sentence: one turn each with its whole transcript, no frame dropped at either end", async () => {
+    const stalls = [500, 1500, 3000, 5000];
+    const calls = stalls.map((ms) => ({ ms, sid: newSid("CA") }));
+    const reports = await Promise.all(
+      calls.map(({ ms, sid }) =>
+        runCall({
+          url: stack.edge.url,
+          authToken: LOCAL_SECRETS.TWILIO_AUTH_TOKEN,
+          // The speech emulator hears a call's first utterance as LINES[0].
+          script: { language: LANGUAGE, voice: "he", lines: [LINES[0]!] },
+          callSid: sid,
+          timeoutMs: 20_000,
+          stalls: [{ line: 1, afterMs: 600, ms }],
+        }),
+      ),
+    );
+    for (const [i, { ms, sid }] of calls.entries()) {
+      const report = reports[i]!;
+      expect(report.errors, `${ms} ms stall`).toEqual([]);
+      expect(report.turns.map((turn) => turn.agent_text), `${ms} ms stall`).toEqual([answerSentences(LINES[0]!, LANGUAGE).join(" ")]);
+      await expect.poll(() => coreLogged("CALL", sid).length, { timeout: 5_000 }).toBe(1);
+      const call = callLine.parse(coreLogged("CALL", sid)[0]!.json);
+      expect(call, `${ms} ms stall`).toMatchObject({ turns: 1, dropped_frames: 0 });
+      expect(call.frames_in, `${ms} ms stall`).toBe(report.recording.caller.length / FRAME_BYTES);
+      const turns = stack.core.lines.flatMap((l) => {
+        const parsed = turnLine.safeParse(l.json);
+        return parsed.success && parsed.data.call_id === sid ? [parsed.data] : [];
+      });
+      expect(turns.map((turn) => [turn.turn, turn.transcript]), `${ms} ms stall`).toEqual([[1, LINES[0]]]);
+      await expect.poll(() => edgeLogged("call ended", sid).length, { timeout: 5_000 }).toBe(1);
+      expect(edgeLogged("call ended", sid)[0]!.json, `${ms} ms stall`).toMatchObject({ framesDropped: 0, framesOverRate: 0 });
+    }
   });
 
   it("left both processes up, with no error logged", async () => {

@@ -99,7 +99,7 @@ describe("secrets in logs", () => {
     const mediaUrl = `${stack.edge.url.replace(/^http/, "ws")}/twilio/media`;
     expect(await upgradeStatus(coreWs, { Authorization: `Bearer ${forged.coreToken}` })).toBe(401);
     // A token signed with another secret: the right shape, the wrong key.
-    const otherSecret = await signCoreToken("not-the-core-shared-secret", "CA0123", Date.now());
+    const otherSecret = await signCoreToken("not-the-core-shared-secret", "call", "CA0123", Date.now());
     expect(await upgradeStatus(coreWs, { Authorization: `Bearer ${otherSecret}` })).toBe(401);
     expect(await upgradeStatus(mediaUrl, { "x-twilio-signature": forged.twilioSignature })).toBe(403);
     const warmup = await fetch(`${stack.edge.url}/health/warmup`, { headers: { Authorization: `Bearer ${forged.deployToken}` } });
@@ -136,6 +136,7 @@ describe("secrets in logs", () => {
       CORE_SHARED_SECRET: LOCAL_SECRETS.CORE_SHARED_SECRET,
       TWILIO_AUTH_TOKEN: LOCAL_SECRETS.TWILIO_AUTH_TOKEN,
       DEPLOY_TOKEN: LOCAL_SECRETS.DEPLOY_TOKEN,
+      STREAM_TOKEN_SECRET: LOCAL_SECRETS.STREAM_TOKEN_SECRET,
       OPENAI_API_KEY: openAiKey,
       "the credentials JSON": credentialsJson,
       private_key_id: key.private_key_id,

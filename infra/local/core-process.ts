@@ -2,6 +2,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import { signCoreToken } from "@voice/protocol";
 
 const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const CORE_MAIN = fileURLToPath(new URL("../../core-node/src/main.ts", import.meta.url));
@@ -54,7 +55,8 @@ export async function startCore(options: StartCoreOptions): Promise<CoreProcess>
   const [command, ...args] = options.cpus === undefined ? node : ["taskset", "-c", options.cpus, ...node];
   const child = spawn(command!, args, {
     cwd: REPO_ROOT,
-    env: { ...process.env, ...options.env, PORT: String(options.port ?? 0) },
+    // Loopback only, as every local core (a HOST in the shell's environment must not open it wider).
+    env: { ...process.env, HOST: "127.0.0.1", ...options.env, PORT: String(options.port ?? 0) },
     stdio: ["ignore", "pipe", "pipe"],
   });
   const lines: CoreLogLine[] = [];
@@ -117,4 +119,15 @@ async function stopChild(child: ChildProcess, exited: Promise<unknown>): Promise
   const timer = setTimeout(() => child.kill("SIGKILL"), 5_000);
   await exited;
   clearTimeout(timer);
+}
+
+/**
+ * The core's GET /health with its details (warmup failures, calls, counts, constructions): those
+ * need a health token signed with the core's secret; without one the core answers `status` alone.
+ */
+export async function coreHealth(coreUrl: string, secret: string): Promise<Record<string, unknown> & { status: string }> {
+  const token = await signCoreToken(secret, "health", "health", Date.now());
+  const response = await fetch(`${coreUrl}/health`, { headers: { Authorization: `Bearer ${token}` } });
+  if (!response.ok) throw new Error(`core /health answered HTTP ${response.status}`);
+  return (await response.json()) as Record<string, unknown> & { status: string };
 }

@@ -5,11 +5,18 @@ import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocket, WebSocketServer } from "ws";
-import { FRAME_BYTES, MULAW_SILENCE, PHRASE_KEY_HEADER, phraseKey, toBase64, verifyCoreToken } from "@voice/protocol";
-import { connectedMessage, mediaMessage, startMessage, stopMessage, type StreamIds } from "../twilio/media-stream-frames.js";
+import { FRAME_BYTES, MULAW_SILENCE, PHRASE_KEY_HEADER, phraseKey, toBase64, verifyCoreToken, type CoreTokenPurpose } from "@voice/protocol";
+import { connectedMessage, mediaMessage, stopMessage, type StreamIds } from "../twilio/media-stream-frames.js";
+import { LOCAL_ACCOUNT_SID, signedStart } from "../twilio/stream-start.js";
+import type { StartFrame } from "@voice/protocol/twilio";
 import { readWranglerConfig, startEdge, type EdgeLogLine, type EdgeVarOverrides, type RunningEdge } from "./edge.js";
 
-const SECRETS = { TWILIO_AUTH_TOKEN: "twilio-token-for-tests", CORE_SHARED_SECRET: "core-secret-for-tests", DEPLOY_TOKEN: "deploy-token-for-tests" };
+const SECRETS = {
+  TWILIO_AUTH_TOKEN: "twilio-token-for-tests",
+  CORE_SHARED_SECRET: "core-secret-for-tests",
+  DEPLOY_TOKEN: "deploy-token-for-tests",
+  STREAM_TOKEN_SECRET: "stream-token-secret-for-tests",
+};
 const VARS = { GREETING_TEXT: "שלום, זו שיחת בדיקה", HOLD_TEXT: "רגע, בדיקה", LANGUAGE: "he-IL", TTS_VOICE: "he-IL-Wavenet-A" };
 
 function keyOf(text: string): Promise<string> {
@@ -75,13 +82,13 @@ async function startFakeCore() {
   const hungSockets: Socket[] = [];
   const state = { upgrades: "accept" as UpgradeMode, keyOverride: undefined as string | undefined, phraseRequests: [] as string[], warmups: 0 };
   const sockets = new WebSocketServer({ noServer: true });
-  const tokenOf = async (request: IncomingMessage) =>
-    verifyCoreToken(SECRETS.CORE_SHARED_SECRET, request.headers.authorization?.replace(/^Bearer /, ""), Date.now());
+  const tokenOf = async (request: IncomingMessage, purpose: CoreTokenPurpose) =>
+    verifyCoreToken(SECRETS.CORE_SHARED_SECRET, purpose, request.headers.authorization?.replace(/^Bearer /, ""), Date.now());
 
   const server: Server = createServer(async (request, response) => {
     const url = new URL(request.url ?? "/", "http://core");
-    if (url.pathname === "/health") return void response.end(JSON.stringify({ ok: true }));
-    const token = await tokenOf(request);
+    if (url.pathname === "/health") return void response.end(JSON.stringify({ status: "ok" }));
+    const token = await tokenOf(request, url.pathname === "/phrase" ? "phrase" : "warmup");
     if (!token.ok || token.callSid !== "warmup") return void response.writeHead(401).end();
     if (url.pathname === "/phrase") {
       const text = url.searchParams.get("text");
@@ -97,7 +104,7 @@ async function startFakeCore() {
     response.writeHead(404).end();
   });
   server.on("upgrade", async (request, socket: Socket, head) => {
-    const token = await tokenOf(request);
+    const token = await tokenOf(request, "call");
     if (request.url !== "/call" || !token.ok) return void socket.end("HTTP/1.1 401 Unauthorized\r\nConnection: close\r\n\r\n");
     if (state.upgrades === "hang") {
       hungSockets.push(socket);
@@ -143,6 +150,8 @@ class FakeTwilio {
   private constructor(
     readonly socket: WebSocket,
     readonly callSid: string,
+    /** Its `start`, with the stream token the edge's webhook would have minted for the call. */
+    private readonly startFrame: StartFrame,
   ) {
     this.streamSid = `MZ${callSid.slice(2)}`;
     socket.on("message", (data, isBinary) => this.received.push(isBinary ? "<binary>" : data.toString()));
@@ -156,7 +165,9 @@ class FakeTwilio {
     const signature = createHmac("sha1", SECRETS.TWILIO_AUTH_TOKEN).update(streamUrl).digest("base64");
     const socket = new WebSocket(streamUrl, { headers: { "x-twilio-signature": signature } });
     await new Promise((resolve, reject) => socket.once("open", resolve).once("error", reject));
-    return new FakeTwilio(socket, callSid);
+    const ids = { accountSid: LOCAL_ACCOUNT_SID, callSid, streamSid: `MZ${callSid.slice(2)}` };
+    const start = await signedStart(ids, SECRETS.STREAM_TOKEN_SECRET, { customParameters: { from: "+972501234567", to: "+97231234567" } });
+    return new FakeTwilio(socket, callSid, start);
   }
 
   send(frame: object): string {
@@ -166,7 +177,7 @@ class FakeTwilio {
   }
 
   private get ids(): StreamIds {
-    return { accountSid: "AC00000000000000000000000000000000", callSid: this.callSid, streamSid: this.streamSid };
+    return { accountSid: LOCAL_ACCOUNT_SID, callSid: this.callSid, streamSid: this.streamSid };
   }
 
   connected(): string {
@@ -174,7 +185,7 @@ class FakeTwilio {
   }
 
   start(): string {
-    return this.send(startMessage(++this.sequence, this.ids, { callSid: this.callSid, from: "+972501234567", to: "+97231234567" }));
+    return this.send({ ...this.startFrame, sequenceNumber: String(++this.sequence) });
   }
 
   media(): string {
@@ -563,9 +574,10 @@ describe("edge in workerd: warmup fills the phrases", () => {
     }
   });
 
-  it("reports the core healthy on /health, and stops workerd on close", async () => {
-    const health = await (await fetch(`${edge.url}/health`)).json();
-    expect(health).toMatchObject({ ok: true, edge: "up", core: { ok: true } });
+  it("reports the core healthy on /health (details to the deploy token only), and stops workerd on close", async () => {
+    expect(await (await fetch(`${edge.url}/health`)).json()).toEqual({ status: "ok" });
+    const health = await (await fetch(`${edge.url}/health`, { headers: { Authorization: `Bearer ${SECRETS.DEPLOY_TOKEN}` } })).json();
+    expect(health).toMatchObject({ status: "ok", edge: "up", core: { ok: true } });
     const url = edge.url;
     await edge.close();
     await expect(fetch(`${url}/health`)).rejects.toThrow();

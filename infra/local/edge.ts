@@ -21,6 +21,7 @@ const wranglerConfig = z.object({
   compatibility_flags: z.array(z.string()).default([]),
   vars: z.record(z.string(), z.string()).default({}),
   kv_namespaces: z.array(z.object({ binding: z.string(), id: z.string() })).default([]),
+  durable_objects: z.object({ bindings: z.array(z.object({ name: z.string(), class_name: z.string() })) }).default({ bindings: [] }),
 });
 type WranglerConfig = z.infer<typeof wranglerConfig>;
 
@@ -28,6 +29,7 @@ export interface EdgeSecrets {
   TWILIO_AUTH_TOKEN: string;
   CORE_SHARED_SECRET: string;
   DEPLOY_TOKEN: string;
+  STREAM_TOKEN_SECRET: string;
 }
 
 /** Vars a local run may override; CORE_URL and PUBLIC_URL have options of their own. */
@@ -139,6 +141,8 @@ export async function startEdge(options: StartEdgeOptions): Promise<RunningEdge>
       ...options.secrets,
     },
     kvNamespaces: Object.fromEntries(config.kv_namespaces.map((ns) => [ns.binding, ns.id])),
+    // The worker's own classes (the per-call ledger), kept in memory for the life of this workerd.
+    durableObjects: Object.fromEntries(config.durable_objects.bindings.map((binding) => [binding.name, binding.class_name])),
     // Offline: the placeholder `request.cf` instead of downloading Cloudflare's.
     cf: false,
     // Miniflare checks that this returns nothing, hence the braces.

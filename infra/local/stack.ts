@@ -9,6 +9,7 @@ export const LOCAL_SECRETS = {
   TWILIO_AUTH_TOKEN: "local-twilio-auth-token",
   CORE_SHARED_SECRET: "local-core-shared-secret",
   DEPLOY_TOKEN: "local-deploy-token",
+  STREAM_TOKEN_SECRET: "local-stream-token-secret",
 } as const;
 
 export interface StackOptions {

@@ -83,6 +83,26 @@ describe("runCall against a fake edge", () => {
     expect(report.recording.agent.length).toBe(report.recording.caller.length);
   });
 
+  it("on a network stall holds every frame the caller sends, then delivers the backlog at once, in order", async () => {
+    edge = await startFakeEdge({ authToken: AUTH_TOKEN });
+    const stallMs = 1500;
+    const report = await runCall({ url: edge.url, authToken: AUTH_TOKEN, script: script(["שלום"]), timeoutMs: 8000, stalls: [{ line: 1, afterMs: 200, ms: stallMs }] });
+    await edge.streamClosed;
+
+    expect(report.errors).toEqual([]);
+    expect(report.turns.map((t) => t.agent_text)).toEqual(["answer 1"]);
+    const media = edge.frames.flatMap((f) => (f.frame.event === "media" ? [{ timestamp: Number(f.frame.media.timestamp), at: f.at }] : []));
+    // The audio clock went on through the stall: no frame missing, none out of order.
+    expect(media.map((m) => m.timestamp)).toEqual(media.map((_, i) => i * FRAME_MS));
+    // One gap of about the stall, then the frames due during it all at once.
+    const gaps = media.slice(1).map((m, i) => m.at - media[i]!.at);
+    const stalled = gaps.findIndex((gap) => gap > stallMs - 200);
+    expect(stalled).toBeGreaterThan(0);
+    expect(gaps.filter((gap) => gap > 500)).toHaveLength(1);
+    const backlog = media.slice(stalled + 1, stalled + 1 + stallMs / FRAME_MS - 5);
+    expect(backlog.at(-1)!.at - backlog[0]!.at).toBeLessThan(200);
+  });
+
   it("on clear drops the buffered answer and echoes its pending marks at once", async () => {
     edge = await startFakeEdge({ authToken: AUTH_TOKEN, answerFrames: 100, clearAfterFrames: 15 });
     const report = await runCall({ url: edge.url, authToken: AUTH_TOKEN, script: script(["שלום"]), timeoutMs: 8000 });

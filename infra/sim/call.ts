@@ -8,8 +8,9 @@ import type { StreamIds } from "../twilio/media-stream-frames.js";
 import { CallRecorder } from "./recording.js";
 import { ErrorLog, type CallReport } from "./report.js";
 import { callerTurn, checkCallerScript, type CallerScript, type CallerTurn } from "./script.js";
-import { MediaStreamSession, type WaitOutcome } from "./session.js";
+import { MediaStreamSession, type NetworkStall, type WaitOutcome } from "./session.js";
 import { newSid, openMediaStream, requestStreamTwiml } from "./twilio-client.js";
+import { LOCAL_ACCOUNT_SID } from "../twilio/stream-start.js";
 
 export interface CallOptions {
   /** The edge's base URL, e.g. http://127.0.0.1:8787. */
@@ -32,6 +33,20 @@ export interface CallOptions {
   log?: (line: string) => void;
   /** The call's CallSid (default: a fresh random one), e.g. to aim an emulator fault at this call. */
   callSid?: string;
+  /** The Twilio account the call belongs to: the edge answers only its own (default: the local stack's). */
+  accountSid?: string;
+  /**
+   * Network stalls: `afterMs` into the caller's line `line` (1-based), everything the caller sends is
+   * held for `ms` (the line goes on at real time), then the backlog goes out at once, as TCP does
+   * after a stall.
+   */
+  stalls?: StallOption[];
+}
+
+export interface StallOption {
+  line: number;
+  afterMs: number;
+  ms: number;
 }
 
 export const DEFAULT_TIMEOUT_MS = 15_000;
@@ -51,7 +66,7 @@ interface PreparedLine {
 export async function runCall(options: CallOptions): Promise<CallReport> {
   const log = options.log ?? (() => {});
   const errors = new ErrorLog();
-  const ids: StreamIds = { accountSid: newSid("AC"), callSid: options.callSid ?? newSid("CA"), streamSid: newSid("MZ") };
+  const ids: StreamIds = { accountSid: options.accountSid ?? LOCAL_ACCOUNT_SID, callSid: options.callSid ?? newSid("CA"), streamSid: newSid("MZ") };
 
   let session: MediaStreamSession;
   let lines: PreparedLine[];
@@ -88,7 +103,10 @@ async function converse(session: MediaStreamSession, lines: PreparedLine[], opti
   for (const [index, line] of lines.entries()) {
     if (!(await awaitTurn(session, line.turn, timing, errors, log))) return;
     log(`turn ${index + 1}: caller ${describeLine(line.info)}`);
-    if ((await session.speak(line.info, line.ticks)) === "closed") return;
+    const stall = options.stalls?.find((s) => s.line === index + 1);
+    const networkStall: NetworkStall | undefined = stall && { atTick: Math.round(stall.afterMs / FRAME_MS), ms: stall.ms };
+    if (stall) log(`turn ${index + 1}: the network stalls ${stall.ms} ms, ${stall.afterMs} ms into the line`);
+    if ((await session.speak(line.info, line.ticks, networkStall)) === "closed") return;
   }
   await awaitTurn(session, undefined, timing, errors, log);
 }

@@ -1,12 +1,13 @@
-// npm run call -- [--url URL] [--auth-token T] [--script FILE] [--json] [--wav FILE] [--timeout MS]
+// npm run call -- [--url URL] [--auth-token T] [--account-sid AC...] [--script FILE] [--json] [--wav FILE] [--timeout MS] [--stall LINE:AFTER_MS:MS ...]
 // Places one simulated Twilio call against the edge and reports what the caller heard.
 // Exit code 0 when the call had no errors, 1 when it had, 2 on bad usage.
 import { writeFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
-import { DEFAULT_TIMEOUT_MS, runCall } from "./call.js";
+import { DEFAULT_TIMEOUT_MS, runCall, type StallOption } from "./call.js";
 import { stereoCallWav } from "./recording.js";
 import { formatReport, summarize } from "./report.js";
 import { DEFAULT_SCRIPT_PATH, loadCallerScript } from "./script.js";
+import { LOCAL_ACCOUNT_SID } from "../twilio/stream-start.js";
 
 /** The auth token `npm start` gives the local edge. */
 const LOCAL_AUTH_TOKEN = "local-twilio-auth-token";
@@ -14,11 +15,14 @@ const LOCAL_AUTH_TOKEN = "local-twilio-auth-token";
 const USAGE = `usage: npm run call -- [options]
   --url URL          edge base URL (default http://127.0.0.1:8787)
   --auth-token T     Twilio auth token (default $TWILIO_AUTH_TOKEN or ${LOCAL_AUTH_TOKEN})
+  --account-sid AC   the Twilio account the edge answers (default $TWILIO_ACCOUNT_SID or ${LOCAL_ACCOUNT_SID})
   --script FILE      caller script JSON {language, voice, lines} (default infra/caller-scripts/default.he.json);
                      a line is a string to say, or {text | noiseMs | dtmf, pauseMs?, interruptAfterMs?, expectAnswer?}
   --json             print the report as one JSON object on the last line
   --wav FILE         write the call as a stereo WAV (caller left, agent right)
-  --timeout MS       wait this long for the greeting and for each answer (default ${DEFAULT_TIMEOUT_MS})`;
+  --timeout MS       wait this long for the greeting and for each answer (default ${DEFAULT_TIMEOUT_MS})
+  --stall L:A:MS     a network stall A ms into caller line L (1-based): every frame the caller sends is
+                     held MS ms, then the backlog goes at once, as TCP does after a stall (repeatable)`;
 
 async function main(): Promise<number> {
   let values;
@@ -27,10 +31,12 @@ async function main(): Promise<number> {
       options: {
         url: { type: "string", default: "http://127.0.0.1:8787" },
         "auth-token": { type: "string", default: process.env.TWILIO_AUTH_TOKEN || LOCAL_AUTH_TOKEN },
+        "account-sid": { type: "string", default: process.env.TWILIO_ACCOUNT_SID || LOCAL_ACCOUNT_SID },
         script: { type: "string", default: DEFAULT_SCRIPT_PATH },
         json: { type: "boolean", default: false },
         wav: { type: "string" },
         timeout: { type: "string", default: String(DEFAULT_TIMEOUT_MS) },
+        stall: { type: "string", multiple: true, default: [] },
         help: { type: "boolean", default: false },
       },
     }));
@@ -48,6 +54,13 @@ async function main(): Promise<number> {
     return 2;
   }
 
+  const stalls = values.stall.map(parseStall);
+  const badStall = values.stall.find((_, i) => stalls[i] === undefined);
+  if (badStall !== undefined) {
+    console.error(`--stall wants LINE:AFTER_MS:MS (whole numbers, LINE from 1), got "${badStall}"\n${USAGE}`);
+    return 2;
+  }
+
   let script;
   try {
     script = await loadCallerScript(values.script);
@@ -59,7 +72,9 @@ async function main(): Promise<number> {
   const report = await runCall({
     url: values.url,
     authToken: values["auth-token"],
+    accountSid: values["account-sid"],
     script,
+    stalls: stalls as StallOption[],
     timeoutMs,
     log: values.json ? undefined : (line) => console.error(line),
   });
@@ -73,6 +88,14 @@ async function main(): Promise<number> {
   }
   console.log(values.json ? JSON.stringify(summarize(report)) : formatReport(report));
   return report.errors.length ? 1 : 0;
+}
+
+/** "2:800:3000": line 2, 800 ms into it, a 3 s stall. */
+function parseStall(text: string): StallOption | undefined {
+  const match = /^(\d+):(\d+):(\d+)$/.exec(text);
+  if (!match) return undefined;
+  const [line, afterMs, ms] = match.slice(1).map(Number) as [number, number, number];
+  return line >= 1 && ms >= 1 ? { line, afterMs, ms } : undefined;
 }
 
 process.exitCode = await main();

@@ -19,6 +19,13 @@ interface Speaking {
   line: LineInfo;
   ticks: CallerTick[];
   next: number;
+  stall?: NetworkStall;
+}
+
+/** The network holds every frame the caller sends from tick `atTick` of a line on, for `ms`, then delivers the backlog at once (TCP after a stall). */
+export interface NetworkStall {
+  atTick: number;
+  ms: number;
 }
 
 interface Waiter {
@@ -44,6 +51,9 @@ export class MediaStreamSession {
   private hangingUp = false;
   private startSentAt = 0;
   private greetingMs: number | null = null;
+  /** Frames held by a network stall, in order, until it ends. */
+  private held: string[] | undefined;
+  private stallTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly socket: WebSocket,
@@ -78,10 +88,14 @@ export class MediaStreamSession {
     return this.ticks * FRAME_MS;
   }
 
-  /** Starts a line: its ticks go out from the next tick on (which opens its segment); resolves once the last one was sent. */
-  speak(line: LineInfo, ticks: CallerTick[]): Promise<WaitOutcome> {
+  /**
+   * Starts a line: its ticks go out from the next tick on (which opens its segment); resolves once the
+   * last one was sent (into a stall's backlog, if the network holds it then). `stall`: the network
+   * stalls at that tick of the line.
+   */
+  speak(line: LineInfo, ticks: CallerTick[], stall?: NetworkStall): Promise<WaitOutcome> {
     if (ticks.length === 0) return Promise.resolve("done");
-    const speaking: Speaking = { line, ticks, next: 0 };
+    const speaking: Speaking = { line, ticks, next: 0, stall };
     this.speaking = speaking;
     return this.until(() => this.speaking !== speaking, Infinity);
   }
@@ -104,6 +118,7 @@ export class MediaStreamSession {
     if (this.ended) return;
     this.hangingUp = true;
     this.clock?.stop();
+    this.endStall();
     this.send(stopMessage(++this.sequence, this.ids));
     const closed = new Promise<void>((resolve) => this.socket.once("close", () => resolve()));
     this.socket.close(1000, "call ended");
@@ -131,6 +146,7 @@ export class MediaStreamSession {
     const clockMs = tick * FRAME_MS;
     const speaking = this.speaking;
     if (speaking?.next === 0) this.conversation.startTurn(speaking.line, clockMs);
+    if (speaking?.stall && speaking.next === speaking.stall.atTick) this.stallNetwork(speaking.stall.ms);
     const step = speaking?.ticks[speaking.next++];
     const callerFrame = step?.audio ?? SILENT_FRAME;
     this.send(mediaMessage(++this.sequence, this.ids.streamSid, tick, callerFrame));
@@ -202,13 +218,29 @@ export class MediaStreamSession {
   }
 
   private send(frame: object): void {
-    if (this.socket.readyState === WebSocket.OPEN) this.socket.send(JSON.stringify(frame));
+    if (this.held) this.held.push(JSON.stringify(frame));
+    else if (this.socket.readyState === WebSocket.OPEN) this.socket.send(JSON.stringify(frame));
+  }
+
+  /** From now on the network holds what the caller sends (the line goes on at real time); after `ms` it delivers it all at once. */
+  private stallNetwork(ms: number): void {
+    if (this.held) return;
+    this.held = [];
+    this.stallTimer = setTimeout(() => this.endStall(), ms);
+  }
+
+  private endStall(): void {
+    clearTimeout(this.stallTimer);
+    const backlog = this.held ?? [];
+    this.held = undefined;
+    if (this.socket.readyState === WebSocket.OPEN) for (const frame of backlog) this.socket.send(frame);
   }
 
   private onClose(code: number, reason: string): void {
     if (!this.hangingUp) this.errors.add(`the edge closed the media stream (code ${code}${reason ? `: ${reason}` : ""})`);
     this.ended = true;
     this.clock?.stop();
+    clearTimeout(this.stallTimer);
     this.settleWaiters();
   }
 

@@ -10,7 +10,8 @@ import type { SttStats } from "../stt/types.js";
  *   socket closed  the link closed without a `stop`
  *   socket error   the link failed
  *   call mismatch  the start frame named another call than the token
- *   flood          over MAX_FRAMES_PER_SECOND for FLOOD_CLOSE_AFTER_S seconds in a row: closed 1008
+ *   flood          media ahead of real time past MAX_AUDIO_BACKLOG_MS, or other frames over
+ *                  MAX_FRAMES_PER_SECOND, dropped for FLOOD_CLOSE_AFTER_S seconds: closed 1008
  *   frame too big  a frame over MAX_FRAME_BYTES: closed 1009
  *   time limit     MAX_CALL_MS reached: CALL_LIMIT_TEXT said, closed 1000
  *   budget         LLM_MAX_REQUESTS_PER_CALL or TTS_MAX_CHARS_PER_CALL spent: CALL_LIMIT_TEXT said, closed 1000

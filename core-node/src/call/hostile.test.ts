@@ -1,10 +1,10 @@
 // Hostile input on one call while another call on the same core talks: each class of bad frame gets
 // its defined outcome (dropped with one line per reason, or the call closed with its code), the
 // other caller's turn is answered as if nothing happened, and nothing is logged as an error.
-// The core runs with the production frame-rate limit; a flood closes after 2 s instead of 5.
+// The core runs with the production flood limits; a flood closes after 2 s instead of 5.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { CLOSE_POLICY_VIOLATION, CLOSE_TOO_BIG, DEFAULT_MAX_FRAMES_PER_SECOND, callLine } from "@voice/protocol";
+import { CLOSE_POLICY_VIOLATION, CLOSE_TOO_BIG, DEFAULT_MAX_AUDIO_BACKLOG_MS, DEFAULT_MAX_FRAMES_PER_SECOND, callLine } from "@voice/protocol";
 import script from "../../../infra/caller-scripts/default.he.json" with { type: "json" };
 import { TEST_SECRET, callerSpeech, levelDbfs, startCore, type CoreUnderTest, type EdgeLink } from "../../testing/core-harness.js";
 
@@ -17,7 +17,13 @@ let question: Uint8Array;
 
 beforeAll(async () => {
   [core, question] = await Promise.all([
-    startCore({ env: { MAX_FRAMES_PER_SECOND: String(DEFAULT_MAX_FRAMES_PER_SECOND), FLOOD_CLOSE_AFTER_S: String(FLOOD_CLOSE_AFTER_S) } }),
+    startCore({
+      env: {
+        MAX_FRAMES_PER_SECOND: String(DEFAULT_MAX_FRAMES_PER_SECOND),
+        MAX_AUDIO_BACKLOG_MS: String(DEFAULT_MAX_AUDIO_BACKLOG_MS),
+        FLOOD_CLOSE_AFTER_S: String(FLOOD_CLOSE_AFTER_S),
+      },
+    }),
     callerSpeech(script.lines[0]!),
   ]);
 });
@@ -67,7 +73,7 @@ describe("hostile input on one call", () => {
       hostile.sendJson({ ...hostile.mediaFrame(i), sequenceNumber: i }); // a wrong type
       hostile.sendJson({ event: "telepathy", streamSid: hostile.streamSid }); // an unknown event
     }
-    // Then a flood: dropped past the rate for a second, closed in the next.
+    // Then a flood, 30 times real time: the backlog allowance is spent in a moment, then dropped for 2 s and closed.
     expect(await flood(hostile)).toBe(CLOSE_POLICY_VIOLATION);
 
     // Events after `stop` are not read: the call ended with the stop.
@@ -104,7 +110,7 @@ describe("hostile input on one call", () => {
       expect.stringMatching(/^sequenceNumber: .*expected string/),
       expect.stringMatching(/^event: /),
     ]);
-    expect(logs.find("frames over the rate limit; dropping the rest of this second", { call_id: "CA-hostile" })).toHaveLength(1);
+    expect(logs.find("frames over the flood limit; dropping them", { call_id: "CA-hostile" })).toHaveLength(1);
     expect(logs.find("frame flood; call closed", { call_id: "CA-hostile" })).toEqual([
       expect.objectContaining({ severity: "WARNING", max_frames_per_second: DEFAULT_MAX_FRAMES_PER_SECOND, flood_close_after_s: FLOOD_CLOSE_AFTER_S }),
     ]);

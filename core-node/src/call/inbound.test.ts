@@ -5,7 +5,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { FRAME_BYTES, MULAW_SILENCE, edgeToCore } from "@voice/protocol";
-import { parseInbound, type Inbound } from "./inbound.js";
+import { looksLikeMedia, parseInbound, type Inbound } from "./inbound.js";
 
 const SEED = 8008;
 
@@ -144,5 +144,23 @@ describe("parseInbound", () => {
     const outcome = parseInbound(text(evil), false);
     expectDefined(outcome);
     expect(outcome.ok).toBe(false);
+  });
+});
+
+describe("looksLikeMedia (the flood guard's look at a frame before anything reads it)", () => {
+  it("knows a media frame as the edge relays it by its first bytes, and nothing else", () => {
+    for (const frame of VALID_FRAMES) expect(looksLikeMedia(Buffer.from(JSON.stringify(frame)), false), String(frame.event)).toBe(frame.event === "media");
+    const media = Buffer.from(JSON.stringify(VALID_FRAMES.find((f) => f.event === "media")));
+    expect(looksLikeMedia(media, true)).toBe(false);
+    for (const text of ['{"event":"media"', '{"event":"mediax","media":{}}', '{ "event":"media","media":{}}', '{"event":"mark","media":1}']) {
+      expect(looksLikeMedia(Buffer.from(text), false), text).toBe(false);
+    }
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) => {
+        const buffer = Buffer.from(bytes);
+        expect(looksLikeMedia(buffer, false)).toBe(buffer.length > 16 && buffer.subarray(0, 16).toString("latin1") === '{"event":"media"');
+      }),
+      { seed: SEED, numRuns: 500 },
+    );
   });
 });

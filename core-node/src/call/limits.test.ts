@@ -1,13 +1,17 @@
 // Limits on what calls can take from a core: MAX_CALLS at once (one more is accepted, closed with
-// 1013 and counted on /health), and MAX_FRAMES_PER_SECOND per call (a burst over it is thinned, with
-// one line for the second it lasted, and the call goes on).
+// 1013 and counted on /health), and MAX_AUDIO_BACKLOG_MS per call (audio running further ahead of
+// real time is thinned, with one line for the run of drops, and the call goes on). A stall's backlog,
+// which is not ahead of real time, loses nothing: stalls.test.ts.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CLOSE_AT_CAPACITY, DEFAULT_MAX_FRAMES_PER_SECOND, callLine } from "@voice/protocol";
 import script from "../../../infra/caller-scripts/default.he.json" with { type: "json" };
-import { callerSpeech, startCore, type CoreUnderTest } from "../../testing/core-harness.js";
+import { coreHealth } from "../../../infra/local/core-process.js";
+import { TEST_SECRET, callerSpeech, startCore, type CoreUnderTest } from "../../testing/core-harness.js";
 
 const MAX_CALLS = 2;
-/** Frames sent at once, past the rate limit. */
+/** Audio that may run ahead of real time: 2 s, 100 frames. */
+const MAX_AUDIO_BACKLOG_MS = 2000;
+/** Frames sent at once ahead of real time: 3 s of audio, a second more than the allowance. */
 const BURST = 150;
 
 let core: CoreUnderTest;
@@ -15,7 +19,9 @@ let question: Uint8Array;
 
 beforeAll(async () => {
   [core, question] = await Promise.all([
-    startCore({ env: { MAX_CALLS: String(MAX_CALLS), MAX_FRAMES_PER_SECOND: String(DEFAULT_MAX_FRAMES_PER_SECOND) } }),
+    startCore({
+      env: { MAX_CALLS: String(MAX_CALLS), MAX_FRAMES_PER_SECOND: String(DEFAULT_MAX_FRAMES_PER_SECOND), MAX_AUDIO_BACKLOG_MS: String(MAX_AUDIO_BACKLOG_MS) },
+    }),
     callerSpeech(script.lines[0]!),
   ]);
 });
@@ -25,26 +31,28 @@ afterAll(async () => {
 });
 
 async function health(): Promise<Record<string, unknown>> {
-  return (await fetch(`http://127.0.0.1:${core.server.port}/health`)).json() as Promise<Record<string, unknown>>;
+  return coreHealth(`http://127.0.0.1:${core.server.port}`, TEST_SECRET);
 }
 
-describe("MAX_FRAMES_PER_SECOND", () => {
-  it("drops a burst's frames past the rate, says so once, and the call goes on", async () => {
+describe("MAX_AUDIO_BACKLOG_MS", () => {
+  it("drops what a burst runs ahead of real time past the allowance, says so once, and the call goes on", async () => {
     const call = await core.open("CA-burst");
     call.begin(true);
     call.echo("greeting");
-    // Three seconds of audio at once: the rest of the second past the limit is dropped unread.
+    // Three seconds of audio ahead of real time at once: what is past the allowance is dropped unread.
     call.burst(BURST);
     await call.say(question);
     await call.mark("1.end");
     expect(await core.logs.next("TURN", { call_id: "CA-burst" })).toMatchObject({ turn: 1, transcript: script.lines[0] });
     await call.hangUp();
-    const lines = core.logs.find("frames over the rate limit; dropping the rest of this second", { call_id: "CA-burst" });
-    expect(lines).toEqual([expect.objectContaining({ severity: "WARNING", max_frames_per_second: DEFAULT_MAX_FRAMES_PER_SECOND })]);
+    const lines = core.logs.find("frames over the flood limit; dropping them", { call_id: "CA-burst" });
+    expect(lines).toEqual([expect.objectContaining({ severity: "WARNING", max_audio_backlog_ms: MAX_AUDIO_BACKLOG_MS })]);
     const summary = callLine.parse(await core.logs.next("CALL", { call_id: "CA-burst" }));
     expect(summary.end_reason).toBe("stop");
-    expect(summary.dropped_frames).toBeGreaterThanOrEqual(BURST - DEFAULT_MAX_FRAMES_PER_SECOND);
-    expect(summary.dropped_frames).toBeLessThan(BURST);
+    // About a second of it (50 frames); more if the line arrived in clumps before (a loaded machine).
+    const allowance = MAX_AUDIO_BACKLOG_MS / 20;
+    expect(summary.dropped_frames).toBeGreaterThanOrEqual(BURST - allowance - 2);
+    expect(summary.dropped_frames).toBeLessThanOrEqual(BURST - allowance / 2);
   });
 });
 

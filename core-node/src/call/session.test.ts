@@ -10,6 +10,7 @@ import { constructions, type App } from "../app.js";
 import type { Emulators } from "../../../infra/local/emulators/index.js";
 import type { LogCapture } from "../../testing/log-capture.js";
 import type { CoreServer } from "../server.js";
+import { coreHealth } from "../../../infra/local/core-process.js";
 import { TEST_GREETING as GREETING, TEST_SECRET as SECRET, callerSpeech, levelDbfs, startCore, type CoreUnderTest } from "../../testing/core-harness.js";
 
 let core: CoreUnderTest;
@@ -132,7 +133,7 @@ describe("a call through the core", () => {
 });
 
 describe("when a service fails", () => {
-  it("a failed recognition stream is logged once, reopened after 200 ms, and the call goes on", async () => {
+  it("a failed recognition stream is logged once, reopened after at most 200 ms, and the call goes on", async () => {
     emulators.speech.injectFault({ afterAudioMs: 400, code: status.UNAVAILABLE, details: "connection reset" });
     const call = await core.open("CA-stt-fault");
     call.begin(true);
@@ -142,7 +143,9 @@ describe("when a service fails", () => {
     await call.mark("1.end");
     const failures = logs.find("STT stream failed; retrying", { call_id: "CA-stt-fault" });
     expect(failures).toHaveLength(1);
-    expect(failures[0]).toMatchObject({ severity: "WARNING", code: "UNAVAILABLE", attempt: 1, delay_ms: 200 });
+    expect(failures[0]).toMatchObject({ severity: "WARNING", code: "UNAVAILABLE", attempt: 1, delay_ms: expect.any(Number) });
+    expect(failures[0]!.delay_ms as number).toBeGreaterThan(100);
+    expect(failures[0]!.delay_ms as number).toBeLessThanOrEqual(200);
     const turn = await logs.next("TURN", { call_id: "CA-stt-fault" });
     expect(turn).toMatchObject({ transcript: script.lines[0], interrupted: false, stt_fallback: false });
     await call.hangUp();
@@ -164,10 +167,13 @@ describe("the core server", () => {
   it("refuses a call without a valid token, and one whose start names another call", async () => {
     expect(await upgrade({})).toBe(401);
     expect(await upgrade({ Authorization: "Bearer nonsense" })).toBe(401);
-    const forged = await signCoreToken("another-secret-0123456789", "CA-x", Date.now());
+    const forged = await signCoreToken("another-secret-0123456789", "call", "CA-x", Date.now());
     expect(await upgrade({ Authorization: `Bearer ${forged}` })).toBe(401);
-    const expired = await signCoreToken(SECRET, "CA-x", Date.now() - 120_000);
+    const expired = await signCoreToken(SECRET, "call", "CA-x", Date.now() - 120_000);
     expect(await upgrade({ Authorization: `Bearer ${expired}` })).toBe(401);
+    // Validly signed, but for another route, or for longer than a token may live.
+    expect(await upgrade({ Authorization: `Bearer ${await signCoreToken(SECRET, "warmup", "CA-x", Date.now())}` })).toBe(401);
+    expect(await upgrade({ Authorization: `Bearer ${await signCoreToken(SECRET, "call", "CA-x", Date.now(), 24 * 3_600_000)}` })).toBe(401);
 
     const stolen = await core.open("CA-token-owner");
     const closed = new Promise<number>((resolve) => stolen.ws.once("close", (code) => resolve(code)));
@@ -190,14 +196,14 @@ describe("the core server", () => {
 
   it("built every client once, however many calls it served, and says so on /health", async () => {
     expect({ ...constructions }).toEqual({ app: 1, speechClient: 1, ttsClient: 1, openaiClient: 1, vadModule: 1 });
-    const health = await (await fetch(`http://127.0.0.1:${server.port}/health`)).json();
+    const health = await coreHealth(`http://127.0.0.1:${server.port}`, SECRET);
     expect(health).toMatchObject({ status: "ok", active_calls: 0, constructions: { app: 1, speechClient: 1, ttsClient: 1, openaiClient: 1 } });
     expect(logs.find("CALL").length).toBeGreaterThanOrEqual(4); // the calls served above
   });
 
-  /** Headers of a request the edge signs for its warmup. */
-  async function warmupAuth(): Promise<Record<string, string>> {
-    return { Authorization: `Bearer ${await signCoreToken(SECRET, "warmup", Date.now())}` };
+  /** Headers of a request the edge signs for its warmup (`/health/warmup`, or `/phrase`). */
+  async function warmupAuth(purpose: "warmup" | "phrase" = "warmup"): Promise<Record<string, string>> {
+    return { Authorization: `Bearer ${await signCoreToken(SECRET, purpose, "warmup", Date.now())}` };
   }
 
   it("warms up on /health/warmup for a holder of a core token only, and reports each step's time", async () => {
@@ -222,8 +228,10 @@ describe("the core server", () => {
     const phraseUrl = (text: string) => `http://127.0.0.1:${server.port}${PHRASE_PATH}?text=${encodeURIComponent(text)}`;
     const keyOf = (text: string) => phraseKey({ text, language: "he-IL", voice: "he-IL-Wavenet-A", encoding: "MULAW", sampleRateHertz: 8000 });
     expect((await fetch(phraseUrl(GREETING))).status).toBe(401);
+    // A token for another route does not do either.
+    expect((await fetch(phraseUrl(GREETING), { headers: await warmupAuth() })).status).toBe(401);
 
-    const headers = await warmupAuth();
+    const headers = await warmupAuth("phrase");
     const hold = "רק רגע, אני כאן.";
     const [greeting, holding] = await Promise.all([fetch(phraseUrl(GREETING), { headers }), fetch(phraseUrl(hold), { headers })]);
     expect([greeting.status, holding.status]).toEqual([200, 200]);

@@ -1,23 +1,18 @@
-// One call's shell: it owns the link to the edge, the call's timers and its life (phase.ts), and
-// composes the rest:
-//   hearing.ts       the caller's side: VAD, the recognition stream, and the listening's decisions
-//                    (listening.ts: frames, STT results and keys -> turns, barge-ins, speculation)
-//   answering.ts     the agent's side: the LLM, synthesis, frames towards the caller
-//   conversation.ts  who holds the floor, the history as heard, marks, turn numbers, state for the edge
-//   turn-report.ts   what each TURN line says
-// A frame's path: rate check -> parse -> phase check -> hearing (decode + VAD + STT write + one
-// listening step, its actions run). Everything slower runs off the frame path.
+// One call's shell: the link to the edge, the call's timers and its life (phase.ts). It composes the
+// caller's side (hearing.ts, running listening.ts's decisions), the agent's side (answering.ts) and
+// the conversation as heard (conversation.ts); ARCHITECTURE.md maps them. A frame's path: flood
+// check -> parse -> phase check -> hearing. Everything slower runs off the frame path.
 //
-// Bad input is dropped with one logged reason and never ends the call. Limits (config.ts): frames
-// over MAX_FRAMES_PER_SECOND are dropped before anything else is done with them, and a flood that
-// lasts FLOOD_CLOSE_AFTER_S closes the call (1008); a frame over MAX_FRAME_BYTES makes ws close it
-// (1009); at MAX_CALL_MS, or when a per-call budget is spent, the call is wrapped up: the core stops
-// listening, says CALL_LIMIT_TEXT and closes with 1000. Every end goes through `finish`.
+// Bad input is dropped with one logged reason and never ends the call. Limits (config.ts): media
+// over MAX_AUDIO_BACKLOG_MS ahead of real time on the caller's audio clock, and other frames over
+// MAX_FRAMES_PER_SECOND, are dropped unread; a flood that lasts FLOOD_CLOSE_AFTER_S closes the call
+// (1008); a frame over MAX_FRAME_BYTES makes ws close it (1009); at MAX_CALL_MS, or when a budget is
+// spent, the call is wrapped up: CALL_LIMIT_TEXT, then close 1000. Every end goes through `finish`.
 import {
   CALL_ID_LABEL,
   CLOSE_CORE_MOVING,
   CLOSE_POLICY_VIOLATION,
-  FrameRateLimit,
+  FloodGuard,
   type CoreMove,
   type EdgeGreeting,
   type EdgeResume,
@@ -31,7 +26,7 @@ import { Answering } from "./answering.js";
 import { CallBudget, type BudgetName } from "./budget.js";
 import { CallStats, type CallEndReason } from "./call-stats.js";
 import { Conversation, endMarkOf } from "./conversation.js";
-import { parseInbound } from "./inbound.js";
+import { looksLikeMedia, parseInbound } from "./inbound.js";
 import type { CallContext, CallServices } from "./ports.js";
 import { Hearing } from "./hearing.js";
 import { AWAITING_START, answers, listens, nextPhase, type CallPhase, type WrapUpReason } from "./phase.js";
@@ -65,7 +60,7 @@ export class CallSession {
   private readonly timers = new Timers();
   private readonly waits = new Waits();
   private readonly stats = new CallStats();
-  private readonly frameRate: FrameRateLimit;
+  private readonly flood: FloodGuard;
   private readonly dropLines = new LineThrottle();
   private readonly budget: CallBudget;
   private readonly startedAt = performance.now();
@@ -79,7 +74,7 @@ export class CallSession {
     const c = services.config;
     this.callId = options.tokenCallSid;
     this.log = services.log.child({ [CALL_ID_LABEL]: { call_id: this.callId }, call_id: this.callId });
-    this.frameRate = new FrameRateLimit({ maxPerSecond: c.MAX_FRAMES_PER_SECOND, floodCloseAfterS: c.FLOOD_CLOSE_AFTER_S });
+    this.flood = new FloodGuard({ maxPerSecond: c.MAX_FRAMES_PER_SECOND, maxAudioBacklogMs: c.MAX_AUDIO_BACKLOG_MS, floodCloseAfterS: c.FLOOD_CLOSE_AFTER_S });
     // The refused request is still on the stack: the wrap-up runs right after it, not inside it.
     this.budget = new CallBudget({ llmRequests: c.LLM_MAX_REQUESTS_PER_CALL, ttsChars: c.TTS_MAX_CHARS_PER_CALL }, (budget, limit) =>
       queueMicrotask(() => this.guard("budget wrap-up", () => this.budgetSpent(budget, limit))),
@@ -119,8 +114,9 @@ export class CallSession {
   private onMessage(data: RawData, isBinary: boolean): void {
     if (this.phase.name === "ended") return;
     const at = performance.now();
-    // Before any work on the frame: a flood costs a counter per frame, nothing more.
-    const verdict = this.frameRate.admit(at);
+    // Before any work on the frame: a flood costs its first bytes and a counter per frame, nothing
+    // more. Media on the caller's audio clock (a stall's backlog passes), anything else on a rate.
+    const verdict = looksLikeMedia(data, isBinary) ? this.flood.media(at) : this.flood.other(at);
     if (verdict !== "pass") return this.overRate(verdict);
     const parsed = parseInbound(data, isBinary);
     if (!parsed.ok) return this.drop(parsed.reason, parsed.event);
@@ -219,15 +215,16 @@ export class CallSession {
     if (this.dropLines.admit(reason, performance.now())) this.log.warn({ event, reason }, "frame dropped");
   }
 
-  /** A frame past MAX_FRAMES_PER_SECOND: dropped unread (one line per second of flood), or the flood has lasted and the call is closed. */
+  /** A frame over the flood limit: dropped unread (one line per run of drops), or the flood has lasted and the call is closed. */
   private overRate(verdict: "drop" | "close"): void {
     this.stats.droppedFrames++;
-    const { MAX_FRAMES_PER_SECOND: maxPerSecond, FLOOD_CLOSE_AFTER_S: closeAfterS } = this.services.config;
+    const c = this.services.config;
+    const limits = { max_frames_per_second: c.MAX_FRAMES_PER_SECOND, max_audio_backlog_ms: c.MAX_AUDIO_BACKLOG_MS, media_over_clock: this.flood.mediaDropped };
     if (verdict === "close") {
-      this.log.warn({ max_frames_per_second: maxPerSecond, flood_close_after_s: closeAfterS, dropped: this.frameRate.droppedTotal }, "frame flood; call closed");
+      this.log.warn({ ...limits, flood_close_after_s: c.FLOOD_CLOSE_AFTER_S, dropped: this.flood.droppedTotal }, "frame flood; call closed");
       return this.finish("flood", { code: CLOSE_POLICY_VIOLATION, why: "frame flood" });
     }
-    if (this.frameRate.droppedInWindow === 1) this.log.warn({ max_frames_per_second: maxPerSecond }, "frames over the rate limit; dropping the rest of this second");
+    if (this.flood.droppedInRun === 1) this.log.warn(limits, "frames over the flood limit; dropping them");
   }
 
   /** ws reports a frame over MAX_FRAME_BYTES as an error and closes the socket with 1009 itself. */

@@ -104,7 +104,8 @@ describe("RetryEpisode", () => {
   it("backs off 200 ms doubling to 1.6 s, four attempts, then is exhausted; a result starts over", () => {
     expect(RETRY_DELAYS_MS).toEqual([200, 400, 800, 1600]);
     const episode = new RetryEpisode();
-    const schedule = [episode.next(), episode.next(), episode.next(), episode.next(), episode.next()];
+    // A draw of 0: the schedule's full steps.
+    const schedule = [episode.next(0), episode.next(0), episode.next(0), episode.next(0), episode.next(0)];
     expect(schedule).toEqual([
       { attempt: 1, delayMs: 200 },
       { attempt: 2, delayMs: 400 },
@@ -113,7 +114,24 @@ describe("RetryEpisode", () => {
       undefined,
     ]);
     expect(episode.reset()).toBe(4);
-    expect(episode.next()).toEqual({ attempt: 1, delayMs: 200 });
+    expect(episode.next(0)).toEqual({ attempt: 1, delayMs: 200 });
+  });
+
+  it("spreads each step by its draw within (half, all] of it, so streams that failed together come back apart", () => {
+    const delays = (draw: number) => {
+      const episode = new RetryEpisode();
+      return RETRY_DELAYS_MS.map(() => episode.next(draw)!.delayMs);
+    };
+    for (const draw of [0, 0.25, 0.5, 0.75, 0.999_999]) {
+      delays(draw).forEach((delay, i) => {
+        expect(delay).toBeGreaterThan(RETRY_DELAYS_MS[i]! / 2);
+        expect(delay).toBeLessThanOrEqual(RETRY_DELAYS_MS[i]!);
+      });
+    }
+    // The first retry stays fast: between 100 and 200 ms whatever the draw.
+    expect(delays(0.999_999)[0]).toBe(101);
+    expect(delays(0.25)).toEqual([175, 350, 700, 1400]);
+    expect(delays(0.25)).not.toEqual(delays(0.75));
   });
 });
 

@@ -1,8 +1,9 @@
 // The bookkeeping behind a recognition stream that survives failures and its duration limit, as
 // pure pieces: the caller's recent audio keyed by the caller's clock (what a new stream is fed
 // again), the map from a stream's own offsets back to that clock, the retry schedule of one failure
-// episode, and when to rotate a stream. No clock, no I/O. (Which errors are worth a retry is
-// errors.ts: it reads gRPC's status codes.)
+// episode, and when to rotate a stream. No clock, no I/O, no chance (a retry's random draw comes in).
+// (Which errors are worth a retry is errors.ts: it reads gRPC's status codes.)
+import { jitteredDelayMs } from "@voice/protocol/backoff";
 
 /** 8 kHz mu-law: one byte per sample, 8 bytes per millisecond. */
 export const BYTES_PER_MS = 8;
@@ -13,7 +14,11 @@ export const BYTES_PER_MS = 8;
  */
 export const MAX_REPLAY_REQUEST_BYTES = 800;
 
-/** Backoff before each new stream of a failure episode; after the last one the episode is exhausted. */
+/**
+ * Backoff before each new stream of a failure episode; after the last one the episode is exhausted.
+ * Upper bounds: each wait is drawn in (half of it, all of it] (jitteredDelayMs), so the streams of
+ * one instance's calls that failed together (a service hiccup) do not come back in lockstep.
+ */
 export const RETRY_DELAYS_MS = [200, 400, 800, 1600] as const;
 
 export interface AudioFrame {
@@ -208,12 +213,15 @@ export class RetryEpisode {
     return this.made;
   }
 
-  /** A stream failed: the attempt to make next and the delay before it, or undefined when exhausted. */
-  next(): { attempt: number; delayMs: number } | undefined {
-    const delayMs = RETRY_DELAYS_MS[this.made];
-    if (delayMs === undefined) return undefined;
+  /**
+   * A stream failed: the attempt to make next and the delay before it, or undefined when exhausted.
+   * `draw`, in [0, 1), spreads the delay (0: the schedule's full step).
+   */
+  next(draw: number): { attempt: number; delayMs: number } | undefined {
+    const stepMs = RETRY_DELAYS_MS[this.made];
+    if (stepMs === undefined) return undefined;
     this.made++;
-    return { attempt: this.made, delayMs };
+    return { attempt: this.made, delayMs: jitteredDelayMs(stepMs, draw) };
   }
 
   /** A stream delivered a result, or a new episode starts: returns the attempts the old one took. */

@@ -22,6 +22,9 @@ class ManualClock implements Scheduler {
   clearTimeout = (handle: unknown) => {
     this.timers = this.timers.filter((timer) => timer.id !== handle);
   };
+  /** The backoff's random draws, in turn; 0 (the schedule's full step) once they run out. */
+  draws: number[] = [];
+  random = () => this.draws.shift() ?? 0;
   get pending(): number {
     return this.timers.length;
   }
@@ -175,6 +178,36 @@ describe("ResilientSttStream", () => {
     expect(stt.stats).toEqual({ errors: 6, reopens: 5, rotations: 0 });
   });
 
+  it("spreads the backoff with its random draw: each wait within (half, all] of its step, and the new stream opens then", () => {
+    const opened = (draws: number[]) => {
+      const { clock, streams, events, play } = setup();
+      clock.draws = [...draws];
+      play(0, 10);
+      const waits: number[] = [];
+      for (let i = 0; i < 4; i++) {
+        streams[i]!.fail(status.UNAVAILABLE);
+        const failedAt = clock.time;
+        while (streams.length === i + 1 && clock.time - failedAt < 5000) play(clock.time / 20, clock.time / 20 + 1);
+        waits.push(clock.time - failedAt);
+      }
+      const delays = events.flatMap((e) => (e.type === "retry" ? [e.delayMs] : []));
+      return { waits, delays };
+    };
+    const a = opened([0.9, 0.9, 0.9, 0.9]);
+    const b = opened([0.1, 0.5, 0.3, 0.7]);
+    for (const { waits, delays } of [a, b]) {
+      [200, 400, 800, 1600].forEach((step, i) => {
+        expect(delays[i]).toBeGreaterThan(step / 2);
+        expect(delays[i]).toBeLessThanOrEqual(step);
+        // Opened on the first 20 ms frame at or after the delay drawn: not before it.
+        expect(waits[i]).toBeGreaterThanOrEqual(delays[i]!);
+        expect(waits[i]).toBeLessThan(delays[i]! + 20);
+      });
+    }
+    expect(a.delays).toEqual([110, 220, 440, 880]);
+    expect(a.delays).not.toEqual(b.delays);
+  });
+
   it("does not retry an error no new stream can fix", () => {
     const { clock, streams, events, stt, play } = setup();
     play(0, 10);
@@ -267,6 +300,29 @@ describe("ResilientSttStream", () => {
 
     stt.reportStall("results stopped 900 ms before the end of speech");
     expect(events.at(-1)).toMatchObject({ type: "retry", code: "STALLED", attempt: 2, delayMs: 400 });
+  });
+
+  it("gives a backlog written at once (the caller's network stalled, then caught up) a second to be answered before judging the stream", () => {
+    for (const answers of [true, false]) {
+      const { clock, streams, events, stt } = setup();
+      const speak = (n: number) => stt.write(frame(n), n * 20, 0);
+      for (let n = 0; n < 50; n++) {
+        speak(n);
+        clock.advance(20);
+      }
+      streams[0]!.events.onResult({ transcript: "מה", isFinal: false, endOffsetMs: 900 });
+      clock.advance(3000); // the network holds 3 s of the utterance...
+      for (let n = 50; n < 200; n++) speak(n); // ...then delivers it at once
+      expect(events).toEqual([]);
+      if (answers) streams[0]!.events.onResult({ transcript: "מה השעה", isFinal: false, endOffsetMs: 3900 });
+      for (let n = 200; n < 260; n++) {
+        speak(n);
+        clock.advance(20);
+      }
+      // Answered: nothing wrong. Still silent a second after the backlog: hung.
+      if (answers) expect(events).toEqual([]);
+      else expect(events).toEqual([expect.objectContaining({ type: "retry", code: "STALLED", error: "no result for 2500 ms of speech" })]);
+    }
   });
 
   it("ignores a result ending in audio the stream never received, saying so at most once a second; one just past the end is taken as ending there", () => {

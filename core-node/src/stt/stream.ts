@@ -1,17 +1,19 @@
 // One call's recognition, kept alive across failed streams and the service's stream duration limit.
 // Every frame is kept in a ring (replay.ts) and written to the current stream. When a stream fails
-// with a retryable error, only this call's stream is replaced: after a backoff (200 ms doubling to
-// 1.6 s, at most 4 attempts per failure episode) a new stream is fed the audio no final has covered
+// with a retryable error, only this call's stream is replaced: after a jittered backoff (at most
+// 200 ms doubling to 1.6 s, at most 4 attempts per failure episode) a new stream is fed the audio no final has covered
 // yet (the gap's audio included), then live audio again. Results are mapped back to the caller's
 // clock, and a final whose audio is already covered is dropped. A stream is replaced before the
 // duration limit, at a moment when the caller is not speaking if there is one, with the same replay.
 // A stream that stays silent while the caller speaks (no result for `stallSpeechMs` of utterance
-// audio) is treated as failed too: a connection can hang without an error. When retries are
+// audio, counting only audio it has had for STALL_ANSWER_GRACE_MS of wall time, so that a backlog
+// delivered at once after a network stall is given time to be answered) is treated as failed too:
+// a connection can hang without an error. When retries are
 // exhausted (or the error is not retryable) the recognition is "down" until the session asks for a
 // new attempt (restart), and the ring keeps the audio for a fallback transcription.
 //
-// The service is reached through `OpenRecognizer` (google.ts), time through `Scheduler`, so this
-// logic runs in unit tests with a fake service and a fake clock.
+// The service is reached through `OpenRecognizer` (google.ts), time and the backoff's random draws
+// through `Scheduler`, so this logic runs in unit tests with a fake service, clock and dice.
 import {
   AudioRing,
   BYTES_PER_MS,
@@ -55,12 +57,15 @@ export interface Scheduler {
   now(): number;
   setTimeout(run: () => void, ms: number): unknown;
   clearTimeout(handle: unknown): void;
+  /** A number in [0, 1): the draw that spreads a retry's backoff. */
+  random(): number;
 }
 
 export const realScheduler: Scheduler = {
   now: () => performance.now(),
   setTimeout: (run, ms) => setTimeout(run, ms),
   clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+  random: () => Math.random(),
 };
 
 export interface ResilientStreamSettings extends RotationSettings {
@@ -102,6 +107,11 @@ interface OpenStream {
   finalSeen: boolean;
   /** Utterance audio received since its last result (or since it opened). */
   speechSinceResultMs: number;
+  /** speechSinceResultMs as it stood after each write (wall time), oldest first from `heldFrom`. */
+  speechWrites: Array<{ at: number; ms: number }>;
+  heldFrom: number;
+  /** Of that audio, what the stream has had for STALL_ANSWER_GRACE_MS at least. */
+  speechHeldMs: number;
   /** Where its latest result ends on the caller's clock. */
   lastResultEndMs: number | undefined;
   /** Its latest result was a partial: the final is on its way, and waits on the audio after it. */
@@ -118,6 +128,12 @@ type State = "idle" | "streaming" | "waiting" | "down" | "closed";
  * covered already (dropped as a duplicate final, never replayed).
  */
 const RESULT_END_SLACK_MS = 1000;
+/**
+ * The stall watch judges only audio a stream has had this long (wall time): a backlog of audio
+ * written at once (the caller's network stalled, then caught up) cannot have been answered yet. At
+ * real time this changes nothing: what it has had that long is all but the last second.
+ */
+export const STALL_ANSWER_GRACE_MS = 1000;
 /** At most one resultIgnored event this often, however many results a misbehaving service sends. */
 const IGNORED_EVENT_INTERVAL_MS = 1000;
 
@@ -174,7 +190,21 @@ export class ResilientSttStream implements SttStream {
     if (live || this.ring.bytesWritten - stream.unsentFrom >= this.settings.quietBatchMs * BYTES_PER_MS) this.sendUnsent(stream);
     if (utteranceStartMs === undefined) return;
     stream.speechSinceResultMs += frameDurationMs(mulaw);
-    if (stream.speechSinceResultMs >= this.settings.stallSpeechMs) this.reportStall(`no result for ${this.settings.stallSpeechMs} ms of speech`);
+    if (this.speechHeldMs(stream) >= this.settings.stallSpeechMs - STALL_ANSWER_GRACE_MS) {
+      this.reportStall(`no result for ${this.settings.stallSpeechMs} ms of speech`);
+    }
+  }
+
+  /** Notes the write just made; what of the stream's unanswered utterance audio it has had for the grace period. */
+  private speechHeldMs(stream: OpenStream): number {
+    const now = this.scheduler.now();
+    const writes = stream.speechWrites;
+    writes.push({ at: now, ms: stream.speechSinceResultMs });
+    while (stream.heldFrom < writes.length && writes[stream.heldFrom]!.at <= now - STALL_ANSWER_GRACE_MS) {
+      stream.speechHeldMs = writes[stream.heldFrom++]!.ms;
+    }
+    if (stream.heldFrom > 256) (stream.speechWrites = writes.slice(stream.heldFrom)), (stream.heldFrom = 0);
+    return stream.speechHeldMs;
   }
 
   private sendUnsent(stream: OpenStream): void {
@@ -225,6 +255,9 @@ export class ResilientSttStream implements SttStream {
       replacing,
       finalSeen: false,
       speechSinceResultMs: 0,
+      speechWrites: [],
+      heldFrom: 0,
+      speechHeldMs: 0,
       lastResultEndMs: undefined,
       awaitingFinal: false,
       unsentFrom: this.ring.bytesWritten,
@@ -274,6 +307,9 @@ export class ResilientSttStream implements SttStream {
       return this.ignore(`a result ends at ${Math.round(result.endOffsetMs)} ms of a stream that received ${Math.round(receivedMs)} ms`);
     }
     stream.speechSinceResultMs = 0;
+    stream.speechWrites = [];
+    stream.heldFrom = 0;
+    stream.speechHeldMs = 0;
     if (this.episode.attempts > 0) this.handlers.onEvent({ type: "recovered", attempts: this.episode.reset() });
     const audioEndMs = result.endOffsetMs === undefined ? undefined : stream.timeline.toAudioMs(Math.min(result.endOffsetMs, receivedMs));
     if (audioEndMs !== undefined) stream.lastResultEndMs = audioEndMs;
@@ -309,7 +345,7 @@ export class ResilientSttStream implements SttStream {
     failed?.recognizer?.cancel();
     this.stats.errors++;
     const { code, retryable } = classifySttError(error);
-    const next = retryable ? this.episode.next() : undefined;
+    const next = retryable ? this.episode.next(this.scheduler.random()) : undefined;
     if (!next) {
       this.state = "down";
       this.handlers.onEvent({ type: "down", code, error: error.message, attempts: this.episode.attempts, retryable });

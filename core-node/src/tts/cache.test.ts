@@ -65,7 +65,54 @@ describe("TtsCache", () => {
   });
 });
 
+describe("pinned audio", () => {
+  it("counts against the budget but is never evicted, however much else is stored", () => {
+    const cache = new TtsCache(10);
+    cache.set("a", new Uint8Array(3));
+    cache.pin("greeting", new Uint8Array(4));
+    cache.set("b", new Uint8Array(3));
+    expect(cache.bytes).toBe(10);
+    for (let i = 0; i < 50; i++) cache.set(`other ${i}`, new Uint8Array(3));
+    expect(cache.get("greeting")).toHaveLength(4);
+    expect(cache.get("a")).toBeUndefined();
+    expect(cache.bytes).toBeLessThanOrEqual(10);
+    expect([cache.pinnedCount, cache.pinnedBytes]).toEqual([1, 4]);
+    // What cannot fit beside the pinned audio is not kept, and pushes nothing out.
+    cache.set("other 49", new Uint8Array(3));
+    cache.set("too big", new Uint8Array(7));
+    expect(cache.get("too big")).toBeUndefined();
+    expect(cache.get("other 49")).toHaveLength(3);
+  });
+
+  it("moves an entry out of the LRU order when pinned, and keeps the pin when set again", () => {
+    const cache = new TtsCache(10);
+    cache.set("a", new Uint8Array(4));
+    cache.pin("a", new Uint8Array(4));
+    expect(cache.bytes).toBe(4);
+    cache.set("a", new Uint8Array(5));
+    for (let i = 0; i < 10; i++) cache.set(`other ${i}`, new Uint8Array(5));
+    expect(cache.get("a")).toHaveLength(5);
+    expect([cache.size, cache.bytes, cache.pinnedBytes]).toEqual([2, 10, 5]);
+  });
+});
+
 describe("CachedTextToSpeech", () => {
+  it("keeps pinned phrases as cache hits after far more new texts than the cache holds", async () => {
+    const { tts, requests } = countingTts();
+    const pinnedTexts = ["שלום, הגעתם למרפאה", "סליחה, משהו השתבש", "השיחה מסתיימת"];
+    const budget = pinnedTexts.reduce((sum, text) => sum + new TextEncoder().encode(text).length, 0) + 64;
+    const cache = new TtsCache(budget);
+    const speech = new CachedTextToSpeech(tts, cache, voice);
+    await Promise.all(pinnedTexts.map((text) => speech.pin(text)));
+    // Many unique answers: together several times the cache's size.
+    for (let i = 0; i < 40; i++) expect((await speech.synthesize(`תשובה חדשה מספר ${i}`)).cacheHit).toBe(false);
+    expect(cache.bytes).toBeLessThanOrEqual(budget);
+    expect((await speech.synthesize("תשובה חדשה מספר 0")).cacheHit).toBe(false); // the early answers went
+    const before = requests.length;
+    for (const text of pinnedTexts) expect(await speech.synthesize(text)).toEqual({ audio: new TextEncoder().encode(text), cacheHit: true });
+    expect(requests).toHaveLength(before);
+  });
+
   it("serves a repeated phrase from the cache and shares concurrent requests", async () => {
     const { tts, requests } = countingTts();
     const speech = new CachedTextToSpeech(tts, new TtsCache(1024), voice);

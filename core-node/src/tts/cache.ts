@@ -1,6 +1,8 @@
 // The process-wide TTS cache. Keys hash exactly the request sent to the API, so audio warmed at
 // start is found by any turn that sends the same request, and a change of voice, format or text
-// can never return stale audio. Bounded by bytes, least recently used out first.
+// can never return stale audio. Bounded by bytes, least recently used out first; except what warmup
+// pinned (the greeting, the farewell, the fixed phrases: what the core says when something failed),
+// which counts against the bytes but is never evicted, whatever callers ask to have synthesized.
 import { createHash } from "node:crypto";
 import { synthesisRequest, type SynthesisRequest, type TextToSpeech, type VoiceSelection } from "./types.js";
 
@@ -23,19 +25,34 @@ function canonicalJson(value: unknown): string {
 export class TtsCache {
   // A Map iterates in insertion order; re-inserting on use keeps the least recently used first.
   private readonly entries = new Map<string, Uint8Array>();
+  /** Never evicted; outside the LRU order. */
+  private readonly pinned = new Map<string, Uint8Array>();
   private totalBytes = 0;
+  private pinnedTotal = 0;
 
   constructor(readonly maxBytes: number) {}
 
+  /** Bytes held, pinned included. */
   get bytes(): number {
     return this.totalBytes;
   }
 
   get size(): number {
-    return this.entries.size;
+    return this.entries.size + this.pinned.size;
+  }
+
+  /** Entries pinned, and their bytes. */
+  get pinnedCount(): number {
+    return this.pinned.size;
+  }
+
+  get pinnedBytes(): number {
+    return this.pinnedTotal;
   }
 
   get(key: string): Uint8Array | undefined {
+    const pinned = this.pinned.get(key);
+    if (pinned) return pinned;
     const audio = this.entries.get(key);
     if (audio) {
       this.entries.delete(key);
@@ -44,15 +61,45 @@ export class TtsCache {
     return audio;
   }
 
+  /** Stores `audio` as the most recently used; a pinned key keeps its pin (and takes the new audio). */
   set(key: string, audio: Uint8Array): void {
-    if (audio.length > this.maxBytes) return;
-    const old = this.entries.get(key);
-    if (old) {
-      this.totalBytes -= old.length;
-      this.entries.delete(key);
-    }
+    if (this.pinned.has(key)) return this.pin(key, audio);
+    // What cannot fit beside the pinned audio is not kept (it would only push out everything else).
+    if (audio.length > this.maxBytes - this.pinnedTotal) return;
+    this.remove(key);
     this.entries.set(key, audio);
     this.totalBytes += audio.length;
+    this.evict();
+  }
+
+  /**
+   * Keeps `audio` under `key` for good: counted in `bytes`, never evicted. Least recently used
+   * entries make room for it; pinned audio alone may exceed maxBytes (then nothing else stays).
+   */
+  pin(key: string, audio: Uint8Array): void {
+    this.remove(key);
+    this.pinned.set(key, audio);
+    this.pinnedTotal += audio.length;
+    this.totalBytes += audio.length;
+    this.evict();
+  }
+
+  private remove(key: string): void {
+    const pinned = this.pinned.get(key);
+    if (pinned) {
+      this.pinned.delete(key);
+      this.pinnedTotal -= pinned.length;
+      this.totalBytes -= pinned.length;
+    }
+    const old = this.entries.get(key);
+    if (old) {
+      this.entries.delete(key);
+      this.totalBytes -= old.length;
+    }
+  }
+
+  /** Least recently used first, until the bytes fit (or only pinned audio is left). */
+  private evict(): void {
     for (const [oldest, oldAudio] of this.entries) {
       if (this.totalBytes <= this.maxBytes) break;
       this.entries.delete(oldest);
@@ -93,6 +140,16 @@ export class CachedTextToSpeech {
     private readonly cache: TtsCache,
     private readonly voice: VoiceSelection,
   ) {}
+
+  /**
+   * Synthesizes `text` (or finds it) and pins its audio in the cache: never evicted. For what the
+   * core must always be able to say at once (warmup's phrases).
+   */
+  async pin(text: string, deadlineMs?: number): Promise<Synthesized> {
+    const synthesized = await this.synthesize(text, undefined, deadlineMs);
+    this.cache.pin(cacheKey(synthesisRequest(text, this.voice)), synthesized.audio);
+    return synthesized;
+  }
 
   /** `deadlineMs`: see TextToSpeech.synthesize (a request already in flight keeps its own). */
   async synthesize(text: string, signal?: AbortSignal, deadlineMs?: number): Promise<Synthesized> {

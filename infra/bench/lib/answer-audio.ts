@@ -21,7 +21,7 @@ export function answerPhrases(lines: string[], language: string): Record<string,
 
 /** A sentence's audio as the core speaks it (GET /phrase: through its TTS cache, so no synthesis once cached). */
 export async function phraseAudio(coreUrl: string, secret: string, text: string): Promise<Uint8Array> {
-  const token = await signCoreToken(secret, "warmup", Date.now());
+  const token = await signCoreToken(secret, "phrase", "warmup", Date.now());
   const response = await fetch(`${coreUrl}${PHRASE_PATH}?text=${encodeURIComponent(text)}`, { headers: { Authorization: `Bearer ${token}` } });
   if (!response.ok) throw new Error(`core ${PHRASE_PATH} answered ${response.status} for "${text}"`);
   return new Uint8Array(await response.arrayBuffer());

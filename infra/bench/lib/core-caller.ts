@@ -208,7 +208,7 @@ export class CoreCallers {
 
   /** Opens a call (resolves once its socket is open and `start` is sent); its frames go out from the next tick. */
   async add(options: CoreCallOptions): Promise<void> {
-    const token = await signCoreToken(options.secret, options.callSid, Date.now());
+    const token = await signCoreToken(options.secret, "call", options.callSid, Date.now());
     const socket = new WebSocket(`${options.coreWsUrl}/call`, { headers: { Authorization: `Bearer ${token}` }, perMessageDeflate: false });
     await new Promise<void>((resolve, reject) => socket.once("open", () => resolve()).once("error", reject));
     const call = new CoreCall(socket, options, this.stats, performance.now());

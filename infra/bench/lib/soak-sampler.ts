@@ -1,5 +1,6 @@
 // One soak sample every few seconds: the core's and workerd's memory, descriptors and CPU since the
 // previous sample, the machine's CPU, the calls up on both sides, and the core's event-loop lag.
+import { coreHealth } from "../../local/core-process.js";
 import type { LagProbe } from "./lag-probe.js";
 import { processFigures, type ProcessFigures } from "./process-figures.js";
 import { machineCpuMs } from "./proc.js";
@@ -9,8 +10,9 @@ import { distribution } from "../../stats/distribution.js";
 export interface SampledProcesses {
   corePids: number[];
   edgePids: number[];
-  /** The core's base URL: GET /health says how many calls it holds. */
+  /** The core's base URL: GET /health says how many calls it holds (to a health token signed with `coreSecret`). */
   coreUrl: string;
+  coreSecret: string;
   probe: LagProbe;
   /** The idle /health round trip, subtracted from every probe's. */
   idleRoundTripMs: number;
@@ -32,12 +34,12 @@ export class SoakSampler {
 
   /** Takes a sample; `callsUp` is the simulator's count of calls in progress. */
   async take(callsUp: number): Promise<SoakSample> {
-    const { corePids, edgePids, coreUrl, probe, idleRoundTripMs } = this.processes;
+    const { corePids, edgePids, coreUrl, coreSecret, probe, idleRoundTripMs } = this.processes;
     const at = performance.now();
     const core = processFigures(corePids);
     const edge = processFigures(edgePids);
     const machine = machineCpuMs();
-    const health = (await (await fetch(`${coreUrl}/health`)).json()) as { active_calls: number };
+    const health = (await coreHealth(coreUrl, coreSecret)) as { status: string; active_calls: number };
     const lag = (await probe.take()).map((trip) => Math.max(0, trip - idleRoundTripMs));
     // Whole seconds: a sample due at 120 s that a busy event loop took at 120.2 s still closes the 120 s window.
     const t = Math.round((at - this.startedAt) / 1000);

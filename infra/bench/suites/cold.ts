@@ -27,7 +27,8 @@ import { freePort } from "../../local/edge.js";
 import { answerFor } from "../../local/emulators/chat-answers.js";
 import { LOCAL_SECRETS, startStack, type Stack } from "../../local/stack.js";
 import { runCall } from "../../sim/call.js";
-import { connectedMessage, startMessage, stopMessage, type StreamIds } from "../../twilio/media-stream-frames.js";
+import { connectedMessage, stopMessage, type StreamIds } from "../../twilio/media-stream-frames.js";
+import { signedStart, streamIds } from "../../twilio/stream-start.js";
 import { distribution, type Distribution } from "../../stats/distribution.js";
 
 const REPO_ROOT = fileURLToPath(new URL("../../../", import.meta.url));
@@ -198,7 +199,8 @@ async function greetingFirstFrameMs(edgeUrl: string, n: number): Promise<number>
   const signature = await twilioSignature(LOCAL_SECRETS.TWILIO_AUTH_TOKEN, streamUrl, {});
   const socket = new WebSocket(streamUrl, { headers: { "x-twilio-signature": signature } });
   await new Promise((resolve, reject) => socket.once("open", resolve).once("error", reject));
-  const ids: StreamIds = { accountSid: "ACcold", callSid: `CAcold${n}`, streamSid: `MZcold${n}` };
+  const ids: StreamIds = streamIds(n, 0xc01d);
+  const start = await signedStart(ids, LOCAL_SECRETS.STREAM_TOKEN_SECRET);
   const firstFrame = new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error("no greeting frame within 5 s")), 5000);
     socket.on("message", (data) => {
@@ -208,7 +210,7 @@ async function greetingFirstFrameMs(edgeUrl: string, n: number): Promise<number>
   });
   socket.send(JSON.stringify(connectedMessage()));
   const sentAt = performance.now();
-  socket.send(JSON.stringify(startMessage(1, ids, { callSid: ids.callSid })));
+  socket.send(JSON.stringify(start));
   try {
     return (await firstFrame) - sentAt;
   } finally {

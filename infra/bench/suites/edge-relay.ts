@@ -11,7 +11,8 @@ import { Miniflare } from "miniflare";
 import { WebSocket, WebSocketServer } from "ws";
 import { readWranglerConfig, startEdge } from "../../local/edge.js";
 import { LOCAL_SECRETS } from "../../local/stack.js";
-import { connectedMessage, mediaMessage, startMessage, type StreamIds } from "../../twilio/media-stream-frames.js";
+import { connectedMessage, mediaMessage, type StreamIds } from "../../twilio/media-stream-frames.js";
+import { signedStart, streamIds } from "../../twilio/stream-start.js";
 import { descendantPids, pinProcess, processCpuMs, processCpus, workerdCpuMs } from "../lib/proc.js";
 import { distribution, type Distribution } from "../../stats/distribution.js";
 
@@ -184,7 +185,8 @@ class RelayLoad {
     const socket = new WebSocket(this.streamUrl, { headers: { "x-twilio-signature": this.signature }, perMessageDeflate: false });
     await new Promise((resolve, reject) => socket.once("open", resolve).once("error", reject));
     const n = this.calls.length;
-    const ids: StreamIds = { accountSid: "AC0", callSid: `CAbench${n}`, streamSid: `MZbench${n}` };
+    const ids: StreamIds = streamIds(n, 0xbe1c);
+    const start = await signedStart(ids, LOCAL_SECRETS.STREAM_TOKEN_SECRET);
     let startedAt: number | undefined;
     socket.on("message", (data) => {
       const at = performance.now();
@@ -196,7 +198,7 @@ class RelayLoad {
     });
     socket.send(JSON.stringify(connectedMessage()));
     startedAt = performance.now();
-    socket.send(JSON.stringify(startMessage(1, ids, {})));
+    socket.send(JSON.stringify(start));
     this.calls.push({ socket, ids, sequence: 1 });
   }
 

@@ -178,7 +178,7 @@ async function soak(stack: Stack, minutes: number, slots: number, edgeTrouble: s
       }
     };
 
-    const sampler = new SoakSampler({ corePids, edgePids, coreUrl: stack.core.url, probe, idleRoundTripMs: idleRoundTrip }, startedAt);
+    const sampler = new SoakSampler({ corePids, edgePids, coreUrl: stack.core.url, coreSecret: LOCAL_SECRETS.CORE_SHARED_SECRET, probe, idleRoundTripMs: idleRoundTrip }, startedAt);
     const takeSample = async () => {
       const sample = await sampler.take(callsUp);
       console.error(
