@@ -33,6 +33,11 @@ const CLAIMS: Claim[] = [
   { pattern: /^infra\/go-no-go\/.+\.(json|ya?ml)$/, checkedBy: "GO/NO-GO fixtures and thresholds, by the go-no-go tests", tests: ["infra/go-no-go/"] },
   { pattern: /^infra\/caller-scripts\/[^/]+\.json$/, checkedBy: "caller scripts, by the simulator's checkCallerScript (here)", tests: [] },
   { pattern: /^infra\/package\.json$/, checkedBy: "npm (the infra workspace's manifest)", tests: [] },
+  {
+    pattern: /^infra\/local\/agent\.[a-z-]+\.json$/,
+    checkedBy: "the local agent file, by the core's own agent-file validation, against the booking service's tools",
+    tests: ["infra/booking/agent-file.test.ts"],
+  },
 ];
 
 function configFiles(dir: string): string[] {

@@ -18,6 +18,8 @@ import type { SpeechToText, Transcriber } from "./stt/types.js";
 import { CachedTextToSpeech, TtsCache, cacheKey } from "./tts/cache.js";
 import { createGoogleTextToSpeech } from "./tts/google.js";
 import { synthesisRequest } from "./tts/types.js";
+import { createHttpToolCaller } from "./tools/http-caller.js";
+import type { ToolCaller } from "./tools/types.js";
 
 /** Constructions since the process started; each stays at 1 however many calls are served. */
 export const constructions = {
@@ -72,6 +74,8 @@ export interface App {
   llm: ChatModel;
   /** Whole-utterance transcription, the fallback when streaming recognition is down. */
   transcriber: Transcriber;
+  /** Runs the agent file's tools over signed HTTPS requests (absent: no agent file, or no tools in it). */
+  tools?: ToolCaller;
   vad: VadFactory;
   /** The process-wide construction counters (see `constructions`). */
   constructions: Readonly<typeof constructions>;
@@ -174,6 +178,7 @@ export async function buildApp(config: Config, log: Logger): Promise<App> {
         }),
       }
     : withoutOpenAiKey();
+  const tools = config.agent?.tools.length && config.TOOL_SIGNING_SECRET ? createHttpToolCaller({ secret: config.TOOL_SIGNING_SECRET }) : undefined;
   let lastWarmup: WarmupReport | undefined;
 
   async function checkCredentials(): Promise<void> {
@@ -203,6 +208,7 @@ export async function buildApp(config: Config, log: Logger): Promise<App> {
     ttsCached: (text) => ttsCache.get(cacheKey(synthesisRequest(text, voice))) !== undefined,
     llm,
     transcriber,
+    tools,
     vad,
     constructions,
     startedAt: Date.now(),

@@ -11,9 +11,11 @@ import {
   DEFAULT_GREETING_TEXT,
   DEFAULT_SYSTEM_PROMPT,
   SETTING_NAMES,
+  configSecrets,
   loadConfig,
   resolveGoogleCredentials,
 } from "./config.js";
+import { secretRedactor } from "./metrics/redact.js";
 
 const required = { OPENAI_API_KEY: "sk-test", CORE_SHARED_SECRET: "0123456789abcdef" };
 
@@ -60,7 +62,8 @@ describe("loadConfig", () => {
       LLM_MAX_REQUESTS_PER_CALL: 600,
       TTS_MAX_CHARS_PER_CALL: 60_000,
       PHRASE_MAX_UNCACHED_PER_MIN: 10,
-      SYSTEM_PROMPT: expect.stringContaining("language the caller speaks"),
+      TOOL_FILLER_MS: 700,
+      TOOL_MAX_ROUNDS: 3,
       systemPrompt: DEFAULT_SYSTEM_PROMPT,
       FIXED_PHRASES: DEFAULT_FIXED_PHRASES,
       DEBUG: false,
@@ -158,6 +161,104 @@ describe("loadConfig", () => {
     writeFileSync(empty, "  \n");
     expect(() => loadConfig({ ...required, AGENT_PROMPT_FILE: empty })).toThrow(/AGENT_PROMPT_FILE: .* is empty/);
     expect(() => loadConfig({ ...required, AGENT_PROMPT_FILE: missing, PORT: "x" })).toThrow(/PORT: .*AGENT_PROMPT_FILE|AGENT_PROMPT_FILE: .*PORT/);
+  });
+});
+
+describe("the agent file (AGENT_FILE) and tools", () => {
+  const dir = mkdtempSync(join(tmpdir(), "agent-config-"));
+  const tool = {
+    name: "find_slots",
+    description: "Free appointment slots on a day",
+    parameters: { type: "object", properties: { date: { type: "string" } }, required: [] },
+    endpoint: "http://127.0.0.1:8091/tools/find_slots",
+    sideEffects: false,
+    timeoutMs: 3000,
+  };
+  const agent = { prompt: "You are the receptionist of a dental clinic.\n", facts: "  Open Sunday to Thursday, 8-18.  ", tools: [tool] };
+  const write = (name: string, content: unknown) => {
+    const path = join(dir, name);
+    writeFileSync(path, JSON.stringify(content));
+    return path;
+  };
+  const withTools = write("agent.json", agent);
+  const SIGNING = "tool-signing-secret-0123";
+  const messageOf = (env: Record<string, string>) => {
+    try {
+      loadConfig(env);
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigError);
+      expect((error as Error).message).not.toContain("\n");
+      return (error as Error).message;
+    }
+    throw new Error("expected a ConfigError");
+  };
+
+  it("exposes the agent file, and its prompt and facts as the system prompt", () => {
+    const config = loadConfig({ ...required, AGENT_FILE: withTools, TOOL_SIGNING_SECRET: SIGNING });
+    expect(config.AGENT_FILE).toBe(withTools);
+    expect(config.agent).toEqual(agent);
+    expect(config.systemPrompt).toBe("You are the receptionist of a dental clinic.\n\nOpen Sunday to Thursday, 8-18.");
+    expect(config.TOOL_SIGNING_SECRET).toBe(SIGNING);
+    const noFacts = write("no-facts.json", { prompt: "Answer questions.", tools: [] });
+    expect(loadConfig({ ...required, AGENT_FILE: noFacts }).systemPrompt).toBe("Answer questions.");
+  });
+
+  it("needs TOOL_SIGNING_SECRET (16+, not the core's secret) only when the file has tools", () => {
+    expect(messageOf({ ...required, AGENT_FILE: withTools })).toBe(`invalid configuration: TOOL_SIGNING_SECRET: required (16+ characters) because ${withTools} has tools`);
+    expect(messageOf({ ...required, AGENT_FILE: withTools, TOOL_SIGNING_SECRET: "short" })).toBe("invalid configuration: TOOL_SIGNING_SECRET: must be at least 16 characters");
+    expect(messageOf({ ...required, AGENT_FILE: withTools, TOOL_SIGNING_SECRET: required.CORE_SHARED_SECRET })).toMatch(
+      /^invalid configuration: TOOL_SIGNING_SECRET: must differ from CORE_SHARED_SECRET/,
+    );
+    const toolless = write("toolless.json", { prompt: "Answer questions." });
+    expect(loadConfig({ ...required, AGENT_FILE: toolless }).agent).toEqual({ prompt: "Answer questions.", tools: [] });
+  });
+
+  it("refuses a bad agent file with the one line naming the field", () => {
+    const bad = write("bad.json", { ...agent, tools: [tool, { ...tool, name: "book", endpoint: "http://booking.example.com/book" }] });
+    expect(messageOf({ ...required, AGENT_FILE: bad, TOOL_SIGNING_SECRET: SIGNING })).toBe(
+      `invalid configuration: AGENT_FILE ${bad}: tools[1].endpoint: must be https:// (http:// only to 127.0.0.1/localhost)`,
+    );
+    const missing = join(dir, "missing.json");
+    expect(messageOf({ ...required, AGENT_FILE: missing })).toBe(`invalid configuration: AGENT_FILE ${missing}: (file): cannot read: ENOENT`);
+  });
+
+  it("takes the prompt from one place: AGENT_FILE with SYSTEM_PROMPT or AGENT_PROMPT_FILE is refused", () => {
+    expect(messageOf({ ...required, AGENT_FILE: withTools, TOOL_SIGNING_SECRET: SIGNING, SYSTEM_PROMPT: "Be nice." })).toBe(
+      "invalid configuration: AGENT_FILE: choose one: AGENT_FILE (prompt, facts and tools) or SYSTEM_PROMPT, not both",
+    );
+    const promptPath = join(dir, "prompt.md");
+    writeFileSync(promptPath, "Be nice.");
+    expect(messageOf({ ...required, AGENT_FILE: withTools, TOOL_SIGNING_SECRET: SIGNING, AGENT_PROMPT_FILE: promptPath })).toBe(
+      "invalid configuration: AGENT_FILE: choose one: AGENT_FILE (prompt, facts and tools) or AGENT_PROMPT_FILE, not both",
+    );
+    expect(loadConfig({ ...required, SYSTEM_PROMPT: "Be nice." }).systemPrompt).toBe("Be nice.");
+  });
+
+  it("reads TOOL_FILLER_MS and TOOL_MAX_ROUNDS, and refuses what cannot work", () => {
+    expect(loadConfig({ ...required, TOOL_FILLER_MS: "0", TOOL_MAX_ROUNDS: "5" })).toMatchObject({ TOOL_FILLER_MS: 0, TOOL_MAX_ROUNDS: 5 });
+    expect(messageOf({ ...required, TOOL_FILLER_MS: "-1" })).toMatch(/^invalid configuration: TOOL_FILLER_MS: /);
+    expect(messageOf({ ...required, TOOL_MAX_ROUNDS: "0" })).toMatch(/^invalid configuration: TOOL_MAX_ROUNDS: /);
+  });
+
+  it("has the tool phrases among the fixed phrases (so warmup caches them)", () => {
+    expect(loadConfig(required).FIXED_PHRASES).toMatchObject({
+      tool_wait: "רגע, אני בודקת ביומן.",
+      tool_wait_more: "עוד רגע, אני עדיין בודקת.",
+      tool_failed: "סליחה, לא הצלחתי לבדוק את זה כרגע.",
+    });
+  });
+
+  it("keeps TOOL_SIGNING_SECRET out of every log line", () => {
+    const config = loadConfig({ ...required, AGENT_FILE: withTools, TOOL_SIGNING_SECRET: SIGNING });
+    expect(configSecrets(config)).toContain(SIGNING);
+    const redact = secretRedactor(configSecrets(config));
+    expect(redact(JSON.stringify({ message: "tool failed", error: `signed with ${SIGNING}` }))).toBe('{"message":"tool failed","error":"signed with [redacted]"}');
+  });
+
+  it("without an agent file, promises nothing the core cannot do", () => {
+    expect(DEFAULT_SYSTEM_PROMPT).not.toMatch(/you can (book|move|cancel)/i);
+    expect(DEFAULT_SYSTEM_PROMPT).not.toMatch(/offer to have the clinic call back/i);
+    expect(DEFAULT_SYSTEM_PROMPT).toContain("You cannot book, move or cancel appointments over the phone yet");
   });
 });
 

@@ -5,6 +5,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DEFAULT_FLOOD_CLOSE_AFTER_S, DEFAULT_MAX_AUDIO_BACKLOG_MS, DEFAULT_MAX_FRAMES_PER_SECOND } from "@voice/protocol";
 import { z } from "zod";
+import { loadAgentFile } from "./tools/agent-file.js";
+import type { AgentFile } from "./tools/types.js";
 
 export const DEFAULT_GREETING_TEXT = "שלום, הגעתם למרפאת השיניים. במה אפשר לעזור?";
 
@@ -15,13 +17,18 @@ export const DEFAULT_GREETING_TEXT = "שלום, הגעתם למרפאת השינ
  */
 export const DEFAULT_CALL_LIMIT_TEXT = "השיחה מסתיימת כעת. תודה שהתקשרתם, להתראות.";
 
+/**
+ * The prompt without an agent file. It promises nothing the core cannot do: with no tools it cannot
+ * book, move or cancel an appointment, take a message or arrange a call back, so it says so.
+ */
 export const DEFAULT_SYSTEM_PROMPT = [
   "You are the phone receptionist of a small dental clinic, speaking with a caller on the phone.",
   "Answer in the language the caller speaks.",
   "Your words are spoken aloud: keep answers to one to three short sentences, no lists, no markdown, no emoji.",
   "Opening hours: Sunday to Thursday 8:00-18:00, Friday 8:00-13:00.",
-  "You can book, move or cancel appointments; ask for the caller's name and a preferred time.",
-  "If you do not know something, say so briefly and offer to have the clinic call back.",
+  "Answer questions about the clinic from these facts only.",
+  "You cannot book, move or cancel appointments over the phone yet, and you cannot take messages or arrange a call back: if asked, say so plainly and briefly, and never say that it was done.",
+  "If you do not know something, say so briefly.",
   // DTMF reaches the model as a user message of this exact shape (see call/dtmf.ts).
   'When the caller presses phone keys you receive a message like "[keypad] 1 2 3 #": the keys pressed, in order, space-separated; "#" means the caller finished the entry with the pound key.',
 ].join(" ");
@@ -44,6 +51,12 @@ export const DEFAULT_FIXED_PHRASES = {
   answer_error: "סליחה, משהו השתבש אצלי. אפשר לחזור על השאלה?",
   /** Spoken when neither the recognizer nor the fallback transcription understood the caller. */
   stt_failed: "סליחה, לא הצלחתי לשמוע. אפשר לומר את זה שוב?",
+  /** Said while a tool call runs past TOOL_FILLER_MS, so the caller does not wait in silence. */
+  tool_wait: "רגע, אני בודקת ביומן.",
+  /** Said if the tool call is still running a while after tool_wait. */
+  tool_wait_more: "עוד רגע, אני עדיין בודקת.",
+  /** Said when a tool call failed and nothing else can be said about it. */
+  tool_failed: "סליחה, לא הצלחתי לבדוק את זה כרגע.",
 } as const;
 
 export type FixedPhrases = typeof DEFAULT_FIXED_PHRASES & Record<string, string>;
@@ -110,6 +123,22 @@ const promptFile = z
     return { path, text: text.trim() };
   });
 
+/** The agent file (prompt, facts, tools), read and validated once at start; a bad one is one line naming the field. */
+const agentFile = z
+  .string()
+  .min(1)
+  .transform((path, ctx): { path: string; agent: AgentFile } => {
+    const loaded = loadAgentFile(path);
+    if (loaded instanceof Error) {
+      // The line names the setting itself ("AGENT_FILE <path>: <field>: <problem>"): not prefixed again.
+      ctx.addIssue({ code: "custom", message: loaded.message, params: { named: true } });
+      return z.NEVER;
+    }
+    return { path, agent: loaded };
+  });
+
+const secret = z.string().min(16, "must be at least 16 characters");
+
 const settingsSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   /** Address to listen on: every interface on Cloud Run; loopback where the core runs beside its callers (npm start, tests). */
@@ -160,18 +189,27 @@ const settingsSchema = z.object({
   GREETING_TEXT: z.string().min(1).default(DEFAULT_GREETING_TEXT),
   /** Said before the core ends a call at MAX_CALL_MS or over a per-call budget; synthesized at warmup. */
   CALL_LIMIT_TEXT: z.string().min(1).default(DEFAULT_CALL_LIMIT_TEXT),
-  SYSTEM_PROMPT: z.string().min(1).default(DEFAULT_SYSTEM_PROMPT),
+  /** The LLM's instructions when neither AGENT_FILE nor AGENT_PROMPT_FILE is set (DEFAULT_SYSTEM_PROMPT when unset). */
+  SYSTEM_PROMPT: z.string().min(1).optional(),
   /** Path of the system prompt with the business facts; when set it is the prompt (SYSTEM_PROMPT is not used). */
   AGENT_PROMPT_FILE: promptFile.optional(),
+  /** Path of the agent file (JSON: prompt, facts, tools; see tools/agent-schema.ts). Replaces AGENT_PROMPT_FILE and SYSTEM_PROMPT. */
+  AGENT_FILE: agentFile.optional(),
+  /** Signs every tool request (HMAC-SHA256, tools/sign.ts); required when the agent file has tools. Shared with the tools' service only. */
+  TOOL_SIGNING_SECRET: secret.optional(),
+  /** A tool call still running after this long gets FIXED_PHRASES.tool_wait, so the caller does not wait in silence. */
+  TOOL_FILLER_MS: z.coerce.number().int().min(0).max(30_000).default(700),
+  /** Rounds of tool calls one answer may make before the model must answer in words. */
+  TOOL_MAX_ROUNDS: z.coerce.number().int().min(1).max(10).default(3),
   /** Budget of the conversation history sent to the LLM (system prompt not counted); see llm/history.ts. */
   HISTORY_MAX_TOKENS: z.coerce.number().int().min(100).default(3000),
   /** Keypad digits form a turn on "#" or after this long without another key. */
   DTMF_TIMEOUT_MS: z.coerce.number().int().min(100).default(1500),
   FIXED_PHRASES: fixedPhrases.default({ ...DEFAULT_FIXED_PHRASES }),
   /** Signs and checks the edge's per-call token (protocol/src/core-token.ts). */
-  CORE_SHARED_SECRET: z.string().min(16, "must be at least 16 characters"),
+  CORE_SHARED_SECRET: secret,
   /** During a rotation, the secret being replaced: tokens signed with it are still accepted until it is removed. */
-  CORE_SHARED_SECRET_PREVIOUS: z.string().min(16, "must be at least 16 characters").optional(),
+  CORE_SHARED_SECRET_PREVIOUS: secret.optional(),
   // ---- limits: what one caller, or one holder of a core token, can cost -----------------------
   /** Calls one core process serves at once; one more is accepted and closed at once with 1013 (Cloud Run's containerConcurrency should equal it). */
   MAX_CALLS: z.coerce.number().int().min(1).default(100),
@@ -215,13 +253,39 @@ export const configSchema = settingsSchema
     message: "must not exceed STT_STREAM_MAX_MS",
     path: ["STT_STREAM_ROTATE_MS"],
   })
-  .transform((settings) => ({
+  .superRefine((settings, ctx) => {
+    const { AGENT_FILE: file } = settings;
+    if (!file) return;
+    for (const other of ["AGENT_PROMPT_FILE", "SYSTEM_PROMPT"] as const)
+      if (settings[other] !== undefined)
+        ctx.addIssue({ code: "custom", path: ["AGENT_FILE"], message: `choose one: AGENT_FILE (prompt, facts and tools) or ${other}, not both` });
+    if (file.agent.tools.length > 0 && settings.TOOL_SIGNING_SECRET === undefined)
+      ctx.addIssue({ code: "custom", path: ["TOOL_SIGNING_SECRET"], message: `required (16+ characters) because ${file.path} has tools` });
+    if (settings.TOOL_SIGNING_SECRET !== undefined && [settings.CORE_SHARED_SECRET, settings.CORE_SHARED_SECRET_PREVIOUS].includes(settings.TOOL_SIGNING_SECRET))
+      ctx.addIssue({ code: "custom", path: ["TOOL_SIGNING_SECRET"], message: "must differ from CORE_SHARED_SECRET (the tools' service must not be able to sign core tokens)" });
+  })
+  .transform(({ AGENT_FILE: file, ...settings }) => ({
     ...settings,
-    /** The system prompt in use: the prompt file's text, else SYSTEM_PROMPT. */
-    systemPrompt: settings.AGENT_PROMPT_FILE?.text ?? settings.SYSTEM_PROMPT,
+    /** The agent file's path, as given. */
+    AGENT_FILE: file?.path,
+    /** The agent file (AGENT_FILE): prompt, facts, tools. */
+    agent: file?.agent,
+    /** The system prompt in use: the agent file's prompt and facts, else the prompt file's text, else SYSTEM_PROMPT. */
+    systemPrompt: file ? agentPrompt(file.agent) : (settings.AGENT_PROMPT_FILE?.text ?? settings.SYSTEM_PROMPT ?? DEFAULT_SYSTEM_PROMPT),
   }));
 
+/** The agent file's system prompt: its prompt, then a blank line and the business facts when there are any. */
+export function agentPrompt(agent: Pick<AgentFile, "prompt" | "facts">): string {
+  const facts = agent.facts?.trim();
+  return facts ? `${agent.prompt.trim()}\n\n${facts}` : agent.prompt.trim();
+}
+
 export type Config = z.infer<typeof configSchema>;
+
+/** Every secret the config holds: the logger replaces each wherever it appears in a line (metrics/redact.ts). */
+export function configSecrets(config: Pick<Config, "CORE_SHARED_SECRET" | "CORE_SHARED_SECRET_PREVIOUS" | "OPENAI_API_KEY" | "TOOL_SIGNING_SECRET">): Array<string | undefined> {
+  return [config.CORE_SHARED_SECRET, config.CORE_SHARED_SECRET_PREVIOUS, config.OPENAI_API_KEY, config.TOOL_SIGNING_SECRET];
+}
 
 export class ConfigError extends Error {
   override name = "ConfigError";
@@ -233,7 +297,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ""));
   const parsed = configSchema.safeParse(present);
   if (parsed.success) return parsed.data;
-  const problems = parsed.error.issues.map((issue) => `${issue.path.join(".") || "(root)"}: ${issue.message}`);
+  const problems = parsed.error.issues.map((issue) =>
+    issue.code === "custom" && issue.params?.named === true ? issue.message : `${issue.path.join(".") || "(root)"}: ${issue.message}`,
+  );
   throw new ConfigError(`invalid configuration: ${problems.join("; ")}`);
 }
 

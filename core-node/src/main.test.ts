@@ -9,6 +9,7 @@ import WebSocket from "ws";
 import { CLOSE_CORE_MOVING, coreToEdge, signCoreToken, type CoreToEdge } from "@voice/protocol";
 import { coreHealth } from "../../infra/local/core-process.js";
 import { startEmulators, type Emulators } from "../../infra/local/emulators/index.js";
+import { DEFAULT_FIXED_PHRASES } from "./config.js";
 
 const SECRET = "process-test-secret-0123456789";
 const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
@@ -47,7 +48,7 @@ afterAll(async () => {
 
 it("starts warm, serves a call, and on SIGTERM moves it to another core and exits", async () => {
   const start = await nextLine("APP_START");
-  expect(start).toMatchObject({ severity: "INFO", host: "127.0.0.1", language: "he-IL", warmup: { ok: true, tts_cached_phrases: 5 }, status: "ok" });
+  expect(start).toMatchObject({ severity: "INFO", host: "127.0.0.1", language: "he-IL", warmup: { ok: true, tts_cached_phrases: 2 + Object.keys(DEFAULT_FIXED_PHRASES).length }, status: "ok" });
   expect(start.warmup).not.toHaveProperty("tts_warmup_error");
   const port = start.port as number;
   expect(await (await fetch(`http://127.0.0.1:${port}/health`)).json()).toEqual({ status: "ok" });

@@ -1,7 +1,7 @@
 // The core process: validate config, build the app once, warm it, listen; on SIGTERM/SIGINT drain
 // (stop accepting, move every call to another core through the edge) and exit.
 import { buildApp } from "./app.js";
-import { ConfigError, loadConfig, resolveGoogleCredentials } from "./config.js";
+import { ConfigError, configSecrets, loadConfig, resolveGoogleCredentials } from "./config.js";
 import { createLogger } from "./metrics/log.js";
 import { startServer } from "./server.js";
 
@@ -18,7 +18,7 @@ async function main(): Promise<void> {
     process.stderr.write(`${JSON.stringify({ severity: "CRITICAL", message: error.message, timestamp: new Date().toISOString() })}\n`);
     process.exit(1);
   }
-  const log = createLogger({ level: config.LOG_LEVEL, debug: config.DEBUG, secrets: [config.CORE_SHARED_SECRET, config.CORE_SHARED_SECRET_PREVIOUS, config.OPENAI_API_KEY] });
+  const log = createLogger({ level: config.LOG_LEVEL, debug: config.DEBUG, secrets: configSecrets(config) });
   const app = await buildApp(config, log);
   const warmup = config.TTS_PREWARM ? await app.warmup() : undefined;
   const server = await startServer(app, { port: config.PORT, host: config.HOST });
@@ -35,6 +35,8 @@ async function main(): Promise<void> {
       openai_base_url: config.OPENAI_BASE_URL ? withoutCredentials(config.OPENAI_BASE_URL) : "openai",
       google_credentials_path: credentialsPath,
       agent_prompt_file: config.AGENT_PROMPT_FILE?.path,
+      agent_file: config.AGENT_FILE,
+      tools: config.agent?.tools.map((tool) => tool.name),
       system_prompt_chars: config.systemPrompt.length,
       warmup,
       status: app.health().status,

@@ -144,3 +144,46 @@ describe("starting with bad credentials and unreachable services", () => {
     expect(Object.keys(report).filter((key) => key.endsWith("_error"))).toEqual(["credentials_warmup_error"]);
   });
 });
+
+describe("refusing to start on a bad agent file", () => {
+  /** Runs the core process to its exit: exit code and the lines it wrote. */
+  async function refusal(env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string[] }> {
+    const child = spawn(process.execPath, ["--import", "tsx", mainPath], {
+      cwd: repoRoot,
+      env: { ...process.env, CORE_SHARED_SECRET: SECRET, HOST: "127.0.0.1", PORT: "0", TTS_PREWARM: "false", ...env },
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => child.once("close", resolve));
+    return { code, stdout, stderr: stderr.split("\n").filter((line) => line !== "") };
+  }
+  const dir = mkdtempSync(join(tmpdir(), "startup-agent-"));
+  const tool = { name: "find_slots", description: "Free slots", parameters: { type: "object" }, endpoint: "http://127.0.0.1:8091/t", sideEffects: false, timeoutMs: 3000 };
+  const SIGNING = "tool-signing-secret-never-logged";
+
+  it("exits 1 with one CRITICAL line naming the field, before listening", async () => {
+    const path = join(dir, "agent.json");
+    writeFileSync(path, JSON.stringify({ prompt: "p", tools: [tool, { ...tool, name: "book", endpoint: "http://10.1.2.3/book" }] }));
+    const { code, stdout, stderr } = await refusal({ AGENT_FILE: path, TOOL_SIGNING_SECRET: SIGNING });
+    expect(code).toBe(1);
+    expect(stdout).toBe("");
+    expect(stderr).toHaveLength(1);
+    expect(JSON.parse(stderr[0]!)).toMatchObject({
+      severity: "CRITICAL",
+      message: `invalid configuration: AGENT_FILE ${path}: tools[1].endpoint: must be https:// (http:// only to 127.0.0.1/localhost)`,
+    });
+    expect(stderr[0]).not.toContain(SIGNING);
+  });
+
+  it("exits 1 with one line when the file has tools and TOOL_SIGNING_SECRET is not set", async () => {
+    const path = join(dir, "tools.json");
+    writeFileSync(path, JSON.stringify({ prompt: "p", tools: [tool] }));
+    const { code, stderr } = await refusal({ AGENT_FILE: path });
+    expect(code).toBe(1);
+    expect(stderr.map((line) => (JSON.parse(line) as { message: string }).message)).toEqual([
+      `invalid configuration: TOOL_SIGNING_SECRET: required (16+ characters) because ${path} has tools`,
+    ]);
+  });
+});

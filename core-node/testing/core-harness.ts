@@ -20,7 +20,7 @@ import {
 import { startEmulators, type Emulators, type EmulatorsOptions } from "../../infra/local/emulators/index.js";
 import { synthesizeSpeech } from "../../infra/speech/espeak.js";
 import { buildApp, type App } from "../src/app.js";
-import { loadConfig } from "../src/config.js";
+import { configSecrets, loadConfig } from "../src/config.js";
 import { createLogger } from "../src/metrics/log.js";
 import { LogCapture } from "./log-capture.js";
 import { startServer, type CoreServer } from "../src/server.js";
@@ -68,7 +68,7 @@ export async function startCore(
   });
   const config = loadConfig({ ...emulators.env, CORE_SHARED_SECRET: TEST_SECRET, PORT: "0", GREETING_TEXT: TEST_GREETING, ...TEST_CORE_ENV, ...options.env });
   const logs = new LogCapture();
-  const log = createLogger({ level: "info", debug: options.debug ?? false, destination: logs, secrets: [config.CORE_SHARED_SECRET, config.CORE_SHARED_SECRET_PREVIOUS, config.OPENAI_API_KEY] });
+  const log = createLogger({ level: "info", debug: options.debug ?? false, destination: logs, secrets: configSecrets(config) });
   const app = await buildApp(config, log);
   const report = await app.warmup();
   if (report.tts_warmup_error) throw new Error(`warmup failed: ${report.tts_warmup_error}`);

@@ -37,13 +37,16 @@ export const PURE_MODULES: readonly string[] = [
   "edge/src/reconnect-policy.ts",
   "edge/src/stream-claim.ts",
   "edge/src/core-frames.ts",
+  "infra/booking/decide.ts",
   // Pure computation the decisions and the shells share: values in, values out.
   "core-node/src/metrics/turn.ts",
   "core-node/src/metrics/redact.ts",
+  "core-node/src/tools/agent-schema.ts",
   "core-node/src/audio/frames.ts",
   "edge/src/vars.ts",
   "edge/src/frames.ts",
   "edge/src/signature.ts",
+  "infra/booking/slots.ts",
 ];
 
 /** Third-party packages with no I/O and no side effects on load, which pure code may use. */

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { callSid, callTurns, cloudLoggingExport, coreLog, coreStdout, simulatorOutput, simulatorSummary } from "./fixtures.js";
+import { callSid, callTurns, cloudLoggingExport, coreLog, coreStdout, simulatorOutput, simulatorSummary, toolTurnFacts } from "./fixtures.js";
 import { run, USAGE } from "./run.js";
 
 const CLI = fileURLToPath(new URL("./cli.ts", import.meta.url));
@@ -19,6 +19,19 @@ beforeAll(async () => {
     writeFile(path("logs.json"), cloudLoggingExport(healthy)),
     writeFile(path("smoke.json"), simulatorOutput([simulatorSummary(1, [1480, 1610, 1550]), simulatorSummary(2, [1520, 1700, 1490])])),
     writeFile(path("slow-io.log"), coreStdout(coreLog([callTurns(1, 3, (_t, h) => ({ ...h, io: 1800 })), callTurns(2, 3, (_t, h) => ({ ...h, io: 1800 }))]))),
+    // Turn 2 of each call booked: check_slots then book_appointment (820 ms and 1400 ms of tools in all).
+    writeFile(
+      path("booking.log"),
+      coreStdout(
+        coreLog(
+          [1, 2].map((c) =>
+            callTurns(c, 3, undefined, (turn, stages) =>
+              turn === 2 ? toolTurnFacts(stages, [{ name: "check_slots", ok: true, ms: c === 1 ? 300 : 600 }, { name: "book_appointment", ok: true, ms: c === 1 ? 520 : 800 }]) : {},
+            ),
+          ),
+        ),
+      ),
+    ),
     writeFile(path("empty.json"), "[]\n"),
     writeFile(path("no-turns.log"), coreStdout(coreLog([]))),
     writeFile(path("bad-thresholds.json"), JSON.stringify({ metrics: { STT_FINAL: { bound: 1000 } } })),
@@ -132,6 +145,23 @@ describe("go-no-go exit codes and messages", () => {
     const unusable = await runIn([path("empty.json"), "--json"]);
     expect(unusable.code).toBe(2);
     expect(JSON.parse(unusable.stdout)).toEqual({ verdict: "UNUSABLE", reason: expect.stringContaining("empty Cloud Logging export") });
+  });
+
+  it("reports tool turns apart, in the text and with the same figures in --json", async () => {
+    const text = await runIn([path("booking.log")]);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toContain("  TOTAL_LATENCY_MS           4    1245    1400    2200    2800  ok\n");
+    expect(text.stdout).toContain("\ntool turns: 2, judged on TOTAL_LATENCY_MS − TOOL_MS; TOOL_MS median 820 ms, max 1400 ms\n");
+
+    const json = await runIn([path("booking.log"), "--json"]);
+    expect(json.code).toBe(0);
+    expect(JSON.parse(json.stdout).tool_turns).toEqual({
+      n: 2,
+      tool_ms: { median: 820, max: 1400 },
+      latency: { metric: "TOTAL_LATENCY_MS - TOOL_MS", n: 2, p50: 1160, p95: 1315, target: 2200, bound: 2800, status: "ok" },
+      tool_calls: 4,
+      failed_tool_calls: 0,
+    });
   });
 
   it("shows usage: exit 2 without an input or with an unknown option, 0 for --help", async () => {

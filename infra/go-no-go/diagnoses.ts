@@ -2,6 +2,8 @@
 // - TTS ready > 1000 ms: warmup did not run or the cache key did not match;
 // - a high final with a fast first partial: the end of utterance is decided too late (EOU too loose);
 // - a high total with healthy parts: I/O, logging or network round trips.
+// The last two read the metric table, which is over plain turns: they look at plain turns only (a
+// tool turn's TOTAL holds its TOOL_MS). A cold TTS is per turn and tools do not slow it: every turn.
 import { distribution } from "../stats/distribution.js";
 import { turnEvidence, type Evidence } from "./evidence.js";
 import type { TurnSample } from "./input.js";
@@ -20,8 +22,9 @@ export interface Diagnosis {
   evidence: Evidence[];
 }
 
-export function diagnose(samples: TurnSample[], metrics: Record<MetricName, MetricSummary>, t: Thresholds): Diagnosis[] {
-  return [warmupOrCacheMismatch(samples, t), eouTooLoose(samples, metrics, t), ioOrNetwork(samples, metrics, t)].filter(
+/** `samples`: every turn; `plain`: the turns without tools, the ones `metrics` was computed over. */
+export function diagnose(samples: TurnSample[], plain: TurnSample[], metrics: Record<MetricName, MetricSummary>, t: Thresholds): Diagnosis[] {
+  return [warmupOrCacheMismatch(samples, t), eouTooLoose(plain, metrics, t), ioOrNetwork(plain, metrics, t)].filter(
     (d): d is Diagnosis => d !== undefined,
   );
 }

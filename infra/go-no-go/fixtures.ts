@@ -59,14 +59,30 @@ export function turnFields(callId: string, turn: number, stages: Stages, facts: 
   };
 }
 
-/** A call's TURN lines; `stages(turn)` and `facts(turn)` change what a test is about. */
+/** A tool the answer called, as the TURN line lists it. */
+export type ToolUse = NonNullable<TurnLine["tools"]>[number];
+
+/**
+ * A turn whose answer called `tools`, one after another: TOOL_MS is their time and the TOTAL waited
+ * on it, on top of the turn's stages. Pass `TOTAL_LATENCY_MS` or `TOOL_MS` in `facts` to set them.
+ */
+export function toolTurnFacts(stages: Stages, tools: ToolUse[], facts: Partial<TurnLine> = {}): Partial<TurnLine> {
+  const toolMs = tools.reduce((sum, t) => sum + t.ms, 0);
+  const total = Math.max(stages.final, stages.eou) + stages.llmFirstToken + stages.firstSentence + stages.ttsReady + stages.io + toolMs;
+  return { TOTAL_LATENCY_MS: total, TOOL_MS: toolMs, tools, tool_filler: false, ...facts };
+}
+
+/** A call's TURN lines; `stages(turn)` and `facts(turn, stages)` change what a test is about. */
 export function callTurns(
   call: number,
   turns: number,
   stages: (turn: number, healthy: Stages) => Stages = (_turn, healthy) => healthy,
-  facts: (turn: number) => Partial<TurnLine> = () => ({}),
+  facts: (turn: number, stages: Stages) => Partial<TurnLine> = () => ({}),
 ): Array<Omit<TurnLine, "message">> {
-  return Array.from({ length: turns }, (_, i) => turnFields(callSid(call), i + 1, stages(i + 1, healthyStages(call, i + 1)), facts(i + 1)));
+  return Array.from({ length: turns }, (_, i) => {
+    const turnStages = stages(i + 1, healthyStages(call, i + 1));
+    return turnFields(callSid(call), i + 1, turnStages, facts(i + 1, turnStages));
+  });
 }
 
 /** A Twilio-looking call SID, stable per call number. */

@@ -3,6 +3,7 @@
 import type { DiagnosisKind } from "./diagnoses.js";
 import type { Evidence, Finding, Value } from "./evidence.js";
 import type { MetricSummary } from "./stats.js";
+import { toolTurnsLine, type ToolTurns } from "./tool-turns.js";
 import type { GoNoGo } from "./verdict.js";
 import { plural } from "./words.js";
 
@@ -24,7 +25,9 @@ export function formatResult(r: GoNoGo): string {
     if (input.malformed) parts.push(`${input.malformed} malformed`);
     out.push(`  ${input.name}: ${kind}, ${parts.join(", ")}`);
   }
-  out.push(...metricTable(r.metrics));
+  out.push(...metricTable(r.metrics, r.tool_turns));
+  const tools = toolTurnsLine(r.tool_turns);
+  if (tools) out.push(tools);
   const c = r.counts;
   out.push(
     `counts: retries ${c.retries}, fallbacks ${c.fallbacks}, fallback transcriptions ${c.stt_fallback_turns}, tts failures ${c.tts_failures}, ` +
@@ -54,12 +57,15 @@ function evidenceLine(r: GoNoGo): string {
   return `${plural(r.calls.length, "call")}, ${plural(r.turns, "turn")} with TURN lines${simulated}`;
 }
 
-function metricTable(metrics: MetricSummary[]): string[] {
+/** The plain turns' metrics, then (with tool turns) the tool turns' TOTAL − TOOL_MS in the same columns. */
+function metricTable(metrics: MetricSummary[], tools: ToolTurns): string[] {
   const cell = (v: number | null | undefined) => (v === null || v === undefined ? "-" : String(v));
   const row = (cells: string[]) => `  ${cells[0]!.padEnd(20)} ${cells.slice(1, 6).map((c) => c.padStart(7)).join(" ")}  ${cells[6]}`;
+  const summaryRow = (name: string, m: Omit<MetricSummary, "metric">) => row([name, String(m.n), cell(m.p50), cell(m.p95), cell(m.target), cell(m.bound), m.status]);
   return [
     row(["metric (ms)", "n", "p50", "p95", "target", "bound", "status"]),
-    ...metrics.map((m) => row([m.metric, String(m.n), cell(m.p50), cell(m.p95), cell(m.target), cell(m.bound), m.status])),
+    ...metrics.map((m) => summaryRow(m.metric, m)),
+    ...(tools.n ? [summaryRow("TOTAL − TOOL_MS", tools.latency)] : []),
   ];
 }
 

@@ -30,6 +30,7 @@ export const USAGE = `usage: npm run go-no-go -- FILE|- [FILE|- ...] [--threshol
   --json              print the whole result as one JSON object
 defaults (p95 target/bound, ms): ${defaults};
   ${reportedOnly} reported only;
+  a turn whose answer called tools is judged apart, on TOTAL_LATENCY_MS − TOOL_MS against TOTAL_LATENCY_MS's limits;
   min_calls ${DEFAULT_THRESHOLDS.min_calls}, tts_cold_ms ${DEFAULT_THRESHOLDS.tts_cold_ms}, unaccounted_ms ${DEFAULT_THRESHOLDS.unaccounted_ms}, max_fallbacks ${DEFAULT_THRESHOLDS.max_fallbacks}
 exit: 0 GO, 1 NO-GO, 2 unusable input (no TURN lines, too few calls, empty export, unreadable file, bad thresholds)`;
 

@@ -13,7 +13,7 @@ const B = callSid(2);
 /** Two smoke calls of three turns each, as the deploy pipeline sees them: the export and the simulator's output. */
 function smokeCalls(
   stages: (turn: number, healthy: Stages) => Stages = (_t, healthy) => healthy,
-  facts: (turn: number) => Partial<TurnLine> = () => ({}),
+  facts: (turn: number, stages: Stages) => Partial<TurnLine> = () => ({}),
   simulated: CallSummary[] = [simulatorSummary(1, [1480, 1610, 1550]), simulatorSummary(2, [1520, 1700, 1490])],
 ): Record<string, string> {
   return {

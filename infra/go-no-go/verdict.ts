@@ -2,6 +2,8 @@
 // (diagnoses.ts) holds, too many fixed phrases were spoken, or a simulated call failed (errors, or a
 // line that wanted an answer got none). Too little evidence is no verdict at all: a GO needs TURN
 // lines from `min_calls` calls; a failed simulated call is NO-GO whatever else is missing.
+// Turns whose answer called tools are judged apart (tool-turns.ts): the metric table, its p95s and
+// the diagnoses built on them are over plain turns only; fixed phrases and cold TTS over every turn.
 import { TURN_METRICS } from "@voice/protocol";
 import { diagnose, type Diagnosis } from "./diagnoses.js";
 import type { Finding } from "./evidence.js";
@@ -9,6 +11,7 @@ import { fallbackFailures, inputWarnings, malformedNote, metricFailures, metricW
 import type { InputKind, Malformed, ParsedInput, SimulatedCall, TurnSample } from "./input.js";
 import { callerMeasurements, summarize, turnMeasurements, type Measurement, type MetricSummary } from "./stats.js";
 import { METRICS, type MetricName, type Thresholds } from "./thresholds.js";
+import { splitTurns, summarizeToolTurns, toolTurnFailures, toolTurnWarnings, type ToolTurns } from "./tool-turns.js";
 import { plural } from "./words.js";
 
 export interface InputSummary {
@@ -34,9 +37,13 @@ export interface GoNoGo {
   verdict: "GO" | "NO-GO";
   /** Calls with TURN lines, in the order first seen. */
   calls: string[];
+  /** Every turn with a TURN line, tool turns included. */
   turns: number;
   simulated_calls: string[];
+  /** Over plain turns (no tools); CALLER_LATENCY_MS over every answered simulator line. */
   metrics: MetricSummary[];
+  /** Turns whose answer called tools, judged on TOTAL_LATENCY_MS − TOOL_MS. */
+  tool_turns: ToolTurns;
   counts: Counts;
   failures: Finding[];
   diagnoses: Diagnosis[];
@@ -56,12 +63,19 @@ export function evaluate(inputs: ParsedInput[], t: Thresholds): Evaluation {
   const malformed = inputs.flatMap((i) => i.malformed);
   const calls = [...new Set(samples.map((s) => s.line.call_id))];
 
-  const measurements = measure(samples, simulated);
+  const { plain, tool } = splitTurns(samples);
+  const measurements = measure(plain, simulated);
   const metrics = Object.fromEntries(METRICS.map((m) => [m, summarize(m, measurements[m], t.metrics[m])])) as Record<MetricName, MetricSummary>;
+  const toolTurns = summarizeToolTurns(tool, t);
   const simulatorFailed = simulatorFailures(simulated);
-  const failures = [...simulatorFailed, ...metricFailures(metrics, measurements), ...fallbackFailures(samples, t)];
-  const diagnoses = diagnose(samples, metrics, t);
-  const warnings = [...metricWarnings(metrics, measurements), ...turnWarnings(samples), ...inputWarnings(inputs, simulated, calls, malformed, duplicates)];
+  const failures = [...simulatorFailed, ...metricFailures(metrics, measurements), ...toolTurnFailures(toolTurns, tool), ...fallbackFailures(samples, t)];
+  const diagnoses = diagnose(samples, plain, metrics, t);
+  const warnings = [
+    ...metricWarnings(metrics, measurements),
+    ...toolTurnWarnings(toolTurns, tool),
+    ...turnWarnings(samples),
+    ...inputWarnings(inputs, simulated, calls, malformed, duplicates),
+  ];
 
   const shortOfEvidence = evidenceProblem(inputs, calls, t);
   if (shortOfEvidence) {
@@ -78,6 +92,7 @@ export function evaluate(inputs: ParsedInput[], t: Thresholds): Evaluation {
       turns: samples.length,
       simulated_calls: simulated.map((c) => c.summary.call_sid),
       metrics: METRICS.map((m) => metrics[m]),
+      tool_turns: toolTurns,
       counts: counts(samples),
       failures,
       diagnoses,

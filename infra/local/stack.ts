@@ -1,5 +1,7 @@
 // The whole system on loopback: emulators (in this process), the core (its own Node process) and
 // the edge (workerd). Used by `npm start` and by the end-to-end tests, so both run the same stack.
+import { startLocalBooking, type LocalBookingOptions } from "./booking.js";
+import type { BookingService } from "../booking/service.js";
 import { startCore, type CoreLogLine, type CoreProcess, type StartCoreOptions } from "./core-process.js";
 import { readWranglerConfig, startEdge, type EdgeLogLine, type RunningEdge } from "./edge.js";
 import { startEmulators, type Emulators, type EmulatorsOptions } from "./emulators/index.js";
@@ -10,6 +12,8 @@ export const LOCAL_SECRETS = {
   CORE_SHARED_SECRET: "local-core-shared-secret",
   DEPLOY_TOKEN: "local-deploy-token",
   STREAM_TOKEN_SECRET: "local-stream-token-secret",
+  /** Shared by the core and the booking service (infra/booking/); never the edge's. */
+  TOOL_SIGNING_SECRET: "local-tool-signing-secret",
 } as const;
 
 export interface StackOptions {
@@ -22,6 +26,11 @@ export interface StackOptions {
   edgePort?: number;
   onCoreLine?: (line: CoreLogLine) => void;
   onEdgeLine?: (line: EdgeLogLine) => void;
+  /**
+   * The reference booking service, and the core given the local agent file (its tools) and
+   * TOOL_SIGNING_SECRET. Off by default: a stack that does not need tools does not pay for it.
+   */
+  booking?: boolean | LocalBookingOptions;
 }
 
 export interface Stack {
@@ -35,6 +44,8 @@ export interface Stack {
    */
   restartCore(): Promise<CoreProcess>;
   edge: RunningEdge;
+  /** The booking service, when options.booking asked for it (`GET ${url}/appointments` lists the bookings). */
+  booking?: BookingService;
   /** What the edge's /health/warmup answered after start (greeting put in KV, core warmed). */
   warmup: Record<string, unknown>;
   stop(): Promise<void>;
@@ -52,7 +63,10 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     // computes for the greeting audio is the key the edge looks up.
     const { vars } = await readWranglerConfig();
     const shared = { GREETING_TEXT: vars.GREETING_TEXT, LANGUAGE: vars.LANGUAGE, TTS_VOICE: vars.TTS_VOICE };
-    const coreEnv = { ...emulators.env, ...definedOnly(shared), CORE_SHARED_SECRET: LOCAL_SECRETS.CORE_SHARED_SECRET, ...options.coreEnv };
+    const { TOOL_SIGNING_SECRET, ...edgeSecrets } = LOCAL_SECRETS;
+    const booking = options.booking ? await startLocalBooking(options.booking === true ? {} : options.booking, TOOL_SIGNING_SECRET) : undefined;
+    if (booking) stops.push(() => booking.stop());
+    const coreEnv = { ...emulators.env, ...definedOnly(shared), CORE_SHARED_SECRET: LOCAL_SECRETS.CORE_SHARED_SECRET, ...booking?.coreEnv, ...options.coreEnv };
     const launchCore = async (port: number | undefined) => {
       const started = await startCore({ env: coreEnv, ...options.coreProcess, ...(port !== undefined && { port }) });
       stops.push(() => started.stop());
@@ -65,7 +79,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     const core = await launchCore(options.corePort);
     const edge = await startEdge({
       coreUrl: core.url,
-      secrets: LOCAL_SECRETS,
+      secrets: edgeSecrets,
       ...(options.edgePort !== undefined && { port: options.edgePort }),
       ...(options.onEdgeLine && { onLog: options.onEdgeLine }),
     });
@@ -80,6 +94,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       emulators,
       core,
       edge,
+      ...(booking && { booking: booking.service }),
       warmup,
       stop,
       async restartCore() {

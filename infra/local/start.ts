@@ -1,9 +1,14 @@
 // `npm start`: the whole stack on loopback, on fixed ports so `npm run call` finds the edge.
 // Prints the URLs, streams the core's TURN/CALL lines and any warning, and stops everything on Ctrl-C.
+import { fileURLToPath } from "node:url";
 import { startStack, type Stack } from "./stack.js";
 import type { CoreLogLine } from "./core-process.js";
+import type { BookingLogLine } from "../booking/service.js";
+import { LOCAL_SCRIPT_REGISTRY_PORT } from "../caller-scripts/registration.js";
 
-const PORTS = { edge: 8787, core: 8080, speech: 50051, tts: 50052, openai: 8090 };
+const PORTS = { edge: 8787, core: 8080, speech: 50051, tts: 50052, openai: 8090, booking: 8091 };
+/** The bookings made through `npm start` outlive it (BOOKING_DB to put them elsewhere). */
+const BOOKING_DB = process.env.BOOKING_DB || fileURLToPath(new URL("../.build/booking/bookings.db", import.meta.url));
 
 function showCoreLine(line: CoreLogLine): void {
   const { json } = line;
@@ -11,6 +16,13 @@ function showCoreLine(line: CoreLogLine): void {
   const important = json.message === "TURN" || json.message === "CALL" || json.message === "APP_START";
   const severity = String(json.severity ?? "INFO");
   if (important || !["DEBUG", "INFO"].includes(severity)) process.stdout.write(`core: ${line.text}\n`);
+}
+
+/** Every tool call the booking service answers: what the core asked and how it went. */
+function showBookingLine(line: BookingLogLine): void {
+  if (line.path === "/appointments") return;
+  const replayed = line.replayed ? " (replayed)" : "";
+  process.stdout.write(`booking: ${line.method} ${line.path} ${line.status}${replayed} ${line.ms} ms${line.error ? ` ${line.error}` : ""}\n`);
 }
 
 let stack: Stack | undefined;
@@ -31,10 +43,12 @@ try {
       speech: { port: PORTS.speech },
       tts: { port: PORTS.tts },
       openai: { port: PORTS.openai },
+      scriptRegistry: { port: LOCAL_SCRIPT_REGISTRY_PORT },
     },
     corePort: PORTS.core,
     edgePort: PORTS.edge,
     onCoreLine: showCoreLine,
+    booking: { port: PORTS.booking, dbPath: BOOKING_DB, log: showBookingLine },
   });
   process.stdout.write(
     [
@@ -43,6 +57,8 @@ try {
       `  edge  ${stack.edge.url}   (Twilio webhook: POST ${stack.edge.url}/twilio/voice)`,
       `  core  ${stack.core.url}`,
       `  speech emulator ${stack.emulators.speech.address}, TTS emulator ${stack.emulators.tts.address}, OpenAI emulator ${stack.emulators.openai.baseURL}`,
+      `  caller-script registry ${stack.emulators.scriptRegistry.url}   (npm run call registers its caller's lines here)`,
+      `  booking service ${stack.booking?.url}   (bookings: GET ${stack.booking?.url}/appointments; database ${BOOKING_DB})`,
       `  greeting in KV: ${String(stack.warmup.greeting_key)}`,
       "",
       "place a call:  npm run call        (or: npm run call -- --json, npm run call -- --wav call.wav)",

@@ -8,6 +8,7 @@ import type { StreamIds } from "../twilio/media-stream-frames.js";
 import { CallRecorder } from "./recording.js";
 import { ErrorLog, type CallReport } from "./report.js";
 import { callerTurn, checkCallerScript, type CallerScript, type CallerTurn } from "./script.js";
+import { registerCallerLines } from "./script-registration.js";
 import { MediaStreamSession, type NetworkStall, type WaitOutcome } from "./session.js";
 import { newSid, openMediaStream, requestStreamTwiml } from "./twilio-client.js";
 import { LOCAL_ACCOUNT_SID } from "../twilio/stream-start.js";
@@ -41,6 +42,13 @@ export interface CallOptions {
    * after a stall.
    */
   stalls?: StallOption[];
+  /**
+   * The speech emulator's caller-script registry (the local stack's `emulators.scriptRegistry.url`):
+   * before the call, the script's spoken lines are registered there under the CallSid, so the
+   * emulator transcribes this call's utterances as those lines. Unset (default): nothing is
+   * registered, and the speech service hears what it hears (a real one; the emulator's default script).
+   */
+  scriptRegistry?: string;
 }
 
 export interface StallOption {
@@ -74,6 +82,10 @@ export async function runCall(options: CallOptions): Promise<CallReport> {
     const checked = checkCallerScript(options.script);
     if (!checked.ok) throw new Error(`the caller script is invalid: ${checked.reason}`);
     lines = await prepareLines(checked.script, options);
+    if (options.scriptRegistry !== undefined) {
+      const registered = await registerCallerLines(options.scriptRegistry, ids.callSid, checked.script, SETUP_TIMEOUT_MS);
+      log(`call ${ids.callSid}: ${registered} caller lines registered with the speech emulator`);
+    }
     const twiml = await requestStreamTwiml(options.url, options.authToken, webhookParams(ids, options), SETUP_TIMEOUT_MS);
     log(`call ${ids.callSid}: streaming to ${twiml.streamUrl}`);
     const socket = await openMediaStream(twiml.streamUrl, options.authToken, SETUP_TIMEOUT_MS);

@@ -1,4 +1,4 @@
-// npm run call -- [--url URL] [--auth-token T] [--account-sid AC...] [--script FILE] [--json] [--wav FILE] [--timeout MS] [--stall LINE:AFTER_MS:MS ...]
+// npm run call -- [--url URL] [--auth-token T] [--account-sid AC...] [--script FILE] [--speech-script-url URL|none] [--json] [--wav FILE] [--timeout MS] [--stall LINE:AFTER_MS:MS ...]
 // Places one simulated Twilio call against the edge and reports what the caller heard.
 // Exit code 0 when the call had no errors, 1 when it had, 2 on bad usage.
 import { writeFile } from "node:fs/promises";
@@ -8,6 +8,12 @@ import { stereoCallWav } from "./recording.js";
 import { formatReport, summarize } from "./report.js";
 import { DEFAULT_SCRIPT_PATH, loadCallerScript } from "./script.js";
 import { LOCAL_ACCOUNT_SID } from "../twilio/stream-start.js";
+import { LOCAL_SCRIPT_REGISTRY_URL } from "../caller-scripts/registration.js";
+import { registerCallerLines, type RegistrationError } from "./script-registration.js";
+import { newSid } from "./twilio-client.js";
+
+/** How long registering the caller's lines may take. */
+const REGISTRATION_TIMEOUT_MS = 5000;
 
 /** The auth token `npm start` gives the local edge. */
 const LOCAL_AUTH_TOKEN = "local-twilio-auth-token";
@@ -18,6 +24,10 @@ const USAGE = `usage: npm run call -- [options]
   --account-sid AC   the Twilio account the edge answers (default $TWILIO_ACCOUNT_SID or ${LOCAL_ACCOUNT_SID})
   --script FILE      caller script JSON {language, voice, lines} (default infra/caller-scripts/default.he.json);
                      a line is a string to say, or {text | noiseMs | dtmf, pauseMs?, interruptAfterMs?, expectAnswer?}
+  --speech-script-url URL
+                     the speech emulator's caller-script registry: the script's spoken lines are registered
+                     there for this call, so the emulator transcribes them (default for a loopback --url:
+                     ${LOCAL_SCRIPT_REGISTRY_URL}, which npm start serves; otherwise none). "none": do not register
   --json             print the report as one JSON object on the last line
   --wav FILE         write the call as a stereo WAV (caller left, agent right)
   --timeout MS       wait this long for the greeting and for each answer (default ${DEFAULT_TIMEOUT_MS})
@@ -33,6 +43,7 @@ async function main(): Promise<number> {
         "auth-token": { type: "string", default: process.env.TWILIO_AUTH_TOKEN || LOCAL_AUTH_TOKEN },
         "account-sid": { type: "string", default: process.env.TWILIO_ACCOUNT_SID || LOCAL_ACCOUNT_SID },
         script: { type: "string", default: DEFAULT_SCRIPT_PATH },
+        "speech-script-url": { type: "string" },
         json: { type: "boolean", default: false },
         wav: { type: "string" },
         timeout: { type: "string", default: String(DEFAULT_TIMEOUT_MS) },
@@ -61,12 +72,35 @@ async function main(): Promise<number> {
     return 2;
   }
 
+  const explicitRegistry = values["speech-script-url"];
+  const registry = scriptRegistryOf(explicitRegistry, values.url);
+  if (registry === null) {
+    console.error(`--speech-script-url takes an http(s) URL or "none", got "${values["speech-script-url"]}"\n${USAGE}`);
+    return 2;
+  }
+
   let script;
   try {
     script = await loadCallerScript(values.script);
   } catch (error) {
     console.error((error as Error).message);
     return 2;
+  }
+
+  // Registered here rather than by runCall, so that the default registry may be missing (an older
+  // stack, or a fake edge): then the speech service hears what it hears, and the caller is told so.
+  const callSid = newSid("CA");
+  if (registry !== undefined) {
+    try {
+      await registerCallerLines(registry, callSid, script, REGISTRATION_TIMEOUT_MS);
+    } catch (error) {
+      const failure = error as RegistrationError;
+      if (explicitRegistry !== undefined || !failure.unreachable) {
+        console.error(failure.message);
+        return 1;
+      }
+      console.error(`warning: ${failure.message}; the speech emulator will transcribe its default lines (--speech-script-url none silences this)`);
+    }
   }
 
   const report = await runCall({
@@ -76,6 +110,7 @@ async function main(): Promise<number> {
     script,
     stalls: stalls as StallOption[],
     timeoutMs,
+    callSid,
     log: values.json ? undefined : (line) => console.error(line),
   });
 
@@ -88,6 +123,17 @@ async function main(): Promise<number> {
   }
   console.log(values.json ? JSON.stringify(summarize(report)) : formatReport(report));
   return report.errors.length ? 1 : 0;
+}
+
+/**
+ * Where the caller's lines are registered: the option's URL; none for "none"; by default the local
+ * registry when the edge is on loopback (npm start), else none. Null: not a URL.
+ */
+function scriptRegistryOf(option: string | undefined, edgeUrl: string): string | undefined | null {
+  if (option === "none") return undefined;
+  if (option !== undefined) return URL.canParse(option) && /^https?:$/.test(new URL(option).protocol) ? option : null;
+  const host = URL.canParse(edgeUrl) ? new URL(edgeUrl).hostname : "";
+  return ["127.0.0.1", "localhost", "[::1]"].includes(host) ? LOCAL_SCRIPT_REGISTRY_URL : undefined;
 }
 
 /** "2:800:3000": line 2, 800 ms into it, a 3 s stall. */

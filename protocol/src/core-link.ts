@@ -25,11 +25,18 @@ export const MAX_STATE_MESSAGE_CHARS = 4000;
  * What a core needs to continue a call another core began: the turns answered so far and the
  * conversation as the caller heard it (an interrupted answer only up to what was played).
  */
+const stateToolCall = z.object({ id: z.string().min(1).max(200), name: z.string().min(1).max(64), arguments: z.string().max(MAX_STATE_MESSAGE_CHARS) });
+
+/** One message of the conversation: the caller's, the agent's (with the tools it called), or a tool's result. */
+const stateMessage = z.union([
+  z.object({ role: z.literal("user"), content: z.string().max(MAX_STATE_MESSAGE_CHARS) }),
+  z.object({ role: z.literal("assistant"), content: z.string().max(MAX_STATE_MESSAGE_CHARS), toolCalls: z.array(stateToolCall).max(8).optional() }),
+  z.object({ role: z.literal("tool"), content: z.string().max(MAX_STATE_MESSAGE_CHARS), toolCallId: z.string().min(1).max(200), name: z.string().min(1).max(64) }),
+]);
+
 export const conversationState = z.object({
   turns: z.number().int().nonnegative(),
-  history: z
-    .array(z.object({ role: z.enum(["user", "assistant"]), content: z.string().max(MAX_STATE_MESSAGE_CHARS) }))
-    .max(MAX_STATE_MESSAGES),
+  history: z.array(stateMessage).max(MAX_STATE_MESSAGES),
 });
 
 /**

@@ -85,6 +85,16 @@ export const turnLine = z.object({
    * "none" — no speculation for this turn (keypad, fallback, disabled, or no stable partial in time).
    */
   speculation: z.enum(["used", "discarded", "none"]).optional(),
+  /**
+   * The tool wait inside TOTAL_LATENCY_MS: time spent on tool rounds before the answer's first audio
+   * (a filler or words before the call end it), so TOTAL_LATENCY_MS − TOOL_MS is the stack's own
+   * time; each tool's whole time is in `tools`. Absent when the answer called none.
+   */
+  TOOL_MS: ms.optional(),
+  /** The tools the answer called, in order: name, whether it succeeded, its time. */
+  tools: z.array(z.object({ name: z.string(), ok: z.boolean(), ms })).optional(),
+  /** A filler phrase played while a tool ran ("one moment, checking the calendar"). */
+  tool_filler: z.boolean().optional(),
 });
 
 /**
@@ -128,6 +138,9 @@ export const callLine = z.object({
   /** Recognition streams reopened after a failure, plus LLM and TTS retries. */
   retries: count,
   fallbacks: count,
+  /** Tool calls made, and those that failed (an error or a timeout). */
+  tool_calls: count.optional(),
+  tool_failures: count.optional(),
   /** Recognition streams replaced before the duration limit. */
   stt_rotations: count,
   /** Sentences (greeting included) whose audio came from the TTS cache, and those synthesized. */

@@ -6,6 +6,7 @@ import type { OutboundFrames } from "../audio/frames.js";
 import type { Logger } from "../metrics/log.js";
 import type { Synthesis, Synthesized } from "../tts/cache.js";
 import { Speaker, type SpeakerOptions } from "../tts/speaker.js";
+import type { ChatMessage } from "../llm/types.js";
 import type { AgentSpeech } from "./conversation.js";
 import type { AnswerOutcome, TurnReport } from "./turn-report.js";
 
@@ -16,8 +17,15 @@ export class Answer {
   /** Its place in the conversation once it holds the floor (a speculative answer gets one when played). */
   speech: AgentSpeech | undefined;
   interrupted = false;
+  /** A speculative answer stopped before a tool with side effects: it cannot answer the turn. */
+  halted = false;
   /** Counted, and its TURN line written (when it is a turn). */
   settled = false;
+  /**
+   * Tool rounds of a speculative answer, kept out of the conversation until the answer is played
+   * (then adopted); a committed answer records its rounds in the conversation as they happen.
+   */
+  readonly exchange: ChatMessage[] = [];
 
   constructor(
     readonly turn: number,
@@ -25,6 +33,8 @@ export class Answer {
     readonly recordsHistory: boolean,
     /** Absent for the greeting and the farewell, which are not turns. */
     readonly report: TurnReport | undefined,
+    /** Held until its turn: prepared on a partial transcript (speculation.ts); false once played. */
+    public speculative: boolean,
     speaker: Omit<SpeakerOptions, "turn">,
   ) {
     this.speaker = new Speaker({ ...speaker, turn });
@@ -40,7 +50,13 @@ export class Answer {
   /** What it did, for its TURN line. */
   get outcome(): AnswerOutcome {
     const { speaker } = this;
-    return { turn: this.turn, interrupted: this.interrupted, firstAudio: speaker.firstAudio, sentences: speaker.spoken.length, ttsFailures: speaker.failures };
+    return {
+      turn: this.turn,
+      interrupted: this.interrupted,
+      firstAudio: speaker.firstAudio,
+      sentences: speaker.spoken.length,
+      ttsFailures: speaker.failures,
+    };
   }
 }
 
@@ -81,7 +97,7 @@ export function makeAnswer(
       return tts.synthesize(text, signal);
     }
   };
-  const answer: Answer = new Answer(turn, recordsHistory, report, {
+  const answer: Answer = new Answer(turn, recordsHistory, report, held, {
     frames: context.frames,
     synthesize,
     send: context.send,

@@ -10,13 +10,15 @@
 import type { SpeculationOutcome } from "@voice/protocol";
 import { errorText } from "../app.js";
 import type { OutboundFrames } from "../audio/frames.js";
-import type { ChatMessage, ChatModel } from "../llm/types.js";
+import type { ChatMessage, ChatModel, ToolCallRequest } from "../llm/types.js";
+import type { ToolCaller } from "../tools/types.js";
 import type { SttStream, Transcriber } from "../stt/types.js";
 import type { Synthesis } from "../tts/cache.js";
 import { makeAnswer, type Answer } from "./answer.js";
 import type { AgentSpeech } from "./conversation.js";
 import type { CallContext } from "./ports.js";
 import { produceAnswer, type AnsweringContext } from "./produce.js";
+import { ToolRunner } from "./tool-rounds.js";
 import { speculationMismatch, type SpeculationBasis } from "./speculation.js";
 import {
   adoptReport,
@@ -50,6 +52,10 @@ export interface AnsweringPort extends CallContext {
   frames(): OutboundFrames;
   /** A speculative answer was dropped: the listening may start another. */
   speculationStopped(): void;
+  /** Runs the agent file's tools (none configured: no tools offered). */
+  toolCaller?: ToolCaller;
+  /** The caller's and the called numbers, once known. */
+  numbers(): { from?: string; to?: string };
 }
 
 export class Answering {
@@ -57,9 +63,12 @@ export class Answering {
   private current: Answer | undefined;
   private speculative: SpeculativeAnswer | undefined;
   private readonly producing: AnsweringContext;
+  private readonly tools: ToolRunner | undefined;
 
   constructor(private readonly port: AnsweringPort) {
-    this.producing = { config: port.config, llm: port.llm, callId: port.callId, log: port.log, onRetry: () => port.stats.retries++ };
+    const specs = port.config.agent?.tools ?? [];
+    this.tools = port.toolCaller && specs.length > 0 ? new ToolRunner(specs, { ...port, caller: port.toolCaller }) : undefined;
+    this.producing = { config: port.config, llm: port.llm, callId: port.callId, log: port.log, onRetry: () => port.stats.retries++, tools: this.tools };
   }
 
   /** The edge could not play the greeting from KV: the core says it (not a turn). `entry`: its history entry. */
@@ -75,6 +84,10 @@ export class Answering {
     if (speculative) {
       const { answer } = speculative;
       adoptReport(answer.report!, input);
+      // Its tool rounds so far (read-only) join the conversation after the caller's words.
+      answer.speculative = false;
+      this.port.conversation.adopt(answer.exchange);
+      this.port.sendState();
       this.begin(answer);
       answer.speaker.release();
       return this.run(answer, () => speculative.done);
@@ -83,10 +96,23 @@ export class Answering {
     this.run(answer, () => this.produce(answer));
   }
 
-  /** The previous core did not answer the caller's last message: answered now, as turn `turn`. */
-  answerResumed(turn: number, transcript: string): void {
-    const answer = this.begin(this.create(turn, true, { ...unmeasuredSpeechReport(transcript, performance.now()), resumed: true }, false));
-    this.run(answer, () => this.produce(answer));
+  /**
+   * The previous core owed an answer (the caller's last message, or tools it called): answered now,
+   * as turn `turn`, after making again the tool calls it left without results (same ids).
+   */
+  answerResumed(turn: number, unfinished: ToolCallRequest[]): void {
+    const { conversation } = this.port;
+    const lastWords = conversation.messages.findLast((message) => message.role === "user")?.content ?? "";
+    const answer = this.begin(this.create(turn, true, { ...unmeasuredSpeechReport(lastWords, performance.now()), resumed: true }, false));
+    const callEntry = conversation.messages.findLast((message) => message.role === "assistant" && (message.toolCalls?.length ?? 0) > 0);
+    this.run(answer, async () => {
+      if (unfinished.length > 0 && this.tools) await this.tools.rerun(answer, unfinished, callEntry);
+      else if (unfinished.length > 0) {
+        // This core has no such tools: the model must hear that they did not run, never guess.
+        for (const call of unfinished) conversation.toolAnswered(callEntry!, { role: "tool", toolCallId: call.id, name: call.name, content: JSON.stringify({ error: "the tool is not available" }) });
+      }
+      return this.produce(answer);
+    });
   }
 
   /**
@@ -122,7 +148,10 @@ export class Answering {
     const history = conversation.messages.map((message) => ({ ...message }));
     const turn = conversation.turnCount + 1;
     const answer = this.create(turn, true, unmeasuredSpeechReport(text), true);
-    const done = produceAnswer(answer, [...history, { role: "user", content: text }], this.producing);
+    const asked: ChatMessage[] = [...history, { role: "user", content: text }];
+    // Until it is played, its tool rounds are its own; once played, the conversation is.
+    const messages = () => (answer.speculative ? [...asked, ...answer.exchange] : conversation.messages);
+    const done = produceAnswer(answer, messages, this.producing);
     if (this.port.debug) this.port.log.debug({ turn, transcript: text }, "speculative answer started");
     this.speculative = { text, history, turn, answer, done };
   }
@@ -135,7 +164,9 @@ export class Answering {
   takeSpeculation(transcript: string, speculations: number): { speculative?: SpeculativeAnswer; outcome: SpeculationOutcome } {
     const speculative = this.speculative;
     const { conversation } = this.port;
-    const mismatch = speculative && speculationMismatch(speculative, { transcript, history: conversation.messages, turn: conversation.turnCount + 1 });
+    const mismatch =
+      speculative &&
+      (speculative.answer.halted ? "it needs a tool with side effects" : speculationMismatch(speculative, { transcript, history: conversation.messages, turn: conversation.turnCount + 1 }));
     if (speculative && mismatch === undefined) {
       this.speculative = undefined;
       return { speculative, outcome: "used" };
@@ -228,7 +259,7 @@ export class Answering {
   /** The answer takes the floor. */
   private begin(answer: Answer, entry?: ChatMessage): Answer {
     this.current = answer;
-    answer.speech = this.port.conversation.agentBegins(answer.turn, answer.recordsHistory, entry);
+    answer.speech = this.port.conversation.agentBegins(answer.turn, answer.recordsHistory, entry, this.tools?.fillers);
     return answer;
   }
 
@@ -250,10 +281,12 @@ export class Answering {
   }
 
   /** The conversation, bounded to HISTORY_MAX_TOKENS, goes to the LLM; its answer to the speaker. Never throws. */
-  private produce(answer: Answer): Promise<void> {
+  private async produce(answer: Answer): Promise<void> {
+    // A booking still running for an answer the caller cut: this answer is asked with its outcome.
+    await this.tools?.settled();
     const dropped = this.port.conversation.bound(this.port.config.HISTORY_MAX_TOKENS);
     if (dropped > 0 && this.port.debug) this.port.log.debug({ dropped_messages: dropped }, "history trimmed");
-    return produceAnswer(answer, this.port.conversation.messages, this.producing);
+    return produceAnswer(answer, () => this.port.conversation.messages, this.producing);
   }
 
   private async answerFromTranscription(answer: Answer, audio: Uint8Array): Promise<void> {

@@ -1,23 +1,23 @@
 import { describe, expect, it } from "vitest";
-import type { ChatModel } from "../llm/types.js";
+import type { ChatEvent, ChatModel } from "../llm/types.js";
 import { BudgetSpentError, CallBudget, type BudgetName } from "./budget.js";
 
 /** A model that answers "ok" and counts the requests that reached it. */
 function countingModel(): ChatModel & { requests: number } {
   const model = {
     requests: 0,
-    async *stream() {
+    async *stream(): AsyncGenerator<ChatEvent> {
       model.requests++;
-      yield "ok";
+      yield { type: "text", text: "ok" };
     },
     warmup: async () => {},
   };
   return model;
 }
 
-async function read(stream: AsyncIterable<string>): Promise<string> {
+async function read(stream: AsyncIterable<ChatEvent>): Promise<string> {
   let text = "";
-  for await (const piece of stream) text += piece;
+  for await (const event of stream) if (event.type === "text") text += event.text;
   return text;
 }
 

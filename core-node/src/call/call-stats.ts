@@ -41,6 +41,8 @@ export class CallStats {
   fallbacks = 0;
   cacheHits = 0;
   ttsSyntheses = 0;
+  toolCalls = 0;
+  toolFailures = 0;
   readonly totalLatenciesMs: number[] = [];
 
   /** `stt`: the call's recognition stream's counters (none when the call never started). */
@@ -65,6 +67,8 @@ export class CallStats {
       sttRotations: stt.rotations,
       endReason: call.endReason,
       totalLatenciesMs: this.totalLatenciesMs,
+      toolCalls: this.toolCalls,
+      toolFailures: this.toolFailures,
     });
   }
 }

@@ -56,7 +56,7 @@ describe("Conversation", () => {
   it("a resumed call goes on from the state handed over, with the caller's unanswered message", () => {
     const conversation = new Conversation();
     const resumed = conversation.resumed({ turns: 2, history: [{ role: "assistant", content: "שלום" }, { role: "user", content: "ומחר?" }] });
-    expect(resumed).toEqual({ turns: 2, messages: 2, answerPending: "ומחר?" });
+    expect(resumed).toEqual({ turns: 2, messages: 2, answerPending: true, unfinishedToolCalls: [] });
     expect(conversation.takeTurn()).toBe(3);
   });
 });

@@ -8,7 +8,7 @@
 // interrupts, `clear` drops what was still queued and the history keeps only the sentences heard.
 import type { ConversationState } from "@voice/protocol";
 import { ConversationHistory } from "../llm/history.js";
-import type { ChatMessage } from "../llm/types.js";
+import type { ChatMessage, ToolCallRequest } from "../llm/types.js";
 import { StateReports, resumption } from "./handover.js";
 import { OutstandingMarks } from "./marks.js";
 
@@ -23,6 +23,10 @@ export interface AgentSpeech {
   readonly heard: string[];
   /** The sentence each mark sent ends. */
   readonly sentenceOfMark: Map<string, string>;
+  /** Sentences (counted as spoken) already in the history with a tool call of this answer. */
+  recordedUpTo: number;
+  /** Sentences said that never go into the history: the fillers while a tool runs. */
+  readonly unrecorded: ReadonlySet<string>;
 }
 
 /** The mark after an answer's last sentence. */
@@ -82,11 +86,26 @@ export class Conversation {
   }
 
   /** The call moved here from another core: its conversation goes on. Returns the caller's message still awaiting an answer, if any. */
-  resumed(state: ConversationState | null): { turns: number; messages: number; answerPending: string | undefined } {
-    const { history, turns, answerPending } = resumption(state);
-    for (const message of history) this.history.add(message.role, message.content);
+  resumed(state: ConversationState | null): { turns: number; messages: number; answerPending: boolean; unfinishedToolCalls: ToolCallRequest[] } {
+    const { history, turns, answerPending, unfinishedToolCalls } = resumption(state);
+    for (const message of history) this.history.append(message);
     this.turns = turns;
-    return { turns, messages: history.length, answerPending: answerPending ? history.at(-1)!.content : undefined };
+    return { turns, messages: history.length, answerPending, unfinishedToolCalls };
+  }
+
+  /** The assistant message of a tool round: what was said before it, and the calls (recorded before they run). */
+  toolsCalled(content: string, calls: ToolCallRequest[]): ChatMessage {
+    return this.history.append({ role: "assistant", content, toolCalls: calls });
+  }
+
+  /** A tool's result (or failure), next to its call whatever was said since. */
+  toolAnswered(call: ChatMessage, result: Extract<ChatMessage, { role: "tool" }>): void {
+    this.history.insertAfter(call, result);
+  }
+
+  /** Messages of an answer's tool rounds made before its turn (a speculative answer): they join the history now. */
+  adopt(messages: readonly ChatMessage[]): void {
+    for (const message of messages) this.history.append(message);
   }
 
   /** A new turn is taken: its number. */
@@ -105,8 +124,8 @@ export class Conversation {
   }
 
   /** An answer takes the floor. `entry`: its history entry when it has one already (the greeting). */
-  agentBegins(turn: number, recordsHistory: boolean, entry?: ChatMessage): AgentSpeech {
-    this.speaking = { turn, recordsHistory, entry, heard: [], sentenceOfMark: new Map() };
+  agentBegins(turn: number, recordsHistory: boolean, entry?: ChatMessage, unrecorded: ReadonlySet<string> = new Set()): AgentSpeech {
+    this.speaking = { turn, recordsHistory, entry, heard: [], sentenceOfMark: new Map(), recordedUpTo: 0, unrecorded };
     return this.speaking;
   }
 
@@ -139,8 +158,16 @@ export class Conversation {
 
   /** Every sentence of the answer went out uncut: the caller will hear it all, unless they interrupt (then it is trimmed). */
   answerSent(speech: AgentSpeech, spoken: readonly string[]): void {
-    if (!speech.recordsHistory || speech.entry || spoken.length === 0) return;
-    speech.entry = this.history.add("assistant", spoken.join(" "));
+    const text = unrecordedText(speech, spoken);
+    if (!speech.recordsHistory || speech.entry || text === "") return;
+    speech.entry = this.history.add("assistant", text);
+  }
+
+  /** The text of `spoken` not yet in the history (fillers never are); marks it recorded. */
+  takeUnrecorded(speech: AgentSpeech, spoken: readonly string[]): string {
+    const text = unrecordedText(speech, spoken);
+    speech.recordedUpTo = spoken.length;
+    return text;
   }
 
   /**
@@ -166,7 +193,7 @@ export class Conversation {
   }
 
   private keepOnlyHeard(speech: AgentSpeech): void {
-    const heard = speech.heard.join(" ");
+    const heard = unrecordedText(speech, speech.heard);
     if (speech.entry) {
       speech.entry.content = heard;
       if (heard === "") this.history.remove(speech.entry);
@@ -174,4 +201,12 @@ export class Conversation {
       speech.entry = this.history.add("assistant", heard);
     }
   }
+}
+
+/** The sentences of `spoken` after those already recorded with a tool call, without the fillers. */
+function unrecordedText(speech: AgentSpeech, spoken: readonly string[]): string {
+  return spoken
+    .slice(speech.recordedUpTo)
+    .filter((sentence) => !speech.unrecorded.has(sentence))
+    .join(" ");
 }

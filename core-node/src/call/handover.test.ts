@@ -39,12 +39,26 @@ describe("StateReports", () => {
 
 describe("resumption", () => {
   it("restores the conversation; an answer is pending when the caller spoke last", () => {
-    expect(resumption({ turns: 1, history: said })).toEqual({ history: said, turns: 1, answerPending: true });
+    expect(resumption({ turns: 1, history: said })).toEqual({ history: said, turns: 1, answerPending: true, unfinishedToolCalls: [] });
     const answered = [...said, { role: "assistant" as const, content: "משמונה עד שש." }];
     expect(resumption({ turns: 1, history: answered })).toMatchObject({ turns: 1, answerPending: false });
   });
 
   it("starts empty when the previous core sent no state", () => {
-    expect(resumption(null)).toEqual({ history: [], turns: 0, answerPending: false });
+    expect(resumption(null)).toEqual({ history: [], turns: 0, answerPending: false, unfinishedToolCalls: [] });
+  });
+
+  it("a core that died mid-tool leaves the call to repeat (same id); one that died after the result leaves an answer owed", () => {
+    const book = { id: "call_1", name: "book", arguments: '{"slot":"2026-12-07T09:30"}' };
+    const calling = [...said, { role: "assistant" as const, content: "אני קובעת.", toolCalls: [book] }];
+    expect(resumption({ turns: 1, history: calling })).toMatchObject({ answerPending: true, unfinishedToolCalls: [book] });
+    const done = [...calling, { role: "tool" as const, content: '{"result":{"ok":true}}', toolCallId: "call_1", name: "book" }];
+    expect(resumption({ turns: 1, history: done })).toMatchObject({ answerPending: true, unfinishedToolCalls: [] });
+    const answered = [...done, { role: "assistant" as const, content: "קבעתי." }];
+    expect(resumption({ turns: 1, history: answered })).toMatchObject({ answerPending: false, unfinishedToolCalls: [] });
+    // The state keeps calls and results, in a shape the protocol accepts, and never starts with an orphaned result.
+    const state = conversationState([...done.slice(-1), ...answered], 1);
+    expect(state.history[0]!.role).not.toBe("tool");
+    expect(coreState.safeParse({ event: "core.state", state: conversationState(answered, 1) }).success).toBe(true);
   });
 });

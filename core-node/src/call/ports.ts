@@ -6,6 +6,7 @@ import type { VadFactory } from "../eou/vad.js";
 import type { ChatModel } from "../llm/types.js";
 import type { Logger } from "../metrics/log.js";
 import type { SpeechToText, Transcriber } from "../stt/types.js";
+import type { ToolCaller } from "../tools/types.js";
 import type { Synthesis } from "../tts/cache.js";
 import type { CallStats } from "./call-stats.js";
 import type { Conversation } from "./conversation.js";
@@ -20,6 +21,8 @@ export interface CallServices {
   llm: ChatModel;
   transcriber: Transcriber;
   vad: VadFactory;
+  /** Runs the agent file's tools (absent: the agent has none). */
+  tools?: ToolCaller;
 }
 
 export interface CallContext {

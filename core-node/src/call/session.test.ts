@@ -7,6 +7,7 @@ import WebSocket from "ws";
 import { MAX_PHRASE_CHARS, PHRASE_KEY_HEADER, PHRASE_PATH, TURN_METRICS as METRICS, callLine, phraseKey, signCoreToken, turnLine } from "@voice/protocol";
 import script from "../../../infra/caller-scripts/default.he.json" with { type: "json" };
 import { constructions, type App } from "../app.js";
+import { DEFAULT_FIXED_PHRASES } from "../config.js";
 import type { Emulators } from "../../../infra/local/emulators/index.js";
 import type { LogCapture } from "../../testing/log-capture.js";
 import type { CoreServer } from "../server.js";
@@ -217,7 +218,8 @@ describe("the core server", () => {
       ok: true,
       credentials_warmup_ms: expect.any(Number),
       tts_warmup_ms: expect.any(Number),
-      tts_cached_phrases: 5,
+      // The greeting, CALL_LIMIT_TEXT and every fixed phrase.
+      tts_cached_phrases: 2 + Object.keys(DEFAULT_FIXED_PHRASES).length,
       stt_warmup_ms: expect.any(Number),
       llm_warmup_ms: expect.any(Number),
       total_ms: expect.any(Number),

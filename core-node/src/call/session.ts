@@ -65,6 +65,8 @@ export class CallSession {
   private readonly budget: CallBudget;
   private readonly startedAt = performance.now();
   private readonly closed: Promise<void>;
+  /** The caller's and the called numbers, from the `start` (the webhook passes them on). */
+  private numbers: { from?: string; to?: string } = {};
 
   constructor(
     private readonly services: CallServices,
@@ -100,6 +102,8 @@ export class CallSession {
       farewellTts: services.tts,
       transcriber: services.transcriber,
       frames: () => this.call!.frames,
+      toolCaller: services.tools,
+      numbers: () => this.numbers,
       speculationStopped: () => this.call?.hearing.speculationStopped(),
     });
     this.closed = new Promise((resolve) => socket.once("close", () => resolve()));
@@ -151,6 +155,8 @@ export class CallSession {
     const next = nextPhase(this.phase, { type: "start" });
     if (!next) return this.drop(`start frame while ${this.phase.name}`, "start");
     this.phase = next;
+    const { from, to } = frame.start.customParameters;
+    this.numbers = { from, to };
     const frames = new OutboundFrames(frame.streamSid);
     const port = { ...this.context, answering: this.answering, frames, changed: () => this.waits.check() };
     this.call = { frames, hearing: new Hearing(port, this.services, (what, work) => this.guard(what, work)) };
@@ -171,10 +177,10 @@ export class CallSession {
     }
     // No greeting: the conversation goes on from the state handed over, and a caller's message the
     // previous core did not answer is answered now.
-    const { turns, messages, answerPending } = this.conversation.resumed(opening.state);
-    this.log.info({ attempt: opening.attempt, turns, messages, answer_pending: answerPending !== undefined }, "call resumed");
+    const { turns, messages, answerPending, unfinishedToolCalls } = this.conversation.resumed(opening.state);
+    this.log.info({ attempt: opening.attempt, turns, messages, answer_pending: answerPending, unfinished_tool_calls: unfinishedToolCalls.length }, "call resumed");
     this.sendState();
-    if (answerPending !== undefined) this.answering.answerResumed(this.conversation.takeTurn(), answerPending);
+    if (answerPending) this.answering.answerResumed(this.conversation.takeTurn(), unfinishedToolCalls);
   }
 
   /** Twilio echoes marks in order as the audio before each finishes playing. */

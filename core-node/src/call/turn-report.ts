@@ -145,6 +145,9 @@ export function turnLineOf(answer: AnswerOutcome, report: TurnReport, callId: st
     sentences: answer.sentences,
     ttsFailures: answer.ttsFailures,
     speculation: report.speculation,
+    tools: report.tools,
+    toolMs: report.toolMs,
+    toolFiller: report.toolFiller,
   });
 }
 

@@ -23,10 +23,26 @@ export class ConversationHistory {
   }
 
   /** Appends a message; the object returned is the entry itself, for a later `remove`. */
-  add(role: ChatMessage["role"], content: string): ChatMessage {
-    const entry = { role, content };
-    this.entries.push(entry);
-    return entry;
+  add(role: "user" | "assistant", content: string): ChatMessage {
+    return this.append({ role, content });
+  }
+
+  /** Appends `message` itself (a tool call or result too). */
+  append(message: ChatMessage): ChatMessage {
+    this.entries.push(message);
+    return message;
+  }
+
+  /**
+   * Puts `message` right after `anchor` and the tool results already after it (a tool's result
+   * belongs next to the call, even when the caller spoke meanwhile); at the end if `anchor` is gone.
+   */
+  insertAfter(anchor: ChatMessage, message: ChatMessage): ChatMessage {
+    let at = this.entries.indexOf(anchor);
+    if (at < 0) return this.append(message);
+    while (this.entries[at + 1]?.role === "tool") at++;
+    this.entries.splice(at + 1, 0, message);
+    return message;
   }
 
   /** Removes an entry if it is still there (the bound may have dropped it already). */
@@ -40,12 +56,13 @@ export class ConversationHistory {
     let total = this.entries.reduce((sum, message) => sum + estimateTokens(message), 0);
     let drop = 0;
     while (total > maxTokens && drop < this.entries.length - 1) {
-      // One exchange: the oldest message, and if it is the caller's, the agent's replies to it.
+      // One exchange: the oldest message, and if it is the caller's, the agent's replies to it;
+      // tool results always go with the call before them (the API refuses a result without its call).
       const first = this.entries[drop]!;
       total -= estimateTokens(first);
       drop++;
-      if (first.role !== "user") continue;
-      while (drop < this.entries.length - 1 && this.entries[drop]!.role === "assistant") {
+      const goesWith = (role: ChatMessage["role"]) => role === "tool" || (first.role === "user" && role === "assistant");
+      while (drop < this.entries.length - 1 && goesWith(this.entries[drop]!.role)) {
         total -= estimateTokens(this.entries[drop]!);
         drop++;
       }

@@ -61,10 +61,10 @@ describe("readChunk", () => {
   });
 
   it("takes OpenAI's chunks as they come, and names what is wrong with a bad one", () => {
-    expect(readChunk(chunk({ role: "assistant", content: "", refusal: null }))).toEqual({ ok: true, text: "", finished: false });
-    expect(readChunk(chunk({ content: "שלום " }))).toEqual({ ok: true, text: "שלום ", finished: false });
-    expect(readChunk(chunk({}, "stop"))).toEqual({ ok: true, text: "", finished: true });
-    expect(readChunk({ ...chunk({}), choices: [], usage: { total_tokens: 3 } })).toEqual({ ok: true, text: "", finished: false });
+    expect(readChunk(chunk({ role: "assistant", content: "", refusal: null }))).toEqual({ ok: true, text: "", toolCalls: [], finished: false });
+    expect(readChunk(chunk({ content: "שלום " }))).toEqual({ ok: true, text: "שלום ", toolCalls: [], finished: false });
+    expect(readChunk(chunk({}, "stop"))).toEqual({ ok: true, text: "", toolCalls: [], finished: true });
+    expect(readChunk({ ...chunk({}), choices: [], usage: { total_tokens: 3 } })).toEqual({ ok: true, text: "", toolCalls: [], finished: false });
     expect(readChunk({ id: "chatcmpl-1", object: "chat.completion.chunk" })).toEqual({ ok: false, reason: "a chunk has no choices list" });
     expect(readChunk(chunk({ content: [{ type: "text", text: "שלום" }] }))).toEqual({ ok: false, reason: "a chunk's content is a list, not text" });
     expect(readChunk(chunk({ content: 42 }))).toEqual({ ok: false, reason: "a chunk's content is number, not text" });
@@ -93,7 +93,7 @@ describe("the chat stream through the real SDK, on arbitrary event streams", () 
   const run = async () => {
     const texts: unknown[] = [];
     try {
-      for await (const text of chat.stream([{ role: "user", content: "שלום" }], { signal: new AbortController().signal, callId: "CA-fuzz" })) texts.push(text);
+      for await (const event of chat.stream([{ role: "user", content: "שלום" }], { signal: new AbortController().signal, callId: "CA-fuzz" })) texts.push(event.type === "text" ? event.text : event);
       return { texts, error: undefined };
     } catch (error) {
       return { texts, error };
@@ -112,7 +112,7 @@ describe("the chat stream through the real SDK, on arbitrary event streams", () 
       fc.asyncProperty(fc.array(event, { maxLength: 6 }), async (events) => {
         next = { type: "text/event-stream", body: sse(events) };
         const { texts, error } = await run();
-        expect(texts.every((text) => typeof text === "string" && text !== "")).toBe(true);
+        expect(texts.every((text) => (typeof text === "string" && text !== "") || (typeof text === "object" && text !== null))).toBe(true);
         if (error !== undefined) expect(error instanceof LlmResponseError || error instanceof OpenAI.APIError, String(error)).toBe(true);
         if (error instanceof LlmResponseError) expect(error.message).toMatch(/^[^\n]{1,100}$/);
         outcomes.add(error === undefined ? "ended" : error instanceof LlmResponseError ? error.message : "APIError");
@@ -149,5 +149,26 @@ describe("the chat stream through the real SDK, on arbitrary event streams", () 
     // Without [DONE], an answer that finished is whole.
     next = { type: "text/event-stream", body: sse([ok("שלום "), ok("לך."), stop]) };
     expect(await run()).toEqual({ texts: ["שלום ", "לך."], error: undefined });
+  });
+
+  it("assembles a tool call streamed in pieces, after the text before it; refuses pieces that do not add up", async () => {
+    const delta = (toolCalls: unknown[], finish: string | null = null) => JSON.stringify({ ...chunk({ tool_calls: toolCalls }), choices: [{ index: 0, delta: { tool_calls: toolCalls }, finish_reason: finish }] });
+    next = {
+      type: "text/event-stream",
+      body: sse([
+        JSON.stringify(chunk({ content: "רגע, אני בודקת." })),
+        delta([{ index: 0, id: "call_1", type: "function", function: { name: "find_slots", arguments: "" } }]),
+        delta([{ index: 0, function: { arguments: '{"da' } }]),
+        delta([{ index: 0, function: { arguments: 'te":"2026-12-07"}' } }], "tool_calls"),
+      ]),
+    };
+    expect(await run()).toEqual({
+      texts: ["רגע, אני בודקת.", { type: "toolCall", call: { id: "call_1", name: "find_slots", arguments: '{"date":"2026-12-07"}' } }],
+      error: undefined,
+    });
+    next = { type: "text/event-stream", body: sse([delta([{ index: 0, function: { arguments: "{}" } }], "tool_calls")]) };
+    expect((await run()).error).toMatchObject({ message: "a tool call without an id or a name" });
+    next = { type: "text/event-stream", body: sse([delta([{ function: { name: "x" } }], "tool_calls")]) };
+    expect((await run()).error).toMatchObject({ message: "a tool call delta without an index" });
   });
 });

@@ -6,14 +6,14 @@ export class LlmStallError extends Error {
 }
 
 /**
- * The text `open(signal)` streams, failing with LlmStallError when nothing comes for `stallMs`
+ * What `open(signal)` streams, failing with LlmStallError when nothing comes for `stallMs`
  * (waiting for the first token included). Aborting `signal`, or a stall, aborts the request.
  */
-export async function* withStallDeadline(
-  open: (signal: AbortSignal) => AsyncIterable<string>,
+export async function* withStallDeadline<T>(
+  open: (signal: AbortSignal) => AsyncIterable<T>,
   signal: AbortSignal,
   stallMs: number,
-): AsyncGenerator<string> {
+): AsyncGenerator<T> {
   const request = new AbortController();
   const abort = () => request.abort(signal.reason);
   signal.addEventListener("abort", abort, { once: true });
@@ -26,7 +26,7 @@ export async function* withStallDeadline(
       const stalled = new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new LlmStallError(`no token for ${stallMs} ms`)), stallMs);
       });
-      let step: IteratorResult<string>;
+      let step: IteratorResult<T>;
       try {
         step = await Promise.race([next, stalled]);
       } catch (error) {

@@ -21,7 +21,7 @@ export interface LoggerOptions {
   debug: boolean;
   /** Where lines go; stdout (asynchronously) when omitted. Tests pass a stream to read them. */
   destination?: DestinationStream;
-  /** Values never written (CORE_SHARED_SECRET, OPENAI_API_KEY): replaced wherever they appear in a line. */
+  /** Values never written (config.ts configSecrets: CORE_SHARED_SECRET, OPENAI_API_KEY, TOOL_SIGNING_SECRET...): replaced wherever they appear in a line. */
   secrets?: ReadonlyArray<string | undefined>;
 }
 

@@ -1,5 +1,5 @@
 // The last line of defence against a secret in the logs: every line is scanned, as written, for the
-// process's own secrets (CORE_SHARED_SECRET, OPENAI_API_KEY) and for the shapes credentials take
+// process's own secrets (CORE_SHARED_SECRET, OPENAI_API_KEY, TOOL_SIGNING_SECRET) and for the shapes credentials take
 // (bearer tokens, OpenAI keys, private keys and the secret fields of a Google key file). A client
 // library's error message may quote a request, a header or a key file; none of it reaches stdout.
 // Each check is a substring search first, so a clean line costs a few microseconds.

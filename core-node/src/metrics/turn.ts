@@ -37,6 +37,18 @@ export interface TurnInputFacts {
   retries: number;
   /** Fixed phrases spoken in place of what failed (recognition, LLM or TTS). */
   fallbacks: number;
+  /** The tools the answer called (none: absent). */
+  tools?: ToolUse[];
+  /** Wall time spent waiting on tool rounds. */
+  toolMs?: number;
+  /** A filler played while a tool ran. */
+  toolFiller?: boolean;
+}
+
+export interface ToolUse {
+  name: string;
+  ok: boolean;
+  ms: number;
 }
 
 export interface TurnFacts extends TurnInputFacts {
@@ -78,6 +90,7 @@ export function buildTurnLine(t: TurnTimeline, facts: TurnFacts): TurnLineFields
     answer_sentences: facts.sentences,
     tts_failures: facts.ttsFailures,
     speculation: facts.speculation,
+    ...(facts.tools?.length ? { TOOL_MS: Math.round(facts.toolMs ?? 0), tools: facts.tools.map((t) => ({ ...t, ms: Math.round(t.ms) })), tool_filler: facts.toolFiller ?? false } : {}),
   };
 }
 
@@ -130,6 +143,9 @@ export interface CallSummary {
   sttRotations: number;
   endReason: string;
   totalLatenciesMs: number[];
+  /** Tool calls made and failed (absent or 0: the call used no tools, and the line says nothing of them). */
+  toolCalls?: number;
+  toolFailures?: number;
 }
 
 export function buildCallLine(s: CallSummary): CallLineFields {
@@ -153,6 +169,7 @@ export function buildCallLine(s: CallSummary): CallLineFields {
     stt_reopens: s.sttReopens,
     stt_rotations: s.sttRotations,
     end_reason: s.endReason,
+    ...(s.toolCalls ? { tool_calls: s.toolCalls, tool_failures: s.toolFailures ?? 0 } : {}),
     total_latency_ms_max: latencies.length ? Math.max(...latencies) : undefined,
     total_latency_ms_avg: latencies.length ? Math.round(latencies.reduce((a, b) => a + b, 0) / latencies.length) : undefined,
   };

@@ -55,7 +55,7 @@ const recallAnswer = {
   en: (earlier: string | undefined) => (earlier ? `Earlier you asked: ${earlier}` : "You have not asked me anything yet."),
 };
 
-type Language = "he" | "en";
+export type Language = "he" | "en";
 
 /** A user message, lower-cased, split into whether it came from the keypad and the rest. */
 function parseUserText(text: string): { keypad: boolean; words: string } {
@@ -64,9 +64,10 @@ function parseUserText(text: string): { keypad: boolean; words: string } {
   return { keypad, words: keypad ? lower.slice(KEYPAD_TAG.length) : lower };
 }
 
-function languageOf(words: string): Language | undefined {
+/** Hebrew for Hebrew letters, English for Latin ones, undefined for neither (digits, keys). */
+export function languageOf(words: string): Language | undefined {
   if (/[\u05d0-\u05ea]/.test(words)) return "he";
-  if (/[a-z]/.test(words)) return "en";
+  if (/[a-z]/i.test(words)) return "en";
   return undefined;
 }
 

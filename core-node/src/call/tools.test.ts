@@ -1,0 +1,244 @@
+// The agent acts: the core with an agent file whose tools are the reference booking service
+// (infra/booking, real HTTP and SQLite on loopback), through a gate that can hold a tool's request
+// the way a slow business system would. The chat emulator asks for find_slots and book over the real
+// OpenAI wire format and quotes only what the tools returned.
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { bookingClient } from "../../../infra/booking/client.js";
+import { startBookingService, type BookingService } from "../../../infra/booking/service.js";
+import { DEFAULT_FIXED_PHRASES } from "../config.js";
+import { callerSpeech, startCore, until, type CoreUnderTest, type EdgeLink } from "../../testing/core-harness.js";
+
+const SECRET = "tool-signing-secret-for-tests";
+const ASK = "שלום, יש לכם תור פנוי?";
+const YES = "כן, בבקשה";
+const MORE = "ומה עם חניה?";
+
+/** Forwards tool requests to the booking service; a path can be held (counted as it arrives) until released, or failed. */
+class ToolGate {
+  /** Requests as they arrived: path and idempotency key (`CallSid:tool_call_id`). */
+  readonly arrived: Array<{ path: string; key: string }> = [];
+  private readonly held = new Map<string, Array<() => void>>();
+  private readonly holding = new Set<string>();
+  failing = new Set<string>();
+  private server!: Server;
+  url = "";
+
+  constructor(private readonly target: string) {}
+
+  async start(): Promise<void> {
+    this.server = createServer((req, res) => this.handle(req, res));
+    await new Promise<void>((resolve) => this.server.listen(0, "127.0.0.1", resolve));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  hold(pathname: string): void {
+    this.holding.add(pathname);
+  }
+
+  release(pathname: string): void {
+    this.holding.delete(pathname);
+    for (const go of this.held.get(pathname) ?? []) go();
+    this.held.delete(pathname);
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    const pathname = req.url ?? "";
+    this.arrived.push({ path: pathname, key: String(req.headers["idempotency-key"] ?? "") });
+    if (this.failing.has(pathname)) {
+      res.writeHead(503, { "content-type": "application/json" }).end(JSON.stringify({ error: "the calendar is down" }));
+      return;
+    }
+    const forward = () => {
+      const upstream = httpRequest(`${this.target}${pathname}`, { method: req.method, headers: req.headers }, (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      });
+      req.pipe(upstream);
+    };
+    if (!this.holding.has(pathname)) return forward();
+    this.held.set(pathname, [...(this.held.get(pathname) ?? []), forward]);
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+let dir: string;
+let booking: BookingService;
+let gate: ToolGate;
+let core: CoreUnderTest;
+const speech = new Map<string, Uint8Array>();
+
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), "voice-tools-"));
+  booking = await startBookingService({ port: 0, dbPath: path.join(dir, "bookings.db"), signingSecret: SECRET });
+  gate = new ToolGate(booking.url);
+  await gate.start();
+  // The local agent file, its endpoints on the gate.
+  const agent = JSON.parse(await readFile(new URL("../../../infra/local/agent.he.json", import.meta.url), "utf8")) as { tools: { endpoint: string }[] };
+  for (const tool of agent.tools) tool.endpoint = `${gate.url}${new URL(tool.endpoint).pathname}`;
+  const agentFile = path.join(dir, "agent.json");
+  await writeFile(agentFile, JSON.stringify(agent));
+  [core] = await Promise.all([
+    startCore({ env: { AGENT_FILE: agentFile, TOOL_SIGNING_SECRET: SECRET, TOOL_FILLER_MS: "300", LLM_SPECULATE: "false" } }),
+    ...[ASK, YES, MORE].map(async (line) => speech.set(line, await callerSpeech(line))),
+  ]);
+});
+
+afterAll(async () => {
+  await core?.close();
+  await gate?.close();
+  await booking?.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+const client = () => bookingClient(booking.url, { secret: SECRET });
+/** The book requests of a call that reached the gate (its idempotency keys). */
+const booksOf = (callSid: string) => gate.arrived.filter((r) => r.path === "/tools/book" && r.key.startsWith(`${callSid}:`)).map((r) => r.key);
+const bookingsOf = async (callSid: string) => (await client().appointments()).filter((appointment) => appointment.callSid === callSid);
+/** The sentences the agent said in turn `turn`, from the marks that follow each sentence's audio. */
+const said = (call: EdgeLink, turn: number) => call.marks().flatMap((mark) => (mark.startsWith(`${turn}.`) && !mark.endsWith(".end") ? [mark.slice(mark.indexOf(":") + 1)] : []));
+
+/** A call whose caller says `lines` (registered with the speech emulator); greeted by the edge. */
+async function placeCall(callSid: string, lines: string[]): Promise<EdgeLink> {
+  core.emulators.speech.registerScript(callSid, lines);
+  const call = await core.open(callSid);
+  call.begin(true);
+  call.echo("greeting");
+  return call;
+}
+
+describe("an agent with the booking tools", () => {
+  it("offers the slot the service returned, books it on a yes, once, and says so; a filler plays while the booking is slow", async () => {
+    const callSid = "CA" + "7".repeat(31) + "1";
+    const call = await placeCall(callSid, [ASK, YES]);
+    await call.say(speech.get(ASK)!);
+    await call.mark("1.end");
+    const { date, slots } = ((await client().findSlots({})).body as { result: { date: string; slots: string[] } }).result;
+    const [, time] = slots[0]!.split("T");
+    expect(said(call, 1).join(" ")).toContain(time);
+    expect(said(call, 1).join(" ")).toContain(date);
+
+    gate.hold("/tools/book");
+    await call.echoOf("1.end");
+    await call.say(speech.get(YES)!);
+    await until(() => booksOf(callSid).length > 0, "the book request");
+    // The caller is not left in silence while the calendar answers.
+    await call.markStarting(`2.`);
+    await until(() => said(call, 2).includes(DEFAULT_FIXED_PHRASES.tool_wait), "the filler");
+    gate.release("/tools/book");
+    await call.mark("2.end");
+    const bookings = await bookingsOf(callSid);
+    expect(bookings.map((b) => b.slot)).toEqual([slots[0]]);
+    expect(said(call, 2).join(" ")).toContain(time!);
+    const turn = await core.logs.next("TURN", { call_id: callSid, turn: 2 });
+    expect(turn).toMatchObject({ tools: [{ name: "book", ok: true }], tool_filler: true });
+    await call.hangUp();
+    const callLine = await core.logs.next("CALL", { call_id: callSid });
+    expect(callLine).toMatchObject({ tool_calls: 2, tool_failures: 0 });
+  });
+
+  it("a barge-in while the booking runs cuts the agent, not the booking: one booking, and the next answer knows it", async () => {
+    const callSid = "CA" + "7".repeat(31) + "2";
+    const call = await placeCall(callSid, [ASK, YES, MORE]);
+    await call.say(speech.get(ASK)!);
+    await call.mark("1.end");
+    await call.echoOf("1.end");
+    gate.hold("/tools/book");
+    await call.say(speech.get(YES)!);
+    await until(() => booksOf(callSid).length > 0, "the book request");
+    await until(() => said(call, 2).includes(DEFAULT_FIXED_PHRASES.tool_wait), "the filler");
+    // The caller talks over the filler while the booking is still held.
+    await call.say(speech.get(MORE)!, 100);
+    await until(() => call.clears() > 0, "the barge-in's clear");
+    gate.release("/tools/book");
+    await call.mark("3.end");
+    expect((await bookingsOf(callSid)).length).toBe(1);
+    // The state the edge holds has the booking's call and result, next to each other.
+    const history = call.states.at(-1)!.history;
+    const at = history.findIndex((m) => m.role === "assistant" && m.toolCalls?.some((c) => c.name === "book"));
+    expect(history[at + 1]).toMatchObject({ role: "tool", name: "book" });
+    expect(history[at + 1]!.content).toContain('"result"');
+    await call.hangUp();
+  });
+
+  it("a failing booking: the apology, nothing booked, no slot invented", async () => {
+    const callSid = "CA" + "7".repeat(31) + "3";
+    const call = await placeCall(callSid, [ASK, YES]);
+    await call.say(speech.get(ASK)!);
+    await call.mark("1.end");
+    await call.echoOf("1.end");
+    gate.failing.add("/tools/book");
+    try {
+      await call.say(speech.get(YES)!);
+      await call.mark("2.end");
+    } finally {
+      gate.failing.delete("/tools/book");
+    }
+    const words = said(call, 2);
+    expect(words).toContain(DEFAULT_FIXED_PHRASES.tool_failed);
+    expect(words.join(" ")).not.toMatch(/\d\d:\d\d/);
+    expect(await bookingsOf(callSid)).toEqual([]);
+    expect(await core.logs.next("TURN", { call_id: callSid, turn: 2 })).toMatchObject({ tools: [{ name: "book", ok: false }] });
+    await call.hangUp();
+  });
+
+  it("a core that dies mid-booking: the next core makes the same call again (same key), one booking, and says it", async () => {
+    const callSid = "CA" + "7".repeat(31) + "4";
+    const call = await placeCall(callSid, [ASK, YES]);
+    await call.say(speech.get(ASK)!);
+    await call.mark("1.end");
+    await call.echoOf("1.end");
+    gate.hold("/tools/book");
+    await call.say(speech.get(YES)!);
+    await until(() => booksOf(callSid).length === 1, "the book request");
+    // The state the edge holds names the call before the tool answered.
+    await until(() => call.states.at(-1)!.history.some((m) => m.role === "assistant" && m.toolCalls?.some((c) => c.name === "book")), "the call in the state");
+    const state = call.states.at(-1)!;
+    call.ws.terminate(); // the core is gone, as far as the edge can tell
+
+    const next = await startCore({ env: { AGENT_FILE: path.join(dir, "agent.json"), TOOL_SIGNING_SECRET: SECRET, TOOL_FILLER_MS: "300" } });
+    try {
+      const resumed = await next.open(callSid);
+      resumed.resume(state);
+      await until(() => booksOf(callSid).length === 2, "the resumed core's book request");
+      expect(new Set(booksOf(callSid)).size).toBe(1); // the same idempotency key
+      gate.release("/tools/book");
+      await resumed.mark(`${state.turns + 1}.end`);
+      const bookings = await bookingsOf(callSid);
+      expect(bookings).toHaveLength(1);
+      expect(said(resumed, state.turns + 1).join(" ")).toContain(bookings[0]!.slot.split("T")[1]!);
+      await resumed.hangUp();
+    } finally {
+      gate.release("/tools/book");
+      await next.close();
+    }
+  });
+
+  it("with speculation on, a speculative answer never books: one book request, one booking", async () => {
+    const speculating = await startCore({ env: { AGENT_FILE: path.join(dir, "agent.json"), TOOL_SIGNING_SECRET: SECRET, TOOL_FILLER_MS: "300", LLM_SPECULATE: "true" } });
+    try {
+      const callSid = "CA" + "7".repeat(31) + "5";
+      speculating.emulators.speech.registerScript(callSid, [ASK, YES]);
+      const call = await speculating.open(callSid);
+      call.begin(true);
+      call.echo("greeting");
+      await call.say(speech.get(ASK)!);
+      await call.mark("1.end");
+      await call.echoOf("1.end");
+      await call.say(speech.get(YES)!);
+      await call.mark("2.end");
+      expect(booksOf(callSid)).toHaveLength(1);
+      expect(await bookingsOf(callSid)).toHaveLength(1);
+      await call.hangUp();
+    } finally {
+      await speculating.close();
+    }
+  });
+});

@@ -1,0 +1,78 @@
+// The caller-script registry: a small HTTP server (node:http, loopback) that startEmulators runs next
+// to the speech emulator, which speaks gRPC only. A simulated caller POSTs the lines it is going to
+// say under its call's CallSid before the call starts (wire format and local URL in
+// infra/caller-scripts/registration.ts); the registry hands them to the speech emulator
+// (registerScript), which transcribes that call's utterances as those lines. A call nobody registered
+// keeps the default script.
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { SCRIPT_REGISTRY_PATH, ScriptRegistration } from "../../caller-scripts/registration.js";
+import { HttpError, parseJsonBody, readBody } from "./http-kit.js";
+import type { SpeechScriptLine } from "./speech-script.js";
+
+export interface ScriptRegistryOptions {
+  /** 0 (default) picks a free port. */
+  port?: number;
+  /** Gives the call its lines; throws with a one-line reason when the speech emulator refuses them. */
+  register(callSid: string, lines: SpeechScriptLine[]): void;
+  log?: (line: string) => void;
+}
+
+export interface ScriptRegistry {
+  port: number;
+  /** "http://127.0.0.1:<port>/caller-scripts": what the simulator POSTs to. */
+  url: string;
+  stats: {
+    /** Scripts registered, and requests refused (bad body, path or method). */
+    registered: number;
+    refused: number;
+  };
+  close(): Promise<void>;
+}
+
+/** Far more than any script; a bigger body is refused before it is read. */
+const MAX_BODY_BYTES = 1024 * 1024;
+
+export async function startScriptRegistry(options: ScriptRegistryOptions): Promise<ScriptRegistry> {
+  const log = options.log ?? ((line: string) => console.error(`[script-registry] ${line}`));
+  const stats = { registered: 0, refused: 0 };
+  const server = createServer(async (req, res) => {
+    try {
+      const path = new URL(req.url ?? "/", "http://registry").pathname;
+      if (path !== SCRIPT_REGISTRY_PATH) throw new HttpError(404, `no such path: ${path} (the registry is at ${SCRIPT_REGISTRY_PATH})`);
+      if (req.method !== "POST") throw new HttpError(405, `${req.method} ${path}: POST a JSON { callSid, lines }`);
+      const parsed = ScriptRegistration.safeParse(parseJsonBody(await readBody(req, MAX_BODY_BYTES)));
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0]!;
+        throw new HttpError(400, `${issue.path.join(".") || "body"}: ${issue.message}`);
+      }
+      try {
+        options.register(parsed.data.callSid, parsed.data.lines);
+      } catch (error) {
+        throw new HttpError(400, (error as Error).message);
+      }
+      stats.registered++;
+      res.writeHead(204).end();
+    } catch (error) {
+      const failure = error instanceof HttpError ? error : new HttpError(500, `registry error: ${String(error)}`);
+      stats.refused++;
+      log(`${req.method} ${req.url} -> ${failure.status}: ${failure.message}`);
+      res.writeHead(failure.status, { "content-type": "application/json" }).end(JSON.stringify({ error: failure.message }));
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 0, "127.0.0.1", () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  return {
+    port,
+    url: `http://127.0.0.1:${port}${SCRIPT_REGISTRY_PATH}`,
+    stats,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

@@ -1,0 +1,66 @@
+// What the caller says, as the speech emulator holds it: the default script, and the scripts
+// registered per call (the simulator registers its caller's lines under its CallSid before the call
+// starts, through script-registry.ts), each the lines that call's utterances take, in order.
+
+/** A script line: what the caller says, or that plus how the emulator treats that utterance. */
+export type SpeechScriptLine =
+  | string
+  | {
+      text: string;
+      /** Partials only: the final of this utterance never comes (as when Google drops it), so the
+       *  agent must fall back to the latest partial. */
+      withholdFinal?: boolean;
+      /** What the partials show (growing word by word) when it is not `text`: the recognizer revises
+       *  its hypothesis at the final, as Google does when the end of a sentence changes its reading. */
+      partials?: string;
+    };
+
+/** A script line as the emulator uses it. */
+export interface ScriptLine {
+  text: string;
+  withholdFinal: boolean;
+  /** The text partials grow towards (`text` unless the line says otherwise). */
+  partials: string;
+}
+
+export function scriptLines(script: SpeechScriptLine[]): ScriptLine[] {
+  if (script.length === 0) throw new Error("speech emulator: script must have at least one line");
+  return script.map((line, index) => {
+    const { text, withholdFinal, partials } = typeof line === "string" ? { text: line, withholdFinal: false, partials: undefined } : line;
+    if (typeof text !== "string" || !text.trim()) throw new Error(`speech emulator: script line ${index + 1} has no text`);
+    if (partials !== undefined && (typeof partials !== "string" || !partials.trim())) {
+      throw new Error(`speech emulator: script line ${index + 1} has empty partials`);
+    }
+    return { text, withholdFinal: withholdFinal === true, partials: partials ?? text };
+  });
+}
+
+/** The words a partial shows after `speechMs` of speech: a prefix growing at `msPerWord`. */
+export function partialTranscript(line: string, speechMs: number, msPerWord: number): string {
+  const words = line.split(/\s+/).filter(Boolean);
+  const shown = Math.min(words.length, Math.max(1, Math.ceil(speechMs / msPerWord)));
+  return words.slice(0, shown).join(" ");
+}
+
+/** The scripts of calls that registered one (the latest `maxKept`), and the default for all others. */
+export class CallScripts {
+  private readonly byCall = new Map<string, ScriptLine[]>();
+
+  constructor(
+    private readonly fallback: ScriptLine[],
+    private readonly maxKept: number,
+  ) {}
+
+  /** Gives call `callId` its own lines (replacing any it had); throws with a one-line reason on a bad script. */
+  register(callId: string, lines: SpeechScriptLine[]): void {
+    const checked = scriptLines(lines);
+    this.byCall.delete(callId);
+    this.byCall.set(callId, checked);
+    if (this.byCall.size > this.maxKept) this.byCall.delete(this.byCall.keys().next().value!);
+  }
+
+  /** The lines of call `callId`: its own when it registered some, else the default script. */
+  of(callId: string | undefined): ScriptLine[] {
+    return (callId !== undefined && this.byCall.get(callId)) || this.fallback;
+  }
+}
