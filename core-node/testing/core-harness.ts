@@ -116,6 +116,8 @@ export async function until(condition: () => boolean, what: string, timeoutMs = 
 /** The edge's side of one call, with Twilio's behaviour folded in (real-time audio, mark echoes). */
 export class EdgeLink {
   readonly received: CoreToEdge[] = [];
+  /** When each frame of `received` arrived (performance.now()). */
+  readonly arrivals: number[] = [];
   /** Answer audio per turn, from the turn number in the marks that follow it. */
   private audioSinceMark: Uint8Array[] = [];
   readonly audioByTurn = new Map<number, Uint8Array[]>();
@@ -305,6 +307,7 @@ export class EdgeLink {
   private onFrame(frame: CoreToEdge): void {
     this.received.push(frame);
     const now = performance.now();
+    this.arrivals.push(now);
     if (frame.event === "media") {
       this.audioSinceMark.push(new Uint8Array(Buffer.from(frame.media.payload, "base64")));
       this.playbackEnd = Math.max(now, this.playbackEnd) + 20 / this.speed;

@@ -16,6 +16,7 @@ import { runOverheadBench } from "./suites/overhead.js";
 import { runReliabilityBench } from "./suites/reliability.js";
 import { runSoakBench } from "./suites/soak.js";
 import { runSpeculationBench } from "./suites/speculation.js";
+import { runToolsBench } from "./suites/tools.js";
 
 const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const RESULTS = fileURLToPath(new URL("../../bench/results.json", import.meta.url));
@@ -69,6 +70,7 @@ const SUITES: Record<string, () => Promise<unknown>> = {
   capacity: () => runCapacityBench(),
   cold: () => runColdBench(),
   speculation: () => runSpeculationBench(),
+  tools: () => runToolsBench(),
   soak: () => runSoakBench({ minutes }),
 };
 

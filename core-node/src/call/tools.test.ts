@@ -3,8 +3,6 @@
 // the way a slow business system would. The chat emulator asks for find_slots and book over the real
 // OpenAI wire format and quotes only what the tools returned.
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -12,62 +10,12 @@ import { bookingClient } from "../../../infra/booking/client.js";
 import { startBookingService, type BookingService } from "../../../infra/booking/service.js";
 import { DEFAULT_FIXED_PHRASES } from "../config.js";
 import { callerSpeech, startCore, until, type CoreUnderTest, type EdgeLink } from "../../testing/core-harness.js";
+import { ToolGate } from "../../testing/tool-gate.js";
 
 const SECRET = "tool-signing-secret-for-tests";
 const ASK = "שלום, יש לכם תור פנוי?";
 const YES = "כן, בבקשה";
 const MORE = "ומה עם חניה?";
-
-/** Forwards tool requests to the booking service; a path can be held (counted as it arrives) until released, or failed. */
-class ToolGate {
-  /** Requests as they arrived: path and idempotency key (`CallSid:tool_call_id`). */
-  readonly arrived: Array<{ path: string; key: string }> = [];
-  private readonly held = new Map<string, Array<() => void>>();
-  private readonly holding = new Set<string>();
-  failing = new Set<string>();
-  private server!: Server;
-  url = "";
-
-  constructor(private readonly target: string) {}
-
-  async start(): Promise<void> {
-    this.server = createServer((req, res) => this.handle(req, res));
-    await new Promise<void>((resolve) => this.server.listen(0, "127.0.0.1", resolve));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-  }
-
-  hold(pathname: string): void {
-    this.holding.add(pathname);
-  }
-
-  release(pathname: string): void {
-    this.holding.delete(pathname);
-    for (const go of this.held.get(pathname) ?? []) go();
-    this.held.delete(pathname);
-  }
-
-  private handle(req: IncomingMessage, res: ServerResponse): void {
-    const pathname = req.url ?? "";
-    this.arrived.push({ path: pathname, key: String(req.headers["idempotency-key"] ?? "") });
-    if (this.failing.has(pathname)) {
-      res.writeHead(503, { "content-type": "application/json" }).end(JSON.stringify({ error: "the calendar is down" }));
-      return;
-    }
-    const forward = () => {
-      const upstream = httpRequest(`${this.target}${pathname}`, { method: req.method, headers: req.headers }, (answer) => {
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(res);
-      });
-      req.pipe(upstream);
-    };
-    if (!this.holding.has(pathname)) return forward();
-    this.held.set(pathname, [...(this.held.get(pathname) ?? []), forward]);
-  }
-
-  close(): Promise<void> {
-    return new Promise((resolve) => this.server.close(() => resolve()));
-  }
-}
 
 let dir: string;
 let booking: BookingService;
