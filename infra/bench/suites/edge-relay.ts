@@ -164,6 +164,7 @@ class RelayLoad {
   private readonly startedAt = performance.now();
   private timer: NodeJS.Timeout | undefined;
   private running = false;
+  private added = 0;
 
   constructor(
     private readonly streamUrl: string,
@@ -182,9 +183,11 @@ class RelayLoad {
 
   /** Connects one more call and sends `connected` and `start`; its frames go out from the next tick. */
   async addCall(): Promise<void> {
+    // Numbered before any await: calls added at once must not share a CallSid (the edge refuses a second stream of a call).
+    const n = this.added++;
     const socket = new WebSocket(this.streamUrl, { headers: { "x-twilio-signature": this.signature }, perMessageDeflate: false });
     await new Promise((resolve, reject) => socket.once("open", resolve).once("error", reject));
-    const n = this.calls.length;
+
     const ids: StreamIds = streamIds(n, 0xbe1c);
     const start = await signedStart(ids, LOCAL_SECRETS.STREAM_TOKEN_SECRET);
     let startedAt: number | undefined;
