@@ -95,16 +95,17 @@ class CallRelay implements CallSide {
     }
     // Media is judged on the caller's audio clock (a stall's backlog passes), anything else on a rate.
     const now = Date.now();
-    const verdict = typeof data === "string" && isMediaFrame(data) ? this.flood.media(now) : this.flood.other(now);
+    const media = isMedia(data);
+    const verdict = media ? this.flood.media(now) : this.flood.other(now);
     if (verdict !== "pass") return this.overRate(verdict);
     if (this.held) return this.hold(data);
-    this.route(data);
+    this.route(data, media);
   }
 
-  /** An admitted frame: relayed to the core, or the start, or dropped with a reason. */
-  private route(data: string | ArrayBuffer): void {
+  /** An admitted frame (`media`: recognised as a media frame by its first bytes): relayed to the core, or the start, or dropped with a reason. */
+  private route(data: string | ArrayBuffer, media: boolean): void {
     // The common case, unparsed: the session relays, buffers or drops it.
-    if (this.core && !this.stopped && typeof data === "string" && isMediaFrame(data)) return this.core.forward(data);
+    if (media && this.core && !this.stopped) return this.core.forward(data as string);
     if (typeof data !== "string") return this.drop("binary frame", { bytes: data.byteLength });
     const event = looksLikeJsonObject(data) ? peekEvent(data) : undefined;
     if (event === undefined) return this.drop("not a Twilio frame", { head: data.slice(0, MAX_LOGGED_CHARS) });
@@ -191,7 +192,7 @@ class CallRelay implements CallSide {
       .catch((error: unknown) => this.end("relay failed", "ERROR", CLOSE_INTERNAL_ERROR, { error: errorText(error) }));
     const held = this.held ?? [];
     this.held = undefined;
-    for (const frame of held) if (!this.ended) this.route(frame);
+    for (const frame of held) if (!this.ended) this.route(frame, isMedia(frame));
   }
 
   /** Lets the call go in its ledger (another stream may then hold it). Never throws. */
@@ -268,3 +269,5 @@ class CallRelay implements CallSide {
 }
 
 const refusal = (check: { ok: true } | { ok: false; reason: string }): string | undefined => (check.ok ? undefined : check.reason);
+
+const isMedia = (data: string | ArrayBuffer): boolean => typeof data === "string" && isMediaFrame(data);

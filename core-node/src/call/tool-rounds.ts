@@ -28,6 +28,8 @@ type ToolMessage = Extract<ChatMessage, { role: "tool" }>;
 export class ToolRunner implements ToolRounds {
   readonly definitions: readonly ToolDefinition[];
   readonly maxRounds: number;
+  /** The fillers: said while a tool runs, never part of the history. */
+  readonly fillers: ReadonlySet<string>;
   private readonly specs: ReadonlyMap<string, ToolSpec>;
   private readonly sideEffects = new Set<Promise<unknown>>();
 
@@ -38,12 +40,8 @@ export class ToolRunner implements ToolRounds {
     this.specs = new Map(tools.map((tool) => [tool.name, tool]));
     this.definitions = tools.map(({ name, description, parameters }) => ({ name, description, parameters }));
     this.maxRounds = port.config.TOOL_MAX_ROUNDS;
-  }
-
-  /** The fillers: said while a tool runs, never part of the history. */
-  get fillers(): ReadonlySet<string> {
-    const { tool_wait, tool_wait_more, tool_failed } = this.port.config.FIXED_PHRASES;
-    return new Set([tool_wait, tool_wait_more, tool_failed]);
+    const { tool_wait, tool_wait_more, tool_failed } = port.config.FIXED_PHRASES;
+    this.fillers = new Set([tool_wait, tool_wait_more, tool_failed]);
   }
 
   /** Resolves once no side-effecting call is running (each ends by its own timeout at the latest). */

@@ -62,6 +62,13 @@ async function placeCall(callSid: string, lines: string[]): Promise<EdgeLink> {
   return call;
 }
 
+/** The caller asks for a free slot and hears the whole answer (turn 1). */
+async function slotOffered(call: EdgeLink): Promise<void> {
+  await call.say(speech.get(ASK)!);
+  await call.mark("1.end");
+  await call.echoOf("1.end");
+}
+
 describe("an agent with the booking tools", () => {
   it("offers the slot the service returned, books it on a yes, once, and says so; a filler plays while the booking is slow", async () => {
     const callSid = "CA" + "7".repeat(31) + "1";
@@ -95,9 +102,7 @@ describe("an agent with the booking tools", () => {
   it("a barge-in while the booking runs cuts the agent, not the booking: one booking, and the next answer knows it", async () => {
     const callSid = "CA" + "7".repeat(31) + "2";
     const call = await placeCall(callSid, [ASK, YES, MORE]);
-    await call.say(speech.get(ASK)!);
-    await call.mark("1.end");
-    await call.echoOf("1.end");
+    await slotOffered(call);
     gate.hold("/tools/book");
     await call.say(speech.get(YES)!);
     await until(() => booksOf(callSid).length > 0, "the book request");
@@ -119,9 +124,7 @@ describe("an agent with the booking tools", () => {
   it("a failing booking: the apology, nothing booked, no slot invented", async () => {
     const callSid = "CA" + "7".repeat(31) + "3";
     const call = await placeCall(callSid, [ASK, YES]);
-    await call.say(speech.get(ASK)!);
-    await call.mark("1.end");
-    await call.echoOf("1.end");
+    await slotOffered(call);
     gate.failing.add("/tools/book");
     try {
       await call.say(speech.get(YES)!);
@@ -140,9 +143,7 @@ describe("an agent with the booking tools", () => {
   it("a core that dies mid-booking: the next core makes the same call again (same key), one booking, and says it", async () => {
     const callSid = "CA" + "7".repeat(31) + "4";
     const call = await placeCall(callSid, [ASK, YES]);
-    await call.say(speech.get(ASK)!);
-    await call.mark("1.end");
-    await call.echoOf("1.end");
+    await slotOffered(call);
     gate.hold("/tools/book");
     await call.say(speech.get(YES)!);
     await until(() => booksOf(callSid).length === 1, "the book request");
