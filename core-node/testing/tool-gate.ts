@@ -1,6 +1,7 @@
 // Test support: a slow or failing business system in front of the reference booking service. It
 // forwards tool requests over real HTTP; a path can be held (each request counted as it arrives,
-// with its idempotency key and arrival time) until released, or answered with a 503.
+// with its idempotency key and arrival time) until released, or answered with a 503; a request the
+// core gives up on while held is recorded as aborted and never forwarded.
 import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 
@@ -8,6 +9,8 @@ import type { AddressInfo } from "node:net";
 export class ToolGate {
   /** Requests as they arrived: path and idempotency key (`CallSid:tool_call_id`). */
   readonly arrived: Array<{ path: string; key: string; at: number }> = [];
+  /** Requests the caller (the core) gave up on before they were answered. */
+  readonly aborted: Array<{ path: string; key: string }> = [];
   private readonly held = new Map<string, Array<() => void>>();
   private readonly holding = new Set<string>();
   failing = new Set<string>();
@@ -34,12 +37,17 @@ export class ToolGate {
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
     const pathname = req.url ?? "";
-    this.arrived.push({ path: pathname, key: String(req.headers["idempotency-key"] ?? ""), at: performance.now() });
+    const key = String(req.headers["idempotency-key"] ?? "");
+    this.arrived.push({ path: pathname, key, at: performance.now() });
+    res.once("close", () => {
+      if (!res.writableFinished) this.aborted.push({ path: pathname, key });
+    });
     if (this.failing.has(pathname)) {
       res.writeHead(503, { "content-type": "application/json" }).end(JSON.stringify({ error: "the calendar is down" }));
       return;
     }
     const forward = () => {
+      if (res.destroyed) return; // given up on while held: the business never sees it
       const upstream = httpRequest(`${this.target}${pathname}`, { method: req.method, headers: req.headers }, (answer) => {
         res.writeHead(answer.statusCode ?? 502, answer.headers);
         answer.pipe(res);

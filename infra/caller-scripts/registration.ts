@@ -7,6 +7,7 @@
 //   POST <registry URL>   content-type: application/json
 //   { "callSid": "CA...", "lines": ["first thing said", "second", ...] }
 //   -> 204 registered; 400 { "error": "<one line>" } for a bad body; 404 elsewhere.
+import { turnLine } from "@voice/protocol";
 import { z } from "zod";
 
 /** The registry's path on its server. */
@@ -28,3 +29,27 @@ export const ScriptRegistration = z.strictObject({
   lines: z.array(registeredLine).min(1).max(1000),
 });
 export type ScriptRegistration = z.infer<typeof ScriptRegistration>;
+
+// The registry's second service, for the simulator's report: what the local core logged of a call's
+// turns (the tools each answer called live only there; the caller hears audio, not tool calls).
+//
+//   GET <registry origin>/core-turns?callSid=CA...&waitMs=3000
+//   -> 200 { "ended": true, "turns": [<TURN line>, ...] }   once the call's CALL line is logged, or
+//      with "ended": false after waitMs (at most 10 s); 404 when the stack serves no core log.
+
+/** The core-turns path on the registry's server. */
+export const CORE_TURNS_PATH = "/core-turns";
+
+/** The longest a request may ask to wait for the call's end. */
+export const MAX_CORE_TURNS_WAIT_MS = 10_000;
+
+export const CoreTurns = z.object({ ended: z.boolean(), turns: z.array(turnLine) });
+export type CoreTurns = z.infer<typeof CoreTurns>;
+
+/** The core-turns URL beside a registry URL. */
+export function coreTurnsUrl(registryUrl: string, callSid: string, waitMs: number): string {
+  const url = new URL(CORE_TURNS_PATH, registryUrl);
+  url.searchParams.set("callSid", callSid);
+  url.searchParams.set("waitMs", String(waitMs));
+  return url.toString();
+}

@@ -35,10 +35,12 @@ interface KnativeService {
         serviceAccountName: string;
         timeoutSeconds: number;
         containerConcurrency: number;
+        volumes?: Array<{ name: string; secret?: { secretName: string; items: Array<{ key: string; path: string }> } }>;
         containers: Array<{
           image: string;
           ports: Array<{ name: string; containerPort: number }>;
           env: EnvVar[];
+          volumeMounts?: Array<{ name: string; mountPath: string; readOnly?: boolean }>;
           startupProbe: Probe;
           livenessProbe: Probe;
         }>;
@@ -56,10 +58,13 @@ const revision = service.spec.template;
 const container = revision.spec.containers[0]!;
 const env = new Map(container.env.map((variable) => [variable.name, variable]));
 
-/** The core's config as this revision's literal settings make it (secrets stand in). */
+/** The local agent file stands in for the mounted secret (its tools call the local booking service). */
+const STAND_IN_AGENT_FILE = path.join(REPO_ROOT, "infra/local/agent.he.json");
+
+/** The core's config as this revision's literal settings make it (secrets and the agent file stand in). */
 function coreConfig() {
   const literal = Object.fromEntries(container.env.filter((v) => v.value !== undefined).map((v) => [v.name, v.value]));
-  return loadConfig({ ...literal, CORE_SHARED_SECRET: "a-secret-of-16-chars-at-least" });
+  return loadConfig({ ...literal, AGENT_FILE: STAND_IN_AGENT_FILE, CORE_SHARED_SECRET: "a-secret-of-16-chars-at-least", TOOL_SIGNING_SECRET: "another-secret-of-16-chars" });
 }
 
 describe("infra/cloudrun/service.yaml", () => {
@@ -111,11 +116,21 @@ describe("infra/cloudrun/service.yaml", () => {
     expect(startupBudget).toBeLessThanOrEqual(240);
   });
 
-  it("takes both secrets from Secret Manager, never as a literal value", () => {
+  it("takes its secrets from Secret Manager, never as a literal value", () => {
     expect(env.get("CORE_SHARED_SECRET")?.valueFrom?.secretKeyRef).toEqual({ name: "core-shared-secret", key: "latest" });
     expect(env.get("OPENAI_API_KEY")?.valueFrom?.secretKeyRef).toEqual({ name: "openai-api-key", key: "latest" });
-    expect(env.get("CORE_SHARED_SECRET")?.value).toBeUndefined();
-    expect(env.get("OPENAI_API_KEY")?.value).toBeUndefined();
+    expect(env.get("TOOL_SIGNING_SECRET")?.valueFrom?.secretKeyRef).toEqual({ name: "tool-signing-secret", key: "latest" });
+    for (const name of ["CORE_SHARED_SECRET", "OPENAI_API_KEY", "TOOL_SIGNING_SECRET"]) expect(env.get(name)?.value, name).toBeUndefined();
+  });
+
+  it("gives the core the business's agent file, mounted read-only from the agent-file secret at AGENT_FILE", () => {
+    const agentFile = env.get("AGENT_FILE")?.value ?? "";
+    const mount = container.volumeMounts?.find((m) => agentFile.startsWith(`${m.mountPath}/`));
+    expect(mount?.readOnly).toBe(true);
+    const volume = revision.spec.volumes?.find((v) => v.name === mount?.name);
+    expect(volume?.secret).toEqual({ secretName: "agent-file", items: [{ key: "latest", path: path.posix.relative(mount!.mountPath, agentFile) }] });
+    // With the file in place the core's config accepts it: tools need the signing secret, which the revision has.
+    expect(coreConfig().agent?.tools.length ?? 0).toBeGreaterThan(0);
   });
 
   it("sets the turn-taking, voice and model settings, in values the core's own config accepts", () => {

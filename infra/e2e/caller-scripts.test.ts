@@ -3,9 +3,11 @@
 // so two calls at once are each transcribed as what their caller said, and the agent answers those
 // words; the booking script ends in a booking the booking service really holds.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import bookingScript from "../caller-scripts/booking.he.json" with { type: "json" };
+import bookingScript from "../local/scripts/booking.he.json" with { type: "json" };
 import { LOCAL_SECRETS, startStack, type Stack } from "../local/stack.js";
 import { runCall } from "../sim/call.js";
+import { fetchCoreTurns, withCoreTools } from "../sim/core-turns.js";
+import { summarize } from "../sim/report.js";
 import type { CallerScript } from "../sim/script.js";
 
 /** The speech emulator's default lines: what a call would be heard saying had it registered nothing. */
@@ -54,7 +56,7 @@ describe("caller scripts registered per call, through the stack", () => {
     expect(one.turns[0]!.agent_text).toMatch(/פתוחים/);
   });
 
-  it("books through infra/caller-scripts/booking.he.json: find_slots, the offered slot booked on 'yes', then goodbye", async () => {
+  it("books through infra/local/scripts/booking.he.json: find_slots, the offered slot booked on 'yes', then goodbye", async () => {
     const report = await call(script(bookingScript.lines));
     expect(report.errors).toEqual([]);
     expect(heard(report.call_sid)).toEqual(bookingScript.lines);
@@ -69,5 +71,10 @@ describe("caller scripts registered per call, through the stack", () => {
 
     const appointments = (await (await fetch(`${stack.booking!.url}/appointments`)).json()) as { slot: string; callSid: string }[];
     expect(appointments.filter((appointment) => appointment.callSid === report.call_sid).map((appointment) => appointment.slot)).toEqual([slot]);
+
+    // What `npm run call -- --json` prints: each line's answer with the tools the core logged for it.
+    const summary = withCoreTools(summarize(report), await fetchCoreTurns(stack.emulators.scriptRegistry.url, report.call_sid));
+    expect(summary.turns.map((turn) => turn.tools?.map((tool) => [tool.name, tool.ok]))).toEqual([[["find_slots", true]], [["book", true]], []]);
+    expect(summary.turns[1]!.tools![0]!.ms).toBeGreaterThan(0);
   });
 });

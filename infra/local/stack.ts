@@ -2,6 +2,7 @@
 // the edge (workerd). Used by `npm start` and by the end-to-end tests, so both run the same stack.
 import { startLocalBooking, type LocalBookingOptions } from "./booking.js";
 import type { BookingService } from "../booking/service.js";
+import { CoreCallLog } from "./core-call-log.js";
 import { startCore, type CoreLogLine, type CoreProcess, type StartCoreOptions } from "./core-process.js";
 import { readWranglerConfig, startEdge, type EdgeLogLine, type RunningEdge } from "./edge.js";
 import { startEmulators, type Emulators, type EmulatorsOptions } from "./emulators/index.js";
@@ -67,9 +68,14 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     const booking = options.booking ? await startLocalBooking(options.booking === true ? {} : options.booking, TOOL_SIGNING_SECRET) : undefined;
     if (booking) stops.push(() => booking.stop());
     const coreEnv = { ...emulators.env, ...definedOnly(shared), CORE_SHARED_SECRET: LOCAL_SECRETS.CORE_SHARED_SECRET, ...booking?.coreEnv, ...options.coreEnv };
+    // What every core logged of each call, served next to the caller scripts (the simulator's tools per turn).
+    const callLog = new CoreCallLog();
+    emulators.scriptRegistry.serveCoreTurns(callLog);
     const launchCore = async (port: number | undefined) => {
       const started = await startCore({ env: coreEnv, ...options.coreProcess, ...(port !== undefined && { port }) });
       stops.push(() => started.stop());
+      for (const line of started.lines) callLog.add(line);
+      started.onLine((line) => callLog.add(line));
       if (options.onCoreLine) {
         for (const line of started.lines) options.onCoreLine(line);
         started.onLine(options.onCoreLine);

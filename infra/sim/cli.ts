@@ -5,7 +5,8 @@ import { writeFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { DEFAULT_TIMEOUT_MS, runCall, type StallOption } from "./call.js";
 import { stereoCallWav } from "./recording.js";
-import { formatReport, summarize } from "./report.js";
+import { formatReport, summarize, type CallSummary } from "./report.js";
+import { fetchCoreTurns, withCoreTools } from "./core-turns.js";
 import { DEFAULT_SCRIPT_PATH, loadCallerScript } from "./script.js";
 import { LOCAL_ACCOUNT_SID } from "../twilio/stream-start.js";
 import { LOCAL_SCRIPT_REGISTRY_URL } from "../caller-scripts/registration.js";
@@ -28,7 +29,8 @@ const USAGE = `usage: npm run call -- [options]
                      the speech emulator's caller-script registry: the script's spoken lines are registered
                      there for this call, so the emulator transcribes them (default for a loopback --url:
                      ${LOCAL_SCRIPT_REGISTRY_URL}, which npm start serves; otherwise none). "none": do not register
-  --json             print the report as one JSON object on the last line
+  --json             print the report as one JSON object on the last line; with a registry, each turn
+                     carries the tools its answer called (name, ok, ms), as the local core logged them
   --wav FILE         write the call as a stereo WAV (caller left, agent right)
   --timeout MS       wait this long for the greeting and for each answer (default ${DEFAULT_TIMEOUT_MS})
   --stall L:A:MS     a network stall A ms into caller line L (1-based): every frame the caller sends is
@@ -121,8 +123,19 @@ async function main(): Promise<number> {
       report.errors.push(`cannot write ${values.wav}: ${(error as Error).message}`);
     }
   }
-  console.log(values.json ? JSON.stringify(summarize(report)) : formatReport(report));
+  if (values.json) console.log(JSON.stringify(registry === undefined ? summarize(report) : await withToolsIfLogged(summarize(report), registry)));
+  else console.log(formatReport(report));
   return report.errors.length ? 1 : 0;
+}
+
+/** The tools per turn, from the local core's log; without that log, the summary as heard and a warning. */
+async function withToolsIfLogged(summary: CallSummary, registry: string): Promise<CallSummary> {
+  try {
+    return withCoreTools(summary, await fetchCoreTurns(registry, summary.call_sid));
+  } catch (error) {
+    console.error(`warning: no tools in the report: ${(error as Error).message}`);
+    return summary;
+  }
 }
 
 /**

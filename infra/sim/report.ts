@@ -56,10 +56,18 @@ export interface CallReport {
   recording: CallRecording;
 }
 
+/** A tool an answer called, as the core logged it: its name, whether it succeeded, its time. */
+export interface ToolUse {
+  name: string;
+  ok: boolean;
+  ms: number;
+}
+
 /** The printable part of a report (the CLI's --json line): no audio, no process-local times. */
 export interface CallSummary {
   call_sid: string;
-  turns: Array<Omit<TurnReport, "agent_audio" | "first_answer_at" | "first_answer_received_at">>;
+  /** `tools`: present when the core's log was read (core-turns.ts), [] for a line whose answer called none. */
+  turns: Array<Omit<TurnReport, "agent_audio" | "first_answer_at" | "first_answer_received_at"> & { tools?: ToolUse[] }>;
   greeting_ms: number | null;
   clears_audio_ms: number[];
   errors: string[];

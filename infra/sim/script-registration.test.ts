@@ -9,9 +9,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
-import { SCRIPT_REGISTRY_PATH } from "../caller-scripts/registration.js";
+import { CORE_TURNS_PATH, SCRIPT_REGISTRY_PATH, type CoreTurns } from "../caller-scripts/registration.js";
 import { runCall } from "./call.js";
 import { startFakeEdge, type FakeEdge } from "./fake-edge.js";
+import type { CallSummary } from "./report.js";
 
 const AUTH_TOKEN = "registration-test-token";
 const CLI = fileURLToPath(new URL("./cli.ts", import.meta.url));
@@ -37,17 +38,27 @@ afterEach(async () => {
   edge = registry = dir = undefined;
 });
 
-/** A registry that records each registration and answers `status`. */
-async function startRegistry(status = 204): Promise<{ url: string; received: Registered[] }> {
+/**
+ * A registry that records each registration and answers `status`; asked for a call's core turns, it
+ * records the CallSid and answers `coreTurns` (none: 404, as a registry without a core log).
+ */
+async function startRegistry(status = 204, coreTurns?: CoreTurns): Promise<{ url: string; received: Registered[]; turnsAskedFor: string[] }> {
   const received: Registered[] = [];
+  const turnsAskedFor: string[] = [];
   registry = createServer(async (req, res) => {
+    const asked = new URL(req.url ?? "/", "http://registry");
+    if (req.method === "GET" && asked.pathname === CORE_TURNS_PATH) {
+      turnsAskedFor.push(asked.searchParams.get("callSid") ?? "");
+      if (!coreTurns) return void res.writeHead(404, { "content-type": "application/json" }).end(JSON.stringify({ error: "no core log here" }));
+      return void res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(coreTurns));
+    }
     let text = "";
     for await (const chunk of req) text += chunk;
     received.push({ body: JSON.parse(text), webhooksBefore: edge?.webhookParams.length ?? -1 });
     res.writeHead(status, { "content-type": "application/json" }).end(status === 204 ? undefined : JSON.stringify({ error: "lines: too many" }));
   });
   await new Promise<void>((resolve) => registry!.listen(0, "127.0.0.1", resolve));
-  return { url: `http://127.0.0.1:${(registry.address() as AddressInfo).port}${SCRIPT_REGISTRY_PATH}`, received };
+  return { url: `http://127.0.0.1:${(registry.address() as AddressInfo).port}${SCRIPT_REGISTRY_PATH}`, received, turnsAskedFor };
 }
 
 function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -83,17 +94,34 @@ describe("registering the caller's lines before the call", () => {
     expect(edge.webhookParams).toEqual([]);
   });
 
-  it("npm run call -- --speech-script-url URL registers the script's lines for the call it places", async () => {
+  it("npm run call -- --speech-script-url URL registers the script's lines for the call it places, and reads the core's turns after it", async () => {
     edge = await startFakeEdge({ authToken: AUTH_TOKEN });
-    const { url, received } = await startRegistry();
+    const { url, received, turnsAskedFor } = await startRegistry(204, { ended: true, turns: [] });
     dir = await mkdtemp(join(tmpdir(), "sim-registration-"));
     const scriptPath = join(dir, "script.json");
     await writeFile(scriptPath, JSON.stringify({ language: "he-IL", voice: "he", lines: ["שלום"] }));
 
     const { code, stdout, stderr } = await runCli(["--url", edge.url, "--script", scriptPath, "--speech-script-url", url, "--json"]);
     expect(code, stderr).toBe(0);
-    const summary = JSON.parse(stdout.trim().split("\n").at(-1)!) as { call_sid: string };
+    const summary = JSON.parse(stdout.trim().split("\n").at(-1)!) as CallSummary;
     expect(received.map((r) => r.body)).toEqual([{ callSid: summary.call_sid, lines: ["שלום"] }]);
+    // The core logged no tool for the call: each turn says so, rather than leaving it unknown.
+    expect(turnsAskedFor).toEqual([summary.call_sid]);
+    expect(summary.turns.map((turn) => turn.tools)).toEqual([[]]);
+  });
+
+  it("npm run call -- --json without a core log: the turns carry no tools, and a warning says why", async () => {
+    edge = await startFakeEdge({ authToken: AUTH_TOKEN });
+    const { url } = await startRegistry(204);
+    dir = await mkdtemp(join(tmpdir(), "sim-registration-"));
+    const scriptPath = join(dir, "script.json");
+    await writeFile(scriptPath, JSON.stringify({ language: "he-IL", voice: "he", lines: ["שלום"] }));
+
+    const { code, stdout, stderr } = await runCli(["--url", edge.url, "--script", scriptPath, "--speech-script-url", url, "--json"]);
+    expect(code, stderr).toBe(0);
+    const summary = JSON.parse(stdout.trim().split("\n").at(-1)!) as CallSummary;
+    expect(summary.turns[0]).not.toHaveProperty("tools");
+    expect(stderr).toMatch(/warning: no tools in the report: the core's turns at .*: 404/);
   });
 
   it("npm run call refuses a --speech-script-url that is not an http URL, and stops when an explicit registry is missing", async () => {

@@ -170,23 +170,40 @@ describe("an agent with the booking tools", () => {
     }
   });
 
-  it("with speculation on, a speculative answer never books: one book request, one booking", async () => {
-    const speculating = await startCore({ env: { AGENT_FILE: path.join(dir, "agent.json"), TOOL_SIGNING_SECRET: SECRET, TOOL_FILLER_MS: "300", LLM_SPECULATE: "true" } });
+  it("with speculation on: a discarded speculation's find_slots is aborted, and no speculative answer books: one book request, one booking", async () => {
+    // The final comes 1.5 s after the recognizer's pause, so a speculation on the stable partial has
+    // time to reach its tool; the partials read a different question than the final.
+    const speculating = await startCore({
+      emulators: { speech: { finalDelayMs: 1500 } },
+      env: { AGENT_FILE: path.join(dir, "agent.json"), TOOL_SIGNING_SECRET: SECRET, TOOL_FILLER_MS: "300", LLM_SPECULATE: "true", STT_TIMEOUT_MS: "4000" },
+    });
+    const findsOf = (callSid: string) => gate.arrived.filter((r) => r.path === "/tools/find_slots" && r.key.startsWith(`${callSid}:`));
     try {
       const callSid = "CA" + "7".repeat(31) + "5";
-      speculating.emulators.speech.registerScript(callSid, [ASK, YES]);
+      speculating.emulators.speech.registerScript(callSid, [{ text: ASK, partials: "יש לכם תור פנוי מחר" }, YES]);
       const call = await speculating.open(callSid);
       call.begin(true);
       call.echo("greeting");
+      gate.hold("/tools/find_slots");
       await call.say(speech.get(ASK)!);
+      await until(() => findsOf(callSid).length === 1, "the speculation's find_slots");
+      // The final differs: the speculation is dropped, its tool request with it, and the answer asks again.
+      await until(() => findsOf(callSid).length === 2, "the answer's own find_slots");
+      gate.release("/tools/find_slots");
+      const turn = await speculating.logs.next("TURN", { call_id: callSid, turn: 1 });
+      expect(turn).toMatchObject({ transcript: ASK, speculation: "discarded", tools: [{ name: "find_slots", ok: true }] });
+      expect(gate.aborted.filter((r) => r.key === findsOf(callSid)[0]!.key)).toHaveLength(1);
       await call.mark("1.end");
       await call.echoOf("1.end");
       await call.say(speech.get(YES)!);
       await call.mark("2.end");
       expect(booksOf(callSid)).toHaveLength(1);
-      expect(await bookingsOf(callSid)).toHaveLength(1);
+      const bookings = await bookingsOf(callSid);
+      expect(bookings).toHaveLength(1);
+      expect(said(call, 1).join(" ")).toContain(bookings[0]!.slot.split("T")[1]!);
       await call.hangUp();
     } finally {
+      gate.release("/tools/find_slots");
       await speculating.close();
     }
   });

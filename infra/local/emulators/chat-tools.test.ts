@@ -3,7 +3,7 @@
 // streamed tool call, and OpenAI's rules for tool messages.
 import OpenAI from "openai";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import bookingScript from "../../caller-scripts/booking.he.json" with { type: "json" };
+import bookingScript from "../scripts/booking.he.json" with { type: "json" };
 import { answerFor } from "./chat-answers.js";
 import { CALL_ID_HEADER } from "./faults.js";
 import { startOpenAiEmulator, type OpenAiEmulator } from "./openai.js";
@@ -116,7 +116,7 @@ describe("the chat emulator with tools, through the real openai SDK", () => {
     ]);
   });
 
-  it("turns the caller lines of infra/caller-scripts/booking.he.json into find_slots, then book, then a goodbye", async () => {
+  it("turns the caller lines of infra/local/scripts/booking.he.json into find_slots, then book, then a goodbye", async () => {
     const callId = "CA-booking-script";
     const messages: Message[] = [SYSTEM];
     /** The tools' side, as the core and the booking service would answer: slots of one day, and the booking of the slot asked for. */

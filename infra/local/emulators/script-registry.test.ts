@@ -6,7 +6,7 @@ import { SpeechClient } from "@google-cloud/speech";
 import { buildWav, WAV_FORMAT_MULAW } from "@voice/protocol";
 import OpenAI, { toFile } from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SCRIPT_REGISTRY_PATH, type ScriptRegistration } from "../../caller-scripts/registration.js";
+import { coreTurnsUrl, MAX_CORE_TURNS_WAIT_MS, SCRIPT_REGISTRY_PATH, type ScriptRegistration } from "../../caller-scripts/registration.js";
 import { CALL_ID_HEADER, startEmulators, type Emulators } from "./index.js";
 import { concat, finals, silence, spoken, streamAudio } from "./speech-test-kit.js";
 
@@ -90,5 +90,24 @@ describe("caller scripts registered per call", () => {
 
     // Nothing was registered for CA-x: it hears the default script.
     expect(finals((await streamAudio(speech, callAudio(1), { callId: "CA-x" })).results)).toEqual([DEFAULT_LINES[0]]);
+  });
+
+  it("serves the core's turns of a call once the stack gives it a core log, and says so before", async () => {
+    const turnsUrl = coreTurnsUrl(emulators.scriptRegistry.url, "CA-t", 0);
+    const before = await fetch(turnsUrl);
+    expect(before.status).toBe(404);
+    expect(((await before.json()) as { error: string }).error).toMatch(/no core log/);
+
+    const asked: [string, number][] = [];
+    emulators.scriptRegistry.serveCoreTurns({
+      turnsOf: async (callSid, waitMs) => {
+        asked.push([callSid, waitMs]);
+        return { ended: true, turns: [] };
+      },
+    });
+    expect(await (await fetch(coreTurnsUrl(emulators.scriptRegistry.url, "CA-t", 60_000))).json()).toEqual({ ended: true, turns: [] });
+    expect(asked).toEqual([["CA-t", MAX_CORE_TURNS_WAIT_MS]]);
+    expect((await fetch(turnsUrl.replace("callSid=CA-t", "callSid="))).status).toBe(400);
+    expect((await fetch(turnsUrl, { method: "POST" })).status).toBe(405);
   });
 });

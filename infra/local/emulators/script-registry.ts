@@ -3,10 +3,11 @@
 // say under its call's CallSid before the call starts (wire format and local URL in
 // infra/caller-scripts/registration.ts); the registry hands them to the speech emulator
 // (registerScript), which transcribes that call's utterances as those lines. A call nobody registered
-// keeps the default script.
+// keeps the default script. Once the stack has a core, the registry also answers what that core
+// logged of a call's turns (GET /core-turns), for the simulator's report.
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { SCRIPT_REGISTRY_PATH, ScriptRegistration } from "../../caller-scripts/registration.js";
+import { CORE_TURNS_PATH, MAX_CORE_TURNS_WAIT_MS, SCRIPT_REGISTRY_PATH, ScriptRegistration, type CoreTurns } from "../../caller-scripts/registration.js";
 import { HttpError, parseJsonBody, readBody } from "./http-kit.js";
 import type { SpeechScriptLine } from "./speech-script.js";
 
@@ -27,7 +28,13 @@ export interface ScriptRegistry {
     registered: number;
     refused: number;
   };
+  /** Serves GET /core-turns from `log` (the stack's CoreCallLog); until then that path answers 404. */
+  serveCoreTurns(log: CoreTurnsSource): void;
   close(): Promise<void>;
+}
+
+export interface CoreTurnsSource {
+  turnsOf(callSid: string, waitMs: number): Promise<CoreTurns>;
 }
 
 /** Far more than any script; a bigger body is refused before it is read. */
@@ -36,9 +43,20 @@ const MAX_BODY_BYTES = 1024 * 1024;
 export async function startScriptRegistry(options: ScriptRegistryOptions): Promise<ScriptRegistry> {
   const log = options.log ?? ((line: string) => console.error(`[script-registry] ${line}`));
   const stats = { registered: 0, refused: 0 };
+  let coreTurns: CoreTurnsSource | undefined;
   const server = createServer(async (req, res) => {
     try {
-      const path = new URL(req.url ?? "/", "http://registry").pathname;
+      const url = new URL(req.url ?? "/", "http://registry");
+      const path = url.pathname;
+      if (path === CORE_TURNS_PATH) {
+        if (req.method !== "GET") throw new HttpError(405, `${req.method} ${path}: GET ?callSid=CA...&waitMs=N`);
+        if (!coreTurns) throw new HttpError(404, "no core log here: this registry runs without a core");
+        const callSid = url.searchParams.get("callSid")?.trim();
+        if (!callSid) throw new HttpError(400, "callSid: required");
+        const waitMs = Math.min(Math.max(Number(url.searchParams.get("waitMs")) || 0, 0), MAX_CORE_TURNS_WAIT_MS);
+        res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(await coreTurns.turnsOf(callSid, waitMs)));
+        return;
+      }
       if (path !== SCRIPT_REGISTRY_PATH) throw new HttpError(404, `no such path: ${path} (the registry is at ${SCRIPT_REGISTRY_PATH})`);
       if (req.method !== "POST") throw new HttpError(405, `${req.method} ${path}: POST a JSON { callSid, lines }`);
       const parsed = ScriptRegistration.safeParse(parseJsonBody(await readBody(req, MAX_BODY_BYTES)));
@@ -69,6 +87,7 @@ export async function startScriptRegistry(options: ScriptRegistryOptions): Promi
     port,
     url: `http://127.0.0.1:${port}${SCRIPT_REGISTRY_PATH}`,
     stats,
+    serveCoreTurns: (log) => void (coreTurns = log),
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
