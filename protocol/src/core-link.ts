@@ -2,6 +2,7 @@
 // the few messages that are ours alone carry an event name with an "edge." or "core." prefix,
 // so the relay can tell them apart from Twilio's by looking at the first bytes of the text.
 import { z } from "zod";
+import { coreEnd, transferReturn } from "./call-control.js";
 import { twilioInboundFrame, twilioOutboundFrame } from "./twilio.js";
 
 /** Path of the core's call WebSocket; the edge authenticates with `Authorization: Bearer <core token>`. */
@@ -15,6 +16,8 @@ export const edgeGreeting = z.object({
   text: z.string(),
   /** Name of the mark the edge sent after the greeting audio; its echo means the greeting finished. */
   mark: z.string().optional(),
+  /** Where the core posts its part of the call's record when its part ends (call-record.ts). */
+  recordUrl: z.string().url().optional(),
 });
 
 /** Bounds of a handed-over conversation: far above what HISTORY_MAX_TOKENS keeps, far below abuse. */
@@ -60,6 +63,10 @@ export const edgeResume = z.object({
   event: z.literal("edge.resume"),
   state: conversationState.nullable(),
   attempt: z.number().int().positive(),
+  /** As in edge.greeting. */
+  recordUrl: z.string().url().optional(),
+  /** The caller is back from a transfer nobody took (call-control.ts): the agent picks up from there. */
+  transfer: transferReturn.optional(),
 });
 
 /** Close code of a core link the core ends because it is draining (after `core.move`). */
@@ -67,7 +74,7 @@ export const CLOSE_CORE_MOVING = 1012;
 
 export const edgeToCore = z.union([twilioInboundFrame, edgeGreeting, edgeResume]);
 /** Twilio's outbound frames, relayed verbatim by the edge, and the core's own control messages. */
-export const coreToEdge = z.union([twilioOutboundFrame, coreState, coreMove]);
+export const coreToEdge = z.union([twilioOutboundFrame, coreState, coreMove, coreEnd]);
 
 export type EdgeGreeting = z.infer<typeof edgeGreeting>;
 export type EdgeResume = z.infer<typeof edgeResume>;

@@ -8,8 +8,11 @@
 // then the edge the new secret, then dropping the previous one from the core.
 import { hmac, timingSafeEqual, toHex } from "./crypto.js";
 
-/** What a token is for; each of the core's routes takes only its own. */
-export const CORE_TOKEN_PURPOSES = ["call", "phrase", "warmup", "health"] as const;
+/**
+ * What a token is for; each of the core's routes takes only its own. "record" goes the other way:
+ * the core signs it for the edge's record route (call-record.ts), with the same shared secret.
+ */
+export const CORE_TOKEN_PURPOSES = ["call", "phrase", "warmup", "health", "record"] as const;
 export type CoreTokenPurpose = (typeof CORE_TOKEN_PURPOSES)[number];
 
 /** Lifetime of the tokens the edge signs: each is signed right before its one request. */

@@ -10,3 +10,5 @@ export * from "./turn-line.js";
 export * from "./request-headers.js";
 export * from "./level.js";
 export * from "./limits.js";
+export * from "./call-control.js";
+export * from "./call-record.js";
