@@ -17,6 +17,9 @@ const TEST_BINDINGS = {
   PUBLIC_URL: "https://edge.example.test",
   // Nothing listens on the discard port: the core counts as down, without leaving this machine.
   CORE_URL: "http://127.0.0.1:9",
+  // The same for the business's call-record receiver: record-desk.test.ts stands in for it in this isolate.
+  CALL_RECORD_URL: "http://127.0.0.1:9/call-records",
+  CALL_RECORD_SECRET: "test-call-record-secret",
 };
 
 export default defineConfig({

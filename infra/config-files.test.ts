@@ -31,7 +31,7 @@ const CLAIMS: Claim[] = [
   { pattern: /^infra\/cloudrun\/[^/]+\.ya?ml$/, checkedBy: "the Cloud Run service and Cloud Build config, by the deploy tests", tests: ["infra/cloudrun/"] },
   { pattern: /^\.github\/workflows\/[^/]+\.ya?ml$/, checkedBy: "the GitHub Actions workflow, by the deploy tests", tests: ["infra/deploy/"] },
   { pattern: /^infra\/go-no-go\/.+\.(json|ya?ml)$/, checkedBy: "GO/NO-GO fixtures and thresholds, by the go-no-go tests", tests: ["infra/go-no-go/"] },
-  { pattern: /^infra\/caller-scripts\/[^/]+\.json$/, checkedBy: "caller scripts, by the simulator's checkCallerScript (here)", tests: [] },
+  { pattern: /^infra\/(caller-scripts|local\/scripts)\/[^/]+\.json$/, checkedBy: "caller scripts, by the simulator's checkCallerScript (here)", tests: [] },
   { pattern: /^infra\/package\.json$/, checkedBy: "npm (the infra workspace's manifest)", tests: [] },
   {
     pattern: /^infra\/local\/agent\.[a-z-]+\.json$/,
@@ -108,7 +108,7 @@ describe("config files in infra/ and .github/workflows", () => {
   });
 
   it("caller scripts are scripts the simulator accepts", () => {
-    const scripts = FILES.filter((file) => /^infra\/caller-scripts\//.test(file));
+    const scripts = FILES.filter((file) => /^infra\/(caller-scripts|local\/scripts)\//.test(file));
     expect(scripts.length).toBeGreaterThan(0);
     const problems = scripts.flatMap((file) => {
       const checked = checkCallerScript(JSON.parse(readFileSync(path.join(REPO_ROOT, file), "utf8")));

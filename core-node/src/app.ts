@@ -12,6 +12,9 @@ import { loadVad, type VadFactory } from "./eou/vad.js";
 import { createOpenAiChat } from "./llm/openai.js";
 import type { ChatModel } from "./llm/types.js";
 import type { Logger } from "./metrics/log.js";
+import { createOpenAiSummarizer, type Summarizer } from "./record/openai-summarizer.js";
+import type { RecordSender } from "./record/ports.js";
+import { createRecordSender } from "./record/sender.js";
 import { createGoogleSpeechToText } from "./stt/google.js";
 import { createOpenAiTranscriber } from "./stt/transcription.js";
 import type { SpeechToText, Transcriber } from "./stt/types.js";
@@ -77,6 +80,10 @@ export interface App {
   /** Runs the agent file's tools over signed HTTPS requests (absent: no agent file, or no tools in it). */
   tools?: ToolCaller;
   vad: VadFactory;
+  /** Hands a call's part of its record to the edge (summary, then POST); never rejects. */
+  sendRecord: RecordSender;
+  /** Call records being summarized or posted now (close() waits for them, within RECORD_DRAIN_MAX_MS). */
+  recordsPending(): number;
   /** The process-wide construction counters (see `constructions`). */
   constructions: Readonly<typeof constructions>;
   startedAt: number;
@@ -168,9 +175,10 @@ export async function buildApp(config: Config, log: Logger): Promise<App> {
     rotateMs: config.STT_STREAM_ROTATE_MS,
     maxMs: config.STT_STREAM_MAX_MS,
   });
-  const { llm, transcriber } = config.OPENAI_API_KEY
+  const { llm, transcriber, summarize } = config.OPENAI_API_KEY
     ? {
         llm: createOpenAiChat(openai, config.LLM_MODEL),
+        summarize: createOpenAiSummarizer(openai, config.LLM_MODEL),
         transcriber: createOpenAiTranscriber(openai, {
           model: config.STT_FALLBACK_MODEL,
           language: config.LANGUAGE,
@@ -178,6 +186,13 @@ export async function buildApp(config: Config, log: Logger): Promise<App> {
         }),
       }
     : withoutOpenAiKey();
+  const records = createRecordSender({
+    secret: config.CORE_SHARED_SECRET,
+    language: config.LANGUAGE,
+    summarize,
+    summaryTimeoutMs: config.RECORD_SUMMARY_TIMEOUT_MS,
+    log,
+  });
   const tools = config.agent?.tools.length && config.TOOL_SIGNING_SECRET ? createHttpToolCaller({ secret: config.TOOL_SIGNING_SECRET }) : undefined;
   let lastWarmup: WarmupReport | undefined;
 
@@ -210,6 +225,8 @@ export async function buildApp(config: Config, log: Logger): Promise<App> {
     transcriber,
     tools,
     vad,
+    sendRecord: records.send,
+    recordsPending: records.pending,
     constructions,
     startedAt: Date.now(),
     async warmup() {
@@ -247,13 +264,15 @@ export async function buildApp(config: Config, log: Logger): Promise<App> {
       return lastWarmup.ok ? { status: "ok" } : { status: "degraded", failing };
     },
     async close() {
+      // Before the clients go: a record still being summarized is sent without its summary.
+      await records.drain(RECORD_DRAIN_MAX_MS);
       await Promise.allSettled([speechClient.close(), ttsClient.close(), http.dispatcher.close()]);
     },
   };
 }
 
 /** Without a key every request fails at once, here, rather than at the service with a placeholder key. */
-function withoutOpenAiKey(): { llm: ChatModel; transcriber: Transcriber } {
+function withoutOpenAiKey(): { llm: ChatModel; transcriber: Transcriber; summarize: Summarizer } {
   const missing = () => new Error("OPENAI_API_KEY is not set");
   return {
     llm: {
@@ -263,12 +282,19 @@ function withoutOpenAiKey(): { llm: ChatModel; transcriber: Transcriber } {
       warmup: () => Promise.reject(missing()),
     },
     transcriber: { transcribe: () => Promise.reject(missing()) },
+    summarize: () => Promise.reject(missing()),
   };
 }
 
 /** Warmup runs before the port opens: a service that does not answer must not hold the start. */
 const WARMUP_STEP_TIMEOUT_MS = 15_000;
 const WARMUP_REQUEST_TIMEOUT_MS = 10_000;
+/**
+ * How long close() waits for call records in flight. It runs after the calls are drained (main.ts,
+ * within Cloud Run's 10 s after SIGTERM); a summary still running is given up at once, so what is
+ * left is a POST to the edge.
+ */
+const RECORD_DRAIN_MAX_MS = 1500;
 
 function withDeadline<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;

@@ -50,7 +50,10 @@ describe("loadConfig", () => {
       BACKCHANNEL_MAX_MS: 600,
       BACKCHANNEL_WORDS: DEFAULT_BACKCHANNEL_WORDS,
       HISTORY_MAX_TOKENS: 3000,
+      RECORD_SUMMARY_TIMEOUT_MS: 15_000,
       DTMF_TIMEOUT_MS: 1500,
+      IDLE_REPROMPT_MS: 8000,
+      IDLE_MAX_REPROMPTS: 2,
       GREETING_TEXT: DEFAULT_GREETING_TEXT,
       CALL_LIMIT_TEXT: DEFAULT_CALL_LIMIT_TEXT,
       MAX_CALLS: 100,
@@ -68,7 +71,13 @@ describe("loadConfig", () => {
       FIXED_PHRASES: DEFAULT_FIXED_PHRASES,
       DEBUG: false,
       LOG_LEVEL: "info",
+      LOG_TRANSCRIPTS: "redacted",
     });
+  });
+
+  it("takes LOG_TRANSCRIPTS off, redacted or full, and refuses anything else naming the setting", () => {
+    for (const mode of ["off", "redacted", "full"]) expect(loadConfig({ ...required, LOG_TRANSCRIPTS: mode }).LOG_TRANSCRIPTS).toBe(mode);
+    expect(() => loadConfig({ ...required, LOG_TRANSCRIPTS: "none" })).toThrow("LOG_TRANSCRIPTS: expected one of off, redacted, full");
   });
 
   it("names every bad key in one error", () => {

@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DEFAULT_FLOOD_CLOSE_AFTER_S, DEFAULT_MAX_AUDIO_BACKLOG_MS, DEFAULT_MAX_FRAMES_PER_SECOND } from "@voice/protocol";
 import { z } from "zod";
+import { LOG_TRANSCRIPTS_MODES } from "./metrics/redact-words.js";
 import { loadAgentFile } from "./tools/agent-file.js";
 import type { AgentFile } from "./tools/types.js";
 
@@ -27,7 +28,12 @@ export const DEFAULT_SYSTEM_PROMPT = [
   "Your words are spoken aloud: keep answers to one to three short sentences, no lists, no markdown, no emoji.",
   "Opening hours: Sunday to Thursday 8:00-18:00, Friday 8:00-13:00.",
   "Answer questions about the clinic from these facts only.",
-  "You cannot book, move or cancel appointments over the phone yet, and you cannot take messages or arrange a call back: if asked, say so plainly and briefly, and never say that it was done.",
+  "You cannot book, move or cancel appointments over the phone yet: if asked, say so plainly and briefly, and never say that it was done.",
+  // The built-in tools (call/control-tools.ts); those not offered on a request cannot be used then.
+  "When the caller is done (they say goodbye, or have nothing more), say a short goodbye and call end_call in the same answer.",
+  "If you are offered transfer_to_staff and the caller asks for a person, or you cannot help, call it with a few words on what the caller needs; if the caller comes back because nobody answered, say so and offer to take a message.",
+  "If you are offered take_message, you may take a message for the clinic's staff: ask what it is, then call take_message with the caller's own words (and their name and phone only if they gave them).",
+  "If a tool is not offered, you cannot do what it does: say so plainly, and never say that a message was taken or that you are transferring the call.",
   "If you do not know something, say so briefly.",
   // DTMF reaches the model as a user message of this exact shape (see call/dtmf.ts).
   'When the caller presses phone keys you receive a message like "[keypad] 1 2 3 #": the keys pressed, in order, space-separated; "#" means the caller finished the entry with the pound key.',
@@ -57,6 +63,12 @@ export const DEFAULT_FIXED_PHRASES = {
   tool_wait_more: "עוד רגע, אני עדיין בודקת.",
   /** Said when a tool call failed and nothing else can be said about it. */
   tool_failed: "סליחה, לא הצלחתי לבדוק את זה כרגע.",
+  /** Said before the call is put through to the staff (transfer_to_staff); the call is handed over once it played. */
+  transfer_announce: "אני מעבירה אותך לצוות המרפאה, נא להישאר על הקו.",
+  /** Said when the caller stayed silent IDLE_REPROMPT_MS after the agent's last words. */
+  idle_reprompt: "אתם עדיין איתי?",
+  /** The last words when the caller stayed silent through every reprompt, or the agent ended the call (end_call) without a farewell of its own. */
+  goodbye: "תודה שהתקשרתם, להתראות.",
 } as const;
 
 export type FixedPhrases = typeof DEFAULT_FIXED_PHRASES & Record<string, string>;
@@ -203,8 +215,17 @@ const settingsSchema = z.object({
   TOOL_MAX_ROUNDS: z.coerce.number().int().min(1).max(10).default(3),
   /** Budget of the conversation history sent to the LLM (system prompt not counted); see llm/history.ts. */
   HISTORY_MAX_TOKENS: z.coerce.number().int().min(100).default(3000),
+  /** Deadline of the call record's summary (one LLM request after the call); past it the core's part goes to the edge without a summary. */
+  RECORD_SUMMARY_TIMEOUT_MS: z.coerce.number().int().min(1000).max(120_000).default(15_000),
   /** Keypad digits form a turn on "#" or after this long without another key. */
   DTMF_TIMEOUT_MS: z.coerce.number().int().min(100).default(1500),
+  /**
+   * Caller audio without words after the agent's last words played, after which FIXED_PHRASES.idle_reprompt
+   * is said (call/idle.ts; on the caller's audio clock, so music or a tone on the line counts as silence).
+   */
+  IDLE_REPROMPT_MS: z.coerce.number().int().min(500).max(600_000).default(8000),
+  /** Reprompts left unanswered before FIXED_PHRASES.goodbye and the end of the call (0: the goodbye comes at the first IDLE_REPROMPT_MS). */
+  IDLE_MAX_REPROMPTS: z.coerce.number().int().min(0).max(10).default(2),
   FIXED_PHRASES: fixedPhrases.default({ ...DEFAULT_FIXED_PHRASES }),
   /** Signs and checks the edge's per-call token (protocol/src/core-token.ts). */
   CORE_SHARED_SECRET: secret,
@@ -243,6 +264,8 @@ const settingsSchema = z.object({
   PHRASE_MAX_UNCACHED_PER_MIN: z.coerce.number().int().min(0).default(10),
   DEBUG: flag.default(false),
   LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal"]).default("info"),
+  /** Callers' words in log lines: off (never), redacted (IDs, phones, cards, e-mails replaced; metrics/redact-words.ts), full (as heard: local debugging only). */
+  LOG_TRANSCRIPTS: z.enum(LOG_TRANSCRIPTS_MODES, { message: `expected one of ${LOG_TRANSCRIPTS_MODES.join(", ")}` }).default("redacted"),
 });
 
 /** The name of every setting the core reads. */

@@ -3,7 +3,8 @@
 // client playing the edge's part with Twilio's behaviour folded in: it relays a caller's audio as
 // media frames in real time (speech from eSpeak, silence between, like a live line) and "plays" the
 // answer at real time, echoing each mark when the audio before it has played, and at once on clear.
-// It keeps the core's control messages (core.state, core.move) and can open a call as a resumed one.
+// It keeps the core's control messages (core.state, core.move, core.end) and can open a call as a
+// resumed one (a core that went away, or a caller back from a transfer nobody took).
 import WebSocket from "ws";
 import {
   FRAME_BYTES,
@@ -14,8 +15,11 @@ import {
   pcmToMulaw,
   signCoreToken,
   type ConversationState,
+  type CoreEnd,
   type CoreToEdge,
+  type EdgeGreeting,
   type EdgeResume,
+  type TransferReturn,
 } from "@voice/protocol";
 import { startEmulators, type Emulators, type EmulatorsOptions } from "../../infra/local/emulators/index.js";
 import { synthesizeSpeech } from "../../infra/speech/espeak.js";
@@ -39,9 +43,10 @@ export const TEST_GREETING = "שלום, הגעתם למרפאת השיניים. 
  * Settings every test core starts with unless a test gives its own: a call driven faster than real
  * time (`speed`) runs its audio ahead of wall time, which the default MAX_AUDIO_BACKLOG_MS would
  * thin out, and sends more frames a second than a phone line (src/call/limits.test.ts and
- * hostile.test.ts test the limits at their defaults).
+ * hostile.test.ts test the limits at their defaults). A caller who stays quiet while a test waits on
+ * something else is not reprompted: src/call/call-control.test.ts sets IDLE_REPROMPT_MS itself.
  */
-const TEST_CORE_ENV = { MAX_FRAMES_PER_SECOND: "1000", MAX_AUDIO_BACKLOG_MS: "3600000" } as const;
+const TEST_CORE_ENV = { MAX_FRAMES_PER_SECOND: "1000", MAX_AUDIO_BACKLOG_MS: "3600000", IDLE_REPROMPT_MS: "600000" } as const;
 
 export interface CoreUnderTest {
   emulators: Emulators;
@@ -198,10 +203,11 @@ export class EdgeLink {
     }, ms);
   }
 
-  /** `start` then the greeting message, as the edge sends them, and no audio: the test sends frames itself. */
-  open(greetingPlayed: boolean): void {
+  /** `start` then the greeting message, as the edge sends them, and no audio: the test sends frames itself. `recordUrl`: where the edge takes the record. */
+  open(greetingPlayed: boolean, options: { recordUrl?: string } = {}): void {
     this.sendStart();
-    this.sendJson({ event: "edge.greeting", played: greetingPlayed, text: TEST_GREETING, mark: greetingPlayed ? "greeting" : undefined });
+    const greeting: EdgeGreeting = { event: "edge.greeting", played: greetingPlayed, text: TEST_GREETING, mark: greetingPlayed ? "greeting" : undefined, recordUrl: options.recordUrl };
+    this.sendJson(greeting);
   }
 
   /** A media frame of `payload` (base64) as Twilio numbers it; `n` counts from 0. */
@@ -219,15 +225,18 @@ export class EdgeLink {
    * `speed` times faster (the caller's frames, and the answer's playout with its mark echoes) for a
    * long call whose logic runs on the audio clock.
    */
-  begin(greetingPlayed: boolean, options: { speed?: number } = {}): void {
-    this.open(greetingPlayed);
+  begin(greetingPlayed: boolean, options: { speed?: number; recordUrl?: string } = {}): void {
+    this.open(greetingPlayed, options);
     this.startLine(options.speed);
   }
 
-  /** `start` then `edge.resume`, as the edge re-opens a call on a new core: `state` is the last core.state it got. */
-  resume(state: ConversationState | null, options: { speed?: number } = {}): void {
+  /**
+   * `start` then `edge.resume`, as the edge re-opens a call on a new core: `state` is the last
+   * core.state it got; `transfer`: the caller is back from a transfer nobody took.
+   */
+  resume(state: ConversationState | null, options: { speed?: number; transfer?: TransferReturn; recordUrl?: string } = {}): void {
     this.sendStart();
-    const resume: EdgeResume = { event: "edge.resume", state, attempt: 1 };
+    const resume: EdgeResume = { event: "edge.resume", state, attempt: 1, transfer: options.transfer, recordUrl: options.recordUrl };
     this.sendJson(resume);
     this.startLine(options.speed);
   }
@@ -355,6 +364,13 @@ export class EdgeLink {
     const seen = this.received.find(test);
     if (seen) return Promise.resolve(seen);
     return new Promise((resolve) => this.waiters.push({ test, resolve }));
+  }
+
+  /** Resolves with the core's `core.end` (how it ended the call) once it came. */
+  async coreEnd(): Promise<CoreEnd> {
+    const frame = await this.next((f) => f.event === "core.end");
+    if (frame.event !== "core.end") throw new Error("not a core.end");
+    return frame;
   }
 
   mark(name: string): Promise<CoreToEdge> {

@@ -1,7 +1,16 @@
 import fc from "fast-check";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { DEFAULT_FLOOD_CLOSE_AFTER_S, DEFAULT_MAX_AUDIO_BACKLOG_MS, DEFAULT_MAX_FRAMES_PER_SECOND } from "@voice/protocol/limits";
-import { callSettings, DEFAULT_MAX_FRAME_CHARS, readCallSettings, type CallVars } from "./call-settings.js";
+import {
+  callSettings,
+  controlSettings,
+  DEFAULT_FALLBACK_TEXT,
+  DEFAULT_MAX_FRAME_CHARS,
+  DEFAULT_TRANSFER_TIMEOUT_S,
+  readCallSettings,
+  readControlSettings,
+  type CallVars,
+} from "./call-settings.js";
 import { anyText, RUNS } from "../testing/fuzz-inputs.js";
 import { DEFAULT_RECONNECT_BUDGET_MS } from "./reconnect-policy.js";
 import { positiveIntegerVar } from "./vars.js";
@@ -89,5 +98,39 @@ describe("call settings", () => {
     // Changed vars are read (and judged) afresh.
     expect(callSettings({ MAX_FRAME_CHARS: "4096" }).maxFrameChars).toBe(4096);
     expect(lines).toHaveLength(1);
+  });
+});
+
+describe("call-control settings", () => {
+  afterEach(() => vi.restoreAllMocks());
+
+  it("are no staff, no fallback number, 20 s and the Hebrew apology when the vars are unset or empty", () => {
+    const defaults = { settings: { staffNumber: null, transferTimeoutS: DEFAULT_TRANSFER_TIMEOUT_S, fallbackNumber: null, fallbackText: DEFAULT_FALLBACK_TEXT }, problems: [] };
+    expect(readControlSettings({})).toEqual(defaults);
+    expect(readControlSettings({ STAFF_NUMBER: "", TRANSFER_TIMEOUT_S: "", FALLBACK_NUMBER: " ", FALLBACK_TEXT: "  " })).toEqual(defaults);
+  });
+
+  it("take E.164 numbers and a timeout within Twilio's 5-600 s, and leave out anything else with its reason", () => {
+    expect(readControlSettings({ STAFF_NUMBER: "+97231234567", TRANSFER_TIMEOUT_S: "30", FALLBACK_NUMBER: "+15551234567", FALLBACK_TEXT: "Sorry" })).toEqual({
+      settings: { staffNumber: "+97231234567", transferTimeoutS: 30, fallbackNumber: "+15551234567", fallbackText: "Sorry" },
+      problems: [],
+    });
+    const { settings, problems } = readControlSettings({ STAFF_NUMBER: "03-1234567", FALLBACK_NUMBER: "sip:desk@clinic", TRANSFER_TIMEOUT_S: "900" });
+    expect(settings).toMatchObject({ staffNumber: null, fallbackNumber: null, transferTimeoutS: DEFAULT_TRANSFER_TIMEOUT_S });
+    expect(problems).toEqual([
+      'STAFF_NUMBER="03-1234567" is not an E.164 number (+ and 7-15 digits)',
+      'FALLBACK_NUMBER="sip:desk@clinic" is not an E.164 number (+ and 7-15 digits)',
+      "TRANSFER_TIMEOUT_S=900 is outside Twilio's 5-600 s",
+    ]);
+    expect(readControlSettings({ TRANSFER_TIMEOUT_S: "soon" }).problems).toEqual(['TRANSFER_TIMEOUT_S="soon" is not a positive integer']);
+  });
+
+  it("log a bad var once", () => {
+    const lines: string[] = [];
+    vi.spyOn(console, "error").mockImplementation((line: string) => void lines.push(line));
+    for (let call = 0; call < 3; call++) expect(controlSettings({ STAFF_NUMBER: "0501234567" }).staffNumber).toBeNull();
+    expect(lines.map((line) => JSON.parse(line))).toEqual([
+      { severity: "WARNING", message: "bad setting, left out", problem: 'STAFF_NUMBER="0501234567" is not an E.164 number (+ and 7-15 digits)' },
+    ]);
   });
 });

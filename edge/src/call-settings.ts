@@ -1,5 +1,5 @@
-// What every call on this edge is held to, read from the vars: the caller's frame limits and the
-// reconnect policy. Read once per isolate (again only when the vars change), so a bad value is
+// What every call on this edge is held to, read from the vars: the caller's frame limits, the
+// reconnect policy, and where a call goes when it leaves the agent (transfer, fallback). Read once per isolate (again only when the vars change), so a bad value is
 // logged once rather than on every call.
 import { DEFAULT_FLOOD_CLOSE_AFTER_S, DEFAULT_MAX_AUDIO_BACKLOG_MS, DEFAULT_MAX_FRAMES_PER_SECOND, type FloodSettings } from "@voice/protocol/limits";
 import type { Env } from "./env.js";
@@ -47,5 +47,64 @@ export function callSettings(env: CallVars): CallSettings {
   const { settings, problems } = readCallSettings(env);
   for (const problem of problems) logEvent("WARNING", "bad setting, using the default", { problem });
   latest = { vars, settings };
+  return settings;
+}
+
+/** How long the staff number rings before the caller comes back to the agent (Twilio's <Dial timeout>). */
+export const DEFAULT_TRANSFER_TIMEOUT_S = 20;
+/** Twilio's bounds on a <Dial timeout>. */
+const TRANSFER_TIMEOUT_RANGE_S = { min: 5, max: 600 } as const;
+export const DEFAULT_FALLBACK_TEXT = "מצטערים, יש לנו תקלה. אני מעבירה אתכם לצוות המרפאה.";
+/** A phone number as Twilio dials it: E.164. */
+const E164 = /^\+[1-9]\d{6,14}$/;
+
+export interface ControlSettings {
+  /** Where a transfer rings; null: transfers go straight back to the agent ("failed"). */
+  staffNumber: string | null;
+  transferTimeoutS: number;
+  /** Where the human fallback rings; null: the apology, then a hang-up. */
+  fallbackNumber: string | null;
+  /** Said to the caller when the AI path failed. */
+  fallbackText: string;
+}
+
+export type ControlVars = Pick<Env, "STAFF_NUMBER" | "TRANSFER_TIMEOUT_S" | "FALLBACK_NUMBER" | "FALLBACK_TEXT">;
+
+function phoneNumberVar(name: string, raw: string | undefined): { value: string | null; problem?: string } {
+  const value = raw?.trim() ?? "";
+  if (value === "") return { value: null };
+  if (!E164.test(value)) return { value: null, problem: `${name}=${JSON.stringify(value.slice(0, 40))} is not an E.164 number (+ and 7-15 digits)` };
+  return { value };
+}
+
+/** Where calls go when they leave the agent, and what was wrong with any var that had to be left out. */
+export function readControlSettings(vars: ControlVars): { settings: ControlSettings; problems: string[] } {
+  const staff = phoneNumberVar("STAFF_NUMBER", vars.STAFF_NUMBER);
+  const fallback = phoneNumberVar("FALLBACK_NUMBER", vars.FALLBACK_NUMBER);
+  const timeout = positiveIntegerVar("TRANSFER_TIMEOUT_S", vars.TRANSFER_TIMEOUT_S, DEFAULT_TRANSFER_TIMEOUT_S);
+  const { min, max } = TRANSFER_TIMEOUT_RANGE_S;
+  const outOfRange = timeout.value < min || timeout.value > max;
+  const timeoutProblem = timeout.problem ?? (outOfRange ? `TRANSFER_TIMEOUT_S=${timeout.value} is outside Twilio's ${min}-${max} s` : undefined);
+  const fallbackText = vars.FALLBACK_TEXT?.trim() || DEFAULT_FALLBACK_TEXT;
+  return {
+    settings: {
+      staffNumber: staff.value,
+      transferTimeoutS: outOfRange ? DEFAULT_TRANSFER_TIMEOUT_S : timeout.value,
+      fallbackNumber: fallback.value,
+      fallbackText,
+    },
+    problems: [staff.problem, fallback.problem, timeoutProblem].filter((p) => p !== undefined),
+  };
+}
+
+let latestControl: { vars: string; settings: ControlSettings } | undefined;
+
+/** The call-control settings; a bad var is logged the first time it is read. */
+export function controlSettings(env: ControlVars): ControlSettings {
+  const vars = JSON.stringify([env.STAFF_NUMBER, env.TRANSFER_TIMEOUT_S, env.FALLBACK_NUMBER, env.FALLBACK_TEXT]);
+  if (latestControl?.vars === vars) return latestControl.settings;
+  const { settings, problems } = readControlSettings(env);
+  for (const problem of problems) logEvent("WARNING", "bad setting, left out", { problem });
+  latestControl = { vars, settings };
   return settings;
 }

@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { coreEnd } from "@voice/protocol/call-control";
 import { coreMove, coreState, MAX_STATE_MESSAGE_CHARS } from "@voice/protocol/core-link";
 import { classifyCoreFrame } from "./core-frames.js";
 import { parseJson } from "./frames.js";
@@ -20,6 +21,11 @@ describe("frames from the core", () => {
     expect(classifyCoreFrame(JSON.stringify({ event: "core.state", state }))).toEqual({ kind: "state", state });
     expect(classifyCoreFrame('{"event":"core.move","reason":"draining"}')).toEqual({ kind: "move", reason: "draining" });
     expect(classifyCoreFrame('{"event":"core.hello"}')).toEqual({ kind: "unknown", event: "core.hello" });
+    expect(classifyCoreFrame('{"event":"core.end","reason":"agent"}')).toEqual({ kind: "end", end: { event: "core.end", reason: "agent" } });
+    expect(classifyCoreFrame('{"event":"core.end","reason":"transfer","transferReason":"קביעת תור"}')).toEqual({
+      kind: "end",
+      end: { event: "core.end", reason: "transfer", transferReason: "קביעת תור" },
+    });
   });
 
   it("drop an invalid control message with its reason", () => {
@@ -27,6 +33,8 @@ describe("frames from the core", () => {
     const tooLong = { turns: 1, history: [{ role: "user", content: "x".repeat(MAX_STATE_MESSAGE_CHARS + 1) }] };
     expect(classifyCoreFrame(JSON.stringify({ event: "core.state", state: tooLong }))).toMatchObject({ kind: "invalid" });
     expect(classifyCoreFrame('{"event":"core.move"')).toMatchObject({ kind: "invalid", reason: "invalid core.move" });
+    expect(classifyCoreFrame('{"event":"core.end","reason":"bored"}')).toMatchObject({ kind: "invalid", reason: "invalid core.end" });
+    expect(classifyCoreFrame(JSON.stringify({ event: "core.end", reason: "transfer", transferReason: "x".repeat(201) }))).toMatchObject({ kind: "invalid" });
   });
 });
 
@@ -40,7 +48,8 @@ describe("frames from the core, on any input (property-based)", () => {
         const json = parseJson(text);
         expect(frame.kind === "state").toBe(coreState.safeParse(json).success && text.startsWith('{"event":"core.state"'));
         expect(frame.kind === "move").toBe(coreMove.safeParse(json).success && text.startsWith('{"event":"core.move"'));
-        if (frame.kind === "invalid") expect(frame.reason).toMatch(/^invalid core\.(state|move)$/);
+        expect(frame.kind === "end").toBe(coreEnd.safeParse(json).success && text.startsWith('{"event":"core.end"'));
+        if (frame.kind === "invalid") expect(frame.reason).toMatch(/^invalid core\.(state|move|end)$/);
       }),
       { seed: 8031, numRuns: RUNS },
     );

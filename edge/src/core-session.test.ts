@@ -27,6 +27,9 @@ function callSide() {
     playHold: () => {},
     drop: () => {},
     end: (reason) => void ended.push(reason),
+    coreGone: (_how, reason) => void ended.push(reason),
+    coreEnded: () => {},
+    noteState: () => {},
   };
   return { side, ended };
 }

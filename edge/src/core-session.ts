@@ -1,10 +1,14 @@
-// One call's link to the core, across re-opens. It opens the link and tells the core how the call
-// began (greeted from KV or not), relays the core's frames to the caller verbatim, keeps the latest
-// conversation state the core sent, and when the link goes away mid-call (crash, restart, a draining
-// core's core.move) opens a new one within the reconnect policy and hands that core the state.
-// Control messages are parsed only when one arrives; media frames are never parsed.
+// One stream's link to the core, across re-opens. It opens the link and tells the core how the
+// stream began (greeted from KV or not, or back from a transfer nobody took), relays the core's
+// frames to the caller verbatim, keeps the latest conversation state the core sent, and when the link
+// goes away mid-call (crash, restart, a draining core's core.move) opens a new one within the
+// reconnect policy and hands that core the state. Control messages are parsed only when one
+// arrives; media frames are never parsed.
+import { CORE_RECORD_PATH } from "@voice/protocol/call-record";
+import type { CoreEnd } from "@voice/protocol/call-control";
 import type { ConversationState, EdgeGreeting, EdgeResume } from "@voice/protocol/core-link";
 import { PHRASE_MARKS } from "@voice/protocol/phrase";
+import type { StreamOpening } from "./call-course.js";
 import { classifyCoreFrame } from "./core-frames.js";
 import { openCoreSocket } from "./core-link.js";
 import type { Env } from "./env.js";
@@ -23,6 +27,21 @@ export interface CallSide {
   drop(reason: string, fields?: Record<string, unknown>): void;
   /** Ends the call on both sides (closing this session too); only the first call counts. */
   end(reason: string, severity: Severity, closeCode: number, fields?: Record<string, unknown>): void;
+  /**
+   * The core is gone for this stream: it closed the link normally without core.end ("closed": its
+   * own limits) or could not be reached within the reconnect policy ("lost"). The call's ledger
+   * hears it, then the call ends as `end` does.
+   */
+  coreGone(how: "closed" | "lost", reason: string, severity: Severity, closeCode: number, fields?: Record<string, unknown>): void;
+  /** The core's core.end: the caller has heard its last words; the ledger hears how the call goes on, then the stream closes. */
+  coreEnded(end: CoreEnd): void;
+  /** The latest conversation the core sent, kept off the audio path (never awaited). */
+  noteState(state: ConversationState): void;
+}
+
+/** Where the core posts its part of the call's record: the edge's record route. */
+export function coreRecordUrl(publicUrl: string): string {
+  return publicUrl.replace(/\/+$/, "") + CORE_RECORD_PATH;
 }
 
 /** opening: the first link is being opened (caller frames are buffered); away: a lost link is being re-opened (they are dropped). */
@@ -53,6 +72,8 @@ export interface CoreSessionStats {
 
 export class CoreSession {
   private state: LinkState = "opening";
+  /** The core said how the call ends (core.end): its link closing next is expected, never a loss to repair. */
+  private endedByCore = false;
   private socket: WebSocket | undefined;
   /** Links the core asked us to leave (core.move); the core closes them, or we do when the call ends. */
   private readonly leaving = new Set<WebSocket>();
@@ -61,7 +82,7 @@ export class CoreSession {
   /** Characters in `pending`, bounded by MAX_PENDING_CHARS. */
   private pendingChars = 0;
   private droppedWhileOpening = 0;
-  private latestState: ConversationState | null = null;
+  private latestState: ConversationState | null;
   private cancelWait: (() => void) | undefined;
   private framesToCore = 0;
   private reopens = 0;
@@ -73,7 +94,11 @@ export class CoreSession {
     private readonly policy: ReconnectPolicy,
     /** The caller's `start` frame as received: every link to a core begins with it. */
     private readonly startText: string,
-  ) {}
+    /** How the first link opens: after the greeting, or resuming a caller back from a transfer. */
+    private readonly opening: StreamOpening = { kind: "greet" },
+  ) {
+    this.latestState = opening.kind === "resume" ? opening.state : null;
+  }
 
   /** True while a lost link is being re-opened. */
   get away(): boolean {
@@ -89,22 +114,27 @@ export class CoreSession {
     };
   }
 
-  /** Opens the first link; `greeted` resolves whether the caller heard the greeting from KV. */
+  /** Opens the first link; `greeted` resolves whether the caller heard the greeting from KV (false on a return from a transfer). */
   async open(greeted: Promise<boolean>): Promise<void> {
     const startedAt = Date.now();
     let socket: WebSocket;
     try {
       socket = await openCoreSocket(this.env, this.call.callSid, this.policy.connectTimeoutMs);
     } catch (error) {
-      return this.call.end("core unreachable", "ERROR", CLOSE_INTERNAL_ERROR, { error: errorText(error) });
+      return this.call.coreGone("lost", "core unreachable", "ERROR", CLOSE_INTERNAL_ERROR, { error: errorText(error) });
     }
     const played = await greeted;
     if (this.state !== "opening") return discard(socket);
     this.attach(socket);
     this.state = "open";
-    const greeting: EdgeGreeting = { event: "edge.greeting", played, text: this.env.GREETING_TEXT, mark: PHRASE_MARKS.greeting };
+    const recordUrl = coreRecordUrl(this.env.PUBLIC_URL);
+    const { opening } = this;
+    const first: EdgeGreeting | EdgeResume =
+      opening.kind === "resume"
+        ? { event: "edge.resume", state: opening.state, attempt: 1, recordUrl, transfer: opening.transfer }
+        : { event: "edge.greeting", played, text: this.env.GREETING_TEXT, mark: PHRASE_MARKS.greeting, recordUrl };
     this.send(this.startText);
-    this.send(JSON.stringify(greeting));
+    this.send(JSON.stringify(first));
     const buffered = this.pending;
     this.pending = [];
     this.pendingChars = 0;
@@ -168,7 +198,7 @@ export class CoreSession {
     socket.addEventListener("error", (event) => {
       closeQuietly(socket, CLOSE_INTERNAL_ERROR, "socket error");
       this.leaving.delete(socket);
-      if (socket === this.socket) this.linkGone("lost", { error: event.message });
+      if (socket === this.socket && !this.endedByCore) this.linkGone("lost", { error: event.message });
     });
     socket.accept();
     this.socket = socket;
@@ -182,7 +212,10 @@ export class CoreSession {
         return this.call.toCaller(data);
       case "state":
         this.latestState = frame.state;
-        return;
+        return this.call.noteState(frame.state);
+      case "end":
+        this.endedByCore = true;
+        return this.call.coreEnded(frame.end);
       case "move":
         this.leaving.add(this.socket!);
         return this.linkGone("moved", { reason: frame.reason });
@@ -194,10 +227,11 @@ export class CoreSession {
   }
 
   private onLinkClosed(code: number, reason: string): void {
+    if (this.endedByCore) return;
     const fields = { coreCloseCode: code, coreCloseReason: reason };
     switch (classifyCoreClose(code)) {
       case "ended":
-        return this.call.end("core ended the call", "INFO", CLOSE_NORMAL, fields);
+        return this.call.coreGone("closed", "core ended the call", "INFO", CLOSE_NORMAL, fields);
       case "refused":
         return this.call.end("core refused the call", "WARNING", CLOSE_INTERNAL_ERROR, fields);
       case "moved":
@@ -212,7 +246,7 @@ export class CoreSession {
     this.socket = undefined;
     if (this.state === "closed") return;
     if (!mayReopen(this.policy, this.reopens)) {
-      return this.call.end("core lost too often", "ERROR", CLOSE_INTERNAL_ERROR, { cause, ...fields });
+      return this.call.coreGone("lost", "core lost too often", "ERROR", CLOSE_INTERNAL_ERROR, { cause, ...fields });
     }
     this.state = "away";
     logEvent(cause === "lost" ? "WARNING" : "INFO", cause === "lost" ? "core link lost" : "core moves the call", {
@@ -222,7 +256,7 @@ export class CoreSession {
     // A planned move usually succeeds at once, so the caller hears nothing unless it does not.
     if (cause === "lost") this.call.playHold();
     this.reopen(cause).catch((error: unknown) =>
-      this.call.end("reconnect failed", "ERROR", CLOSE_INTERNAL_ERROR, { error: errorText(error) }),
+      this.call.coreGone("lost", "reconnect failed", "ERROR", CLOSE_INTERNAL_ERROR, { error: errorText(error) }),
     );
   }
 
@@ -233,7 +267,7 @@ export class CoreSession {
     for (let index = 0; ; index++) {
       const attempt = nextAttempt(this.policy, index, Date.now() - lostAt, Math.random());
       if (!attempt) {
-        return this.call.end("core did not come back", "ERROR", CLOSE_INTERNAL_ERROR, {
+        return this.call.coreGone("lost", "core did not come back", "ERROR", CLOSE_INTERNAL_ERROR, {
           cause,
           tries: index,
           outageMs: Date.now() - lostAt,
@@ -256,7 +290,9 @@ export class CoreSession {
       this.reopens++;
       this.attach(socket);
       this.state = "open";
-      const resume: EdgeResume = { event: "edge.resume", state: this.latestState, attempt: this.reopens };
+      // A stream that began as a return from a transfer has had one resume already.
+      const resumes = this.reopens + (this.opening.kind === "resume" ? 1 : 0);
+      const resume: EdgeResume = { event: "edge.resume", state: this.latestState, attempt: resumes, recordUrl: coreRecordUrl(this.env.PUBLIC_URL) };
       this.send(this.startText);
       this.send(JSON.stringify(resume));
       if (this.socket !== socket) return; // lost again at once; linkGone took it from here

@@ -35,9 +35,27 @@ export interface Env {
   /** Signs and checks the per-call stream token (protocol stream-token.ts); `_PREVIOUS` is accepted too while the key is rotated. */
   STREAM_TOKEN_SECRET: string;
   STREAM_TOKEN_SECRET_PREVIOUS?: string;
-  /** One ledger per call (call-ledger.ts): which stream holds it. */
+  /** One ledger per call (call-ledger.ts): which stream holds it, and the call's course (how it is to end, a transfer). */
   CALLS: DurableObjectNamespace<import("./call-ledger.js").CallLedger>;
+  /** Where a transfer rings (E.164); unset or empty: a transfer sends the caller straight back to the agent. */
+  STAFF_NUMBER?: string;
+  /** Seconds the staff number rings (5-600) before the caller comes back to the agent; 20 when unset. */
+  TRANSFER_TIMEOUT_S?: string;
+  /** Where a caller goes when the AI path fails (E.164); unset or empty: FALLBACK_TEXT, then a hang-up. */
+  FALLBACK_NUMBER?: string;
+  /** Said (<Say language=LANGUAGE>) to the caller when the AI path fails; a Hebrew apology when unset. */
+  FALLBACK_TEXT?: string;
+  /** One record desk per call (record-desk.ts): the call's record, assembled and delivered once it is over. */
+  RECORDS: DurableObjectNamespace<import("./record-desk.js").CallRecordDesk>;
+  /** Where each call's record is POSTed (protocol call-record.ts); unset or empty: no record is sent. */
+  CALL_RECORD_URL?: string;
+  /** Signs each delivered record (x-voice-signature); needed when CALL_RECORD_URL is set. */
+  CALL_RECORD_SECRET?: string;
+  /** How long (ms) a call's record waits for the core's part once the call is over; 20000 when unset. */
+  RECORD_WAIT_MS?: string;
   CORE_SHARED_SECRET: string;
+  /** Optional, only while CORE_SHARED_SECRET is rotated: a core's record token signed with it is accepted too. */
+  CORE_SHARED_SECRET_PREVIOUS?: string;
   /** Bearer token of the deploy pipeline for /health/warmup. */
   DEPLOY_TOKEN: string;
 }

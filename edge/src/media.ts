@@ -1,13 +1,18 @@
 // GET /twilio/media: the caller's side of one call. Workers bill CPU, so frames are recognised by
 // their first bytes and relayed as the very same text; only `start` is parsed in full (it carries
 // the call and stream ids). The core's side, including re-opening a lost link, is core-session.ts.
+// How the stream ends is written to the call's ledger before the stream closes (bookkeeping.ts), so
+// Twilio's next question (call-control-routes.ts) gets the right answer: hang up, transfer, fallback.
 // Bad input is dropped with a logged reason, never thrown: a broken frame must not end a call.
 // Only abuse does: a frame over the size limit (1009) or a flood that lasts (1008).
-import { peekEvent } from "@voice/protocol/core-link";
+import type { CoreEnd } from "@voice/protocol/call-control";
+import { peekEvent, type ConversationState } from "@voice/protocol/core-link";
 import { CLOSE_POLICY_VIOLATION, CLOSE_TOO_BIG, FloodGuard, type FrameVerdict } from "@voice/protocol/limits";
 import { SID_PATTERNS, STREAM_TOKEN_PARAMETER, startIdsProblem, verifyStreamToken } from "@voice/protocol/stream-token";
 import { startFrame, type StartFrame } from "@voice/protocol/twilio";
 import type { Context } from "hono";
+import { CallBookkeeping } from "./bookkeeping.js";
+import type { CourseEvent } from "./call-course.js";
 import { callSettings, type CallSettings } from "./call-settings.js";
 import { CoreSession, type CallSide } from "./core-session.js";
 import type { AppEnv, Env } from "./env.js";
@@ -18,7 +23,6 @@ import { loadPhrase, phraseFrames, type PhraseName } from "./phrases.js";
 import { verifyMediaUpgrade } from "./signature.js";
 import { CLOSE_INTERNAL_ERROR, CLOSE_NORMAL, closeQuietly } from "./socket.js";
 import { STREAM_RENEW_MS } from "./stream-claim.js";
-import type { CallLedger } from "./call-ledger.js";
 
 /** Twilio events relayed to the core once the stream has started. */
 const RELAYED_EVENTS = new Set(["media", "mark", "dtmf", "stop"]);
@@ -60,7 +64,7 @@ class CallRelay implements CallSide {
   private startDeadline: number | null = null;
   private leaseRenewal: number | null = null;
   /** The call this stream holds in the call's ledger, once admitted. */
-  private claimed: { ledger: DurableObjectStub<CallLedger>; holder: string } | undefined;
+  private claimed: { books: CallBookkeeping; holder: string } | undefined;
 
   constructor(
     private readonly caller: WebSocket,
@@ -122,6 +126,8 @@ class CallRelay implements CallSide {
     }
     if (event === "stop") {
       this.stopped = true;
+      // The caller hung up: the call is over, whatever Twilio asks next.
+      void this.claimed?.books.record({ type: "caller stopped", at: Date.now() });
       // No core to tell: the caller's stop ends the call here.
       if (this.core.away) return this.end("caller stopped while the core was away", "INFO", CLOSE_NORMAL);
     }
@@ -174,21 +180,24 @@ class CallRelay implements CallSide {
       startIdsProblem({ accountSid, callSid, streamSid: start.streamSid }, env.TWILIO_ACCOUNT_SID) ??
       refusal(await verifyStreamToken(secrets, start.start.customParameters[STREAM_TOKEN_PARAMETER], { accountSid, callSid }, Date.now()));
     if (problem) return this.refuse(CLOSE_POLICY_VIOLATION, "stream refused", { problem });
-    const ledger = env.CALLS.get(env.CALLS.idFromName(callSid));
+    const books = new CallBookkeeping(env, callSid);
     const holder = `${start.streamSid}/${crypto.randomUUID()}`;
-    const claim = await ledger.claim(holder);
-    if (!claim.ok) return this.refuse(CLOSE_POLICY_VIOLATION, "stream refused", { problem: "another stream holds this call" });
-    this.claimed = { ledger, holder };
+    const { from, to } = start.start.customParameters;
+    const admitted = await books.admit(holder, { callSid, from: from ?? null, to: to ?? null, startedAt: Date.now() });
+    if (!admitted.ok) return this.refuse(CLOSE_POLICY_VIOLATION, "stream refused", { problem: "another stream holds this call" });
+    this.claimed = { books, holder };
     if (this.ended) return this.releaseCall();
     clearTimeout(this.startDeadline);
-    this.leaseRenewal = setInterval(() => void ledger.claim(holder).catch(() => {}), STREAM_RENEW_MS);
+    this.leaseRenewal = setInterval(() => books.renew(holder), STREAM_RENEW_MS);
     this.streamSid = start.streamSid;
     this.startedAt = Date.now();
-    logEvent("INFO", "call started", { call_id: this.callSid, streamSid: this.streamSid });
-    this.core = new CoreSession(this.env, this, this.settings.reconnect, text);
+    const { opening } = admitted;
+    logEvent("INFO", "call started", { call_id: this.callSid, streamSid: this.streamSid, opening: opening.kind });
+    this.core = new CoreSession(this.env, this, this.settings.reconnect, text, opening);
     // The greeting plays while the core socket opens: the caller never waits for the core to hear it.
+    // A caller back from a transfer heard it long ago: the core picks up the conversation at once.
     this.core
-      .open(this.playPhrase("greeting"))
+      .open(opening.kind === "greet" ? this.playPhrase("greeting") : Promise.resolve(false))
       .catch((error: unknown) => this.end("relay failed", "ERROR", CLOSE_INTERNAL_ERROR, { error: errorText(error) }));
     const held = this.held ?? [];
     this.held = undefined;
@@ -198,7 +207,33 @@ class CallRelay implements CallSide {
   /** Lets the call go in its ledger (another stream may then hold it). Never throws. */
   private releaseCall(): void {
     clearInterval(this.leaseRenewal);
-    this.claimed?.ledger.release(this.claimed.holder).catch(() => {});
+    this.claimed?.books.release(this.claimed.holder);
+  }
+
+  noteState(state: ConversationState): void {
+    this.claimed?.books.noteState(state);
+  }
+
+  coreEnded(end: CoreEnd): void {
+    const { reason, transferReason } = end;
+    const event: CourseEvent = { type: "core ended", at: Date.now(), reason, ...(transferReason ? { transferReason } : {}) };
+    // The log line gets the reason alone: a transfer's words are the agent's, about the caller.
+    this.endAfterLedger(event, "core ended the call", "INFO", CLOSE_NORMAL, { endReason: reason });
+  }
+
+  coreGone(how: "closed" | "lost", reason: string, severity: Severity, closeCode: number, fields: Record<string, unknown> = {}): void {
+    this.endAfterLedger({ type: how === "closed" ? "core closed" : "core lost", at: Date.now() }, reason, severity, closeCode, fields);
+  }
+
+  /**
+   * Ends the call once the ledger holds `event`: Twilio asks the stream's action URL the moment the
+   * stream closes, and the answer (hang up, transfer, fallback) is read from the ledger.
+   */
+  private endAfterLedger(event: CourseEvent, reason: string, severity: Severity, closeCode: number, fields: Record<string, unknown>): void {
+    const books = this.claimed?.books;
+    if (this.ended || !books) return this.end(reason, severity, closeCode, fields);
+    void books.record(event);
+    void books.settled().then(() => this.end(reason, severity, closeCode, fields));
   }
 
   playHold(): void {

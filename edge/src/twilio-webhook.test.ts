@@ -7,7 +7,7 @@ import { LOCAL_ACCOUNT_SID } from "../../infra/twilio/stream-start.js";
 import { anyText, wellFormedText } from "../testing/fuzz-inputs.js";
 import type { Env } from "./env.js";
 import app from "./index.js";
-import { connectStreamTwiml, escapeXml } from "./twilio-webhook.js";
+import { connectStreamTwiml, escapeXml } from "./twiml.js";
 import { MAX_WEBHOOK_BYTES } from "./webhook-body.js";
 
 const CALL = { CallSid: "CA00000000000000000000000000000001", AccountSid: LOCAL_ACCOUNT_SID, From: "+972501234567", To: "+97231234567" };
@@ -37,14 +37,14 @@ describe("POST /twilio/voice", () => {
     expect((await postVoice(CALL, signedForOtherCaller)).status).toBe(403);
   });
 
-  it("answers a signed request with TwiML that streams the call to the media route, with a stream token for this call", async () => {
+  it("answers a signed request with TwiML that streams the call to the media route, with a stream token for this call, and asks what next when the stream ends", async () => {
     const response = await postVoice(CALL, await twilioSignature(env.TWILIO_AUTH_TOKEN, webhookUrl, CALL));
     expect(response.status).toBe(200);
     expect(response.headers.get("content-type")).toMatch(/^text\/xml/);
     const twiml = await response.text();
     const token = /<Parameter name="streamToken" value="([^"]+)"\/>/.exec(twiml)?.[1];
     expect(twiml).toBe(
-      '<?xml version="1.0" encoding="UTF-8"?><Response><Connect>' +
+      '<?xml version="1.0" encoding="UTF-8"?><Response><Connect action="https://edge.example.test/twilio/stream-ended">' +
         '<Stream url="wss://edge.example.test/twilio/media">' +
         `<Parameter name="callSid" value="${CALL.CallSid}"/>` +
         `<Parameter name="from" value="${CALL.From}"/>` +
@@ -67,9 +67,9 @@ describe("POST /twilio/voice", () => {
 describe("TwiML", () => {
   it("escapes every value it writes into XML", () => {
     expect(escapeXml(`a&b<c>"d"'e'`)).toBe("a&amp;b&lt;c&gt;&quot;d&quot;&apos;e&apos;");
-    expect(connectStreamTwiml("ws://h/twilio/media", { from: 'client:"x"&<y>' })).toContain(
-      '<Parameter name="from" value="client:&quot;x&quot;&amp;&lt;y&gt;"/>',
-    );
+    const twiml = connectStreamTwiml("ws://h/twilio/media", { from: 'client:"x"&<y>' }, "http://h/twilio/stream-ended?a=1&b=2");
+    expect(twiml).toContain('<Parameter name="from" value="client:&quot;x&quot;&amp;&lt;y&gt;"/>');
+    expect(twiml).toContain('<Connect action="http://h/twilio/stream-ended?a=1&amp;b=2">');
   });
 });
 

@@ -2,7 +2,8 @@
 // says is what the emulator transcribes: before the call starts, the simulator POSTs its spoken lines
 // under the call's CallSid to the script registry that runs with the emulators
 // (infra/local/emulators/script-registry.ts); the speech emulator then transcribes that call's
-// utterances as those lines, in order. Shared by both ends, which never import each other.
+// utterances as those lines, in order; a caller with no words to say registers none (`lines: []`),
+// and the emulator then transcribes nothing for it. Shared by both ends, which never import each other.
 //
 //   POST <registry URL>   content-type: application/json
 //   { "callSid": "CA...", "lines": ["first thing said", "second", ...] }
@@ -26,7 +27,7 @@ const registeredLine = z.union([text, z.strictObject({ text, withholdFinal: z.bo
 
 export const ScriptRegistration = z.strictObject({
   callSid: z.string().trim().min(1).max(64),
-  lines: z.array(registeredLine).min(1).max(1000),
+  lines: z.array(registeredLine).max(1000),
 });
 export type ScriptRegistration = z.infer<typeof ScriptRegistration>;
 

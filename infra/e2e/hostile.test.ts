@@ -34,7 +34,7 @@ import { newSid } from "../sim/twilio-client.js";
 
 const LANGUAGE = "he-IL";
 /** A short answer, then a longer one: the call (~20 s) outlasts the hostile input (~8 s, most of it the floods). */
-const LINES = ["תודה רבה, להתראות", "שלום, מה שעות הפתיחה שלכם?"];
+const LINES = ["תודה רבה על העזרה שלך", "שלום, מה שעות הפתיחה שלכם?"];
 const PAUSE_BEFORE_SECOND_LINE_MS = 2000;
 /** Small, so the capacity refusal takes a few connections. */
 const MAX_CALLS = 5;

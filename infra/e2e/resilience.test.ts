@@ -4,6 +4,7 @@
 // up, every utterance must get an answer (or the defined apology), and no utterance may be lost or
 // reach the LLM twice.
 import * as grpc from "@grpc/grpc-js";
+import { isSummaryRequest } from "../local/emulators/chat-summary.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { turnLine } from "@voice/protocol";
 import { LOCAL_SECRETS, startStack, type Stack } from "../local/stack.js";
@@ -72,13 +73,16 @@ const scenarios: Scenario[] = [
 
 let stack: Stack;
 let script: CallerScript;
+/** The default script's questions: its last line is a goodbye, and a goodbye ends the call (end_call). */
+let questions: CallerScript["lines"];
 const results = new Map<string, CallReport>();
 
 beforeAll(async () => {
   script = await loadCallerScript(DEFAULT_SCRIPT_PATH);
+  questions = script.lines.slice(0, -1);
   stack = await startStack({
     // Every stream ends at 10 s of audio; the core rotates its streams before that.
-    emulators: { speech: { maxStreamMs: 10_000 } },
+    emulators: { script: questions.map(String), speech: { maxStreamMs: 10_000 } },
     coreEnv: { STT_STREAM_MAX_MS: "9500", STT_STREAM_ROTATE_MS: "7000" },
   });
   // Two synthesis failures for whichever call asks first: its sentence is retried (or apologised for).
@@ -87,8 +91,8 @@ beforeAll(async () => {
     scenarios.map(async (scenario) => {
       const callSid = newSid("CA");
       scenario.inject(stack, callSid);
-      // The speech emulator hears line k of the default script as utterance k of a call (cycling).
-      const lines = Array.from({ length: scenario.lines }, (_, i) => script.lines[i % script.lines.length]!);
+      // The speech emulator hears line k of `questions` as utterance k of a call (cycling).
+      const lines = Array.from({ length: scenario.lines }, (_, i) => questions[i % questions.length]!);
       results.set(scenario.name, await runCall({ url: stack.edge.url, authToken: LOCAL_SECRETS.TWILIO_AUTH_TOKEN, script: { ...script, lines }, callSid, timeoutMs: 30_000 }));
     }),
   );
@@ -103,9 +107,9 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-/** What the LLM was asked, in order, for one call: the user messages of its last request. */
+/** What the LLM was asked, in order, for one call: the user messages of its last request (not the summary after it). */
 function userMessagesSeen(callSid: string): string[] {
-  const last = stack.emulators.openai.stats.completions.filter((c) => c.callId === callSid).at(-1);
+  const last = stack.emulators.openai.stats.completions.filter((c) => c.callId === callSid && !isSummaryRequest(c.messages)).at(-1);
   return (last?.messages ?? []).filter((m) => m.role === "user").map((m) => String(m.content));
 }
 

@@ -30,7 +30,7 @@ function serviceAccountKey() {
 }
 
 /** A line with a one-sentence answer, said twice: two turns in a short call. */
-const LINE = "תודה רבה, להתראות";
+const LINE = "תודה רבה על העזרה שלך";
 
 const key = serviceAccountKey();
 const credentialsJson = JSON.stringify(key);

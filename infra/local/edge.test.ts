@@ -5,7 +5,7 @@ import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocket, WebSocketServer } from "ws";
-import { FRAME_BYTES, MULAW_SILENCE, PHRASE_KEY_HEADER, phraseKey, toBase64, verifyCoreToken, type CoreTokenPurpose } from "@voice/protocol";
+import { CORE_RECORD_PATH, FRAME_BYTES, MULAW_SILENCE, PHRASE_KEY_HEADER, phraseKey, toBase64, verifyCoreToken, type CoreTokenPurpose } from "@voice/protocol";
 import { connectedMessage, mediaMessage, stopMessage, type StreamIds } from "../twilio/media-stream-frames.js";
 import { LOCAL_ACCOUNT_SID, signedStart } from "../twilio/stream-start.js";
 import type { StartFrame } from "@voice/protocol/twilio";
@@ -296,7 +296,7 @@ describe("edge in workerd: a call", () => {
     const toCore = await call.received.until((frames) => frames.length >= 6, "start, edge.greeting and 4 media frames");
     expect(toCore).toEqual([
       start,
-      JSON.stringify({ event: "edge.greeting", played: true, text: VARS.GREETING_TEXT, mark: "greeting" }),
+      JSON.stringify({ event: "edge.greeting", played: true, text: VARS.GREETING_TEXT, mark: "greeting", recordUrl: `${edge.url}${CORE_RECORD_PATH}` }),
       ...early,
       ...late,
     ]);
@@ -360,7 +360,7 @@ describe("edge in workerd: a call", () => {
     const second = await core.call(twilio.callSid, 1);
     const handover = await second.received.until((frames) => frames.length >= 2, "start and edge.resume on the new link");
     expect(handover[0]).toBe(start);
-    expect(JSON.parse(handover[1]!)).toEqual({ event: "edge.resume", state: latest, attempt: 1 });
+    expect(JSON.parse(handover[1]!)).toEqual({ event: "edge.resume", state: latest, attempt: 1, recordUrl: `${edge.url}${CORE_RECORD_PATH}` });
     expect(await logLine(logs, twilio.callSid, "core re-opened")).toMatchObject({ cause: "lost", attempt: 1, turns: 1 });
 
     const media = twilio.media();
@@ -385,7 +385,7 @@ describe("edge in workerd: a call", () => {
     const second = await core.call(twilio.callSid, 1);
     const handover = await second.received.until((frames) => frames.length >= 2, "start and edge.resume on the new link");
     expect(handover[0]).toBe(start);
-    expect(JSON.parse(handover[1]!)).toEqual({ event: "edge.resume", state, attempt: 1 });
+    expect(JSON.parse(handover[1]!)).toEqual({ event: "edge.resume", state, attempt: 1, recordUrl: `${edge.url}${CORE_RECORD_PATH}` });
     const answer = coreMedia(twilio.streamSid, 0x33);
     second.socket.send(answer);
     // Anything the edge played on the move would have reached the caller before this frame.
@@ -513,7 +513,7 @@ describe("edge in workerd: warmup fills the phrases", () => {
     twilio.start();
     const call = await core.call(twilio.callSid);
     const toCore = await call.received.until((frames) => frames.length >= 2, "start and edge.greeting");
-    expect(JSON.parse(toCore[1]!)).toEqual({ event: "edge.greeting", played: false, text: VARS.GREETING_TEXT, mark: "greeting" });
+    expect(JSON.parse(toCore[1]!)).toEqual({ event: "edge.greeting", played: false, text: VARS.GREETING_TEXT, mark: "greeting", recordUrl: `${edge.url}${CORE_RECORD_PATH}` });
     expect(twilio.received.items).toEqual([]);
     twilio.socket.close(1000);
     await call.closed;

@@ -30,10 +30,27 @@ export interface EdgeSecrets {
   CORE_SHARED_SECRET: string;
   DEPLOY_TOKEN: string;
   STREAM_TOKEN_SECRET: string;
+  /** Signs the call records the edge delivers to CALL_RECORD_URL. */
+  CALL_RECORD_SECRET?: string;
 }
 
 /** Vars a local run may override; CORE_URL and PUBLIC_URL have options of their own. */
-export type EdgeVarOverrides = Partial<Record<"GREETING_TEXT" | "HOLD_TEXT" | "LANGUAGE" | "TTS_VOICE" | "RECONNECT_BUDGET_MS", string>>;
+export type EdgeVarOverrides = Partial<
+  Record<
+    | "GREETING_TEXT"
+    | "HOLD_TEXT"
+    | "LANGUAGE"
+    | "TTS_VOICE"
+    | "RECONNECT_BUDGET_MS"
+    | "STAFF_NUMBER"
+    | "TRANSFER_TIMEOUT_S"
+    | "FALLBACK_NUMBER"
+    | "FALLBACK_TEXT"
+    | "CALL_RECORD_URL"
+    | "RECORD_WAIT_MS",
+    string
+  >
+>;
 
 /** One console line of the worker; `json` is set when the line is one of the edge's JSON log lines. */
 export interface EdgeLogLine {

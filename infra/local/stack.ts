@@ -4,8 +4,10 @@ import { startLocalBooking, type LocalBookingOptions } from "./booking.js";
 import type { BookingService } from "../booking/service.js";
 import { CoreCallLog } from "./core-call-log.js";
 import { startCore, type CoreLogLine, type CoreProcess, type StartCoreOptions } from "./core-process.js";
-import { readWranglerConfig, startEdge, type EdgeLogLine, type RunningEdge } from "./edge.js";
+import { readWranglerConfig, startEdge, type EdgeLogLine, type EdgeVarOverrides, type RunningEdge } from "./edge.js";
 import { startEmulators, type Emulators, type EmulatorsOptions } from "./emulators/index.js";
+import { startLocalRecords, type LocalRecordsOptions } from "./local-records.js";
+import type { RecordReceiver } from "./record-receiver.js";
 
 /** Local-only secrets; a deployment gets real ones from Secret Manager / `wrangler secret put`. */
 export const LOCAL_SECRETS = {
@@ -15,7 +17,12 @@ export const LOCAL_SECRETS = {
   STREAM_TOKEN_SECRET: "local-stream-token-secret",
   /** Shared by the core and the booking service (infra/booking/); never the edge's. */
   TOOL_SIGNING_SECRET: "local-tool-signing-secret",
+  /** The edge signs call records with it; the record receiver checks them. */
+  CALL_RECORD_SECRET: "local-call-record-secret",
 } as const;
+
+/** The numbers the local edge dials: the clinic's staff for a transfer, and the human fallback. */
+export const LOCAL_NUMBERS = { STAFF_NUMBER: "+97235550100", FALLBACK_NUMBER: "+97235550199" } as const;
 
 export interface StackOptions {
   emulators?: EmulatorsOptions;
@@ -32,6 +39,13 @@ export interface StackOptions {
    * TOOL_SIGNING_SECRET. Off by default: a stack that does not need tools does not pay for it.
    */
   booking?: boolean | LocalBookingOptions;
+  /**
+   * The call-record receiver (record-receiver.ts), and the edge given its URL as CALL_RECORD_URL.
+   * Off by default: without it the edge has no CALL_RECORD_URL and delivers no records.
+   */
+  records?: boolean | LocalRecordsOptions;
+  /** Edge vars on top of wrangler.toml's; STAFF_NUMBER and FALLBACK_NUMBER default to LOCAL_NUMBERS. */
+  edgeVars?: EdgeVarOverrides;
 }
 
 export interface Stack {
@@ -47,6 +61,8 @@ export interface Stack {
   edge: RunningEdge;
   /** The booking service, when options.booking asked for it (`GET ${url}/appointments` lists the bookings). */
   booking?: BookingService;
+  /** The call-record receiver, when options.records asked for it (`GET ${url}` lists the records). */
+  records?: RecordReceiver;
   /** What the edge's /health/warmup answered after start (greeting put in KV, core warmed). */
   warmup: Record<string, unknown>;
   stop(): Promise<void>;
@@ -67,6 +83,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     const { TOOL_SIGNING_SECRET, ...edgeSecrets } = LOCAL_SECRETS;
     const booking = options.booking ? await startLocalBooking(options.booking === true ? {} : options.booking, TOOL_SIGNING_SECRET) : undefined;
     if (booking) stops.push(() => booking.stop());
+    const records = options.records ? await startLocalRecords(options.records === true ? {} : options.records, LOCAL_SECRETS.CALL_RECORD_SECRET) : undefined;
+    if (records) stops.push(() => records.stop());
     const coreEnv = { ...emulators.env, ...definedOnly(shared), CORE_SHARED_SECRET: LOCAL_SECRETS.CORE_SHARED_SECRET, ...booking?.coreEnv, ...options.coreEnv };
     // What every core logged of each call, served next to the caller scripts (the simulator's tools per turn).
     const callLog = new CoreCallLog();
@@ -86,6 +104,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     const edge = await startEdge({
       coreUrl: core.url,
       secrets: edgeSecrets,
+      vars: { ...LOCAL_NUMBERS, ...(records && { CALL_RECORD_URL: records.receiver.url }), ...options.edgeVars },
       ...(options.edgePort !== undefined && { port: options.edgePort }),
       ...(options.onEdgeLine && { onLog: options.onEdgeLine }),
     });
@@ -101,6 +120,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       core,
       edge,
       ...(booking && { booking: booking.service }),
+      ...(records && { records: records.receiver }),
       warmup,
       stop,
       async restartCore() {

@@ -1,14 +1,17 @@
 // `npm start`: the whole stack on loopback, on fixed ports so `npm run call` finds the edge.
 // Prints the URLs, streams the core's TURN/CALL lines and any warning, and stops everything on Ctrl-C.
 import { fileURLToPath } from "node:url";
-import { startStack, type Stack } from "./stack.js";
+import { LOCAL_NUMBERS, startStack, type Stack } from "./stack.js";
 import type { CoreLogLine } from "./core-process.js";
 import type { BookingLogLine } from "../booking/service.js";
 import { LOCAL_SCRIPT_REGISTRY_PORT } from "../caller-scripts/registration.js";
+import { LOCAL_RECORD_RECEIVER_PORT } from "./record-receiver.js";
 
 const PORTS = { edge: 8787, core: 8080, speech: 50051, tts: 50052, openai: 8090, booking: 8091 };
 /** The bookings made through `npm start` outlive it (BOOKING_DB to put them elsewhere). */
 const BOOKING_DB = process.env.BOOKING_DB || fileURLToPath(new URL("../.build/booking/bookings.db", import.meta.url));
+/** So do the call records (RECORDS_DB to put them elsewhere). */
+const RECORDS_DB = process.env.RECORDS_DB || fileURLToPath(new URL("../.build/records/records.db", import.meta.url));
 
 function showCoreLine(line: CoreLogLine): void {
   const { json } = line;
@@ -49,6 +52,7 @@ try {
     edgePort: PORTS.edge,
     onCoreLine: showCoreLine,
     booking: { port: PORTS.booking, dbPath: BOOKING_DB, log: showBookingLine },
+    records: { port: LOCAL_RECORD_RECEIVER_PORT, dbPath: RECORDS_DB, log: (line) => process.stdout.write(`records: ${line}\n`) },
   });
   process.stdout.write(
     [
@@ -59,9 +63,12 @@ try {
       `  speech emulator ${stack.emulators.speech.address}, TTS emulator ${stack.emulators.tts.address}, OpenAI emulator ${stack.emulators.openai.baseURL}`,
       `  caller-script registry ${stack.emulators.scriptRegistry.url}   (npm run call registers its caller's lines here)`,
       `  booking service ${stack.booking?.url}   (bookings: GET ${stack.booking?.url}/appointments; database ${BOOKING_DB})`,
+      `  call records: GET ${stack.records?.url}   (what the edge delivers to CALL_RECORD_URL after each call; database ${RECORDS_DB})`,
+      `  transfers ring STAFF_NUMBER ${LOCAL_NUMBERS.STAFF_NUMBER}; the human fallback is FALLBACK_NUMBER ${LOCAL_NUMBERS.FALLBACK_NUMBER}`,
       `  greeting in KV: ${String(stack.warmup.greeting_key)}`,
       "",
       "place a call:  npm run call        (or: npm run call -- --json, npm run call -- --wav call.wav)",
+      "               npm run call -- --script infra/local/scripts/transfer.he.json   (also silent.he.json, goodbye.he.json, booking.he.json)",
       "Ctrl-C stops everything.",
       "",
     ].join("\n"),

@@ -206,7 +206,7 @@ describe("log metrics", () => {
 
   it("count as dropped every way the core ends a call except the caller's hang-up and a planned move", () => {
     const reasons = coreEndReasons();
-    expect(reasons).toEqual(["budget", "call mismatch", "flood", "frame too big", "moved", "socket closed", "socket error", "stop", "time limit"]);
+    expect(reasons).toEqual(["agent", "budget", "call mismatch", "flood", "frame too big", "idle", "moved", "socket closed", "socket error", "stop", "time limit", "transfer"]);
     const dropped = reasons.filter((endReason) => recorded(callEntry({ endReason })).voice_dropped_calls !== undefined);
     expect(dropped).toEqual(["budget", "call mismatch", "flood", "frame too big", "socket closed", "socket error", "time limit"]);
     expect(recorded(callEntry({ endReason: "socket closed" })).voice_dropped_calls).toEqual({ labels: { end_reason: "socket closed" } });

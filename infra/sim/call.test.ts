@@ -41,7 +41,7 @@ describe("runCall against a fake edge", () => {
     if (start.event !== "start") throw new Error("no start");
     expect(start.start.callSid).toBe(params!.CallSid);
     expect(start.streamSid).toMatch(/^MZ[0-9a-f]{32}$/);
-    expect(start.start.customParameters).toEqual({ callSid: params!.CallSid, from: params!.From, note: "fish & chips" });
+    expect(start.start.customParameters).toEqual({ callSid: params!.CallSid, from: params!.From, note: "fish & chips", token: "t1" });
 
     // Sequence numbers run 1, 2, 3, ... over every frame after `connected`.
     expect(frames.slice(1).map((f) => ("sequenceNumber" in f ? f.sequenceNumber : ""))).toEqual(

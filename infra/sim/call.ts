@@ -1,16 +1,22 @@
 // One simulated phone call against the edge, as Twilio places it, with a caller who follows a script:
 // listen to the greeting, then for each line wait for the turn to come (the answer ended, then a
-// pause; or, for a barge-in, a set time into the answer), and speak, make noise or press keys.
+// pause; or, for a barge-in, a set time into the answer), and speak, make noise, press keys, keep
+// silent or play a tone. When the stream ends (the caller hangs up after its last line, or the edge
+// closes it) Twilio's call control takes over (call-control.ts): the <Connect action> is asked what
+// next, and its TwiML is run: <Hangup/>, <Say>, <Dial> (dial.ts), or a new stream on which the
+// caller, back with the agent, goes on with the lines it has left once the agent has spoken.
 import { FRAME_MS } from "@voice/protocol";
 import { turnTicks, type CallerTick } from "./caller-audio.js";
+import { CallControl, type ControlAction, type ControlEvent } from "./call-control.js";
 import type { LineInfo, Segment } from "./conversation.js";
+import { ringNumber } from "./dial.js";
 import type { StreamIds } from "../twilio/media-stream-frames.js";
-import { CallRecorder } from "./recording.js";
-import { ErrorLog, type CallReport } from "./report.js";
+import { ErrorLog, callReport, lineLabel, type CallControlReport, type CallReport, type StreamReport } from "./report.js";
 import { callerTurn, checkCallerScript, type CallerScript, type CallerTurn } from "./script.js";
 import { registerCallerLines } from "./script-registration.js";
 import { MediaStreamSession, type NetworkStall, type WaitOutcome } from "./session.js";
-import { newSid, openMediaStream, requestStreamTwiml } from "./twilio-client.js";
+import { newSid, openMediaStream, requestStreamTwiml, requestTwiml } from "./twilio-client.js";
+import type { StreamTwiml } from "./twiml.js";
 import { LOCAL_ACCOUNT_SID } from "../twilio/stream-start.js";
 
 export interface CallOptions {
@@ -70,54 +76,161 @@ interface PreparedLine {
   ticks: CallerTick[];
 }
 
+/** What the call has done so far, across its streams and dials. */
+interface CallProgress {
+  streams: StreamReport[];
+  /** The next script line to say (0-based). */
+  nextLine: number;
+  lastAgentAudioEndAt: number | null;
+  deadAirMs: number | null;
+  whisper: string | null;
+}
+
 /** Places the call; never rejects: what went wrong is in report.errors. */
 export async function runCall(options: CallOptions): Promise<CallReport> {
   const log = options.log ?? (() => {});
   const errors = new ErrorLog();
-  const ids: StreamIds = { accountSid: options.accountSid ?? LOCAL_ACCOUNT_SID, callSid: options.callSid ?? newSid("CA"), streamSid: newSid("MZ") };
+  const callSid = options.callSid ?? newSid("CA");
+  const accountSid = options.accountSid ?? LOCAL_ACCOUNT_SID;
+  const params = webhookParams(callSid, accountSid, options);
+  const control = new CallControl();
+  const progress: CallProgress = { streams: [], nextLine: 0, lastAgentAudioEndAt: null, deadAirMs: null, whisper: null };
 
-  let session: MediaStreamSession;
+  let script: CallerScript;
   let lines: PreparedLine[];
+  let firstStream: StreamTwiml;
   try {
     const checked = checkCallerScript(options.script);
     if (!checked.ok) throw new Error(`the caller script is invalid: ${checked.reason}`);
-    lines = await prepareLines(checked.script, options);
+    script = checked.script;
+    lines = await prepareLines(script, options);
     if (options.scriptRegistry !== undefined) {
-      const registered = await registerCallerLines(options.scriptRegistry, ids.callSid, checked.script, SETUP_TIMEOUT_MS);
-      log(`call ${ids.callSid}: ${registered} caller lines registered with the speech emulator`);
+      const registered = await registerCallerLines(options.scriptRegistry, callSid, script, SETUP_TIMEOUT_MS);
+      log(`call ${callSid}: ${registered} caller lines registered with the speech emulator`);
     }
-    const twiml = await requestStreamTwiml(options.url, options.authToken, webhookParams(ids, options), SETUP_TIMEOUT_MS);
-    log(`call ${ids.callSid}: streaming to ${twiml.streamUrl}`);
-    const socket = await openMediaStream(twiml.streamUrl, options.authToken, SETUP_TIMEOUT_MS);
-    session = new MediaStreamSession(socket, ids, twiml.parameters, errors);
+    firstStream = await requestStreamTwiml(options.url, options.authToken, { ...params, CallStatus: "ringing" }, SETUP_TIMEOUT_MS);
   } catch (error) {
     errors.add((error as Error).message);
-    return emptyReport(ids, errors);
+    return callReport(callSid, [], { ...controlReport(control, progress, "error"), unsaid_lines: [] }, errors.messages);
+  }
+
+  const perform = async (action: Exclude<ControlAction, { type: "end" }>): Promise<ControlEvent> => {
+    switch (action.type) {
+      case "stream":
+        return playStream(action.stream, { options, callSid, accountSid, lines, lingerMs: script.lingerMs ?? 0, progress, errors, log });
+      case "fetch":
+        try {
+          log(`call ${callSid}: ${action.what} ${action.url} (${Object.entries(action.fields).map(([k, v]) => `${k}=${v}`).join(" ")})`);
+          return { type: "twiml", verbs: await requestTwiml(action.url, options.authToken, { ...params, ...action.fields }, SETUP_TIMEOUT_MS, action.what) };
+        } catch (error) {
+          return { type: "failed", reason: (error as Error).message };
+        }
+      case "dial": {
+        const ringAt = performance.now();
+        progress.deadAirMs = progress.lastAgentAudioEndAt === null ? null : Math.round(ringAt - progress.lastAgentAudioEndAt);
+        const context = { authToken: options.authToken, callSid, accountSid, from: params.From, script, requestTimeoutMs: SETUP_TIMEOUT_MS, log };
+        const result = await ringNumber(action.dial, action.index, context);
+        if (result.whisper !== null) progress.whisper = result.whisper;
+        return result.event;
+      }
+    }
+  };
+
+  let action: ControlAction = { type: "stream", stream: firstStream };
+  while (action.type !== "end") action = control.handle(await perform(action));
+  if (action.error) errors.add(action.error);
+  if (action.endedBy === "fallback") errors.add("the edge sent the caller to the human fallback: the stream ended with nothing having said the call should end");
+  log(`call ${callSid}: ended by ${action.endedBy}`);
+  const unsaid = lines.slice(progress.nextLine).map((line) => lineLabel(line.info.kind, line.info.text, line.ticks.length * FRAME_MS));
+  return callReport(callSid, progress.streams, { ...controlReport(control, progress, action.endedBy), unsaid_lines: unsaid }, errors.messages);
+}
+
+function controlReport(control: CallControl, progress: CallProgress, endedBy: CallControlReport["ended_by"]): Omit<CallControlReport, "unsaid_lines"> {
+  const lastDial = control.dials.at(-1);
+  return {
+    ended_by: endedBy,
+    transferred_to: lastDial?.to ?? null,
+    dial_outcome: lastDial?.status ?? null,
+    dead_air_ms: lastDial ? progress.deadAirMs : null,
+    returned_to_agent: control.returned,
+    whisper_text: progress.whisper,
+    say_texts: control.says,
+    return_answers: progress.streams.slice(1).map((stream) => stream.greeting_text),
+  };
+}
+
+interface StreamContext {
+  options: CallOptions;
+  callSid: string;
+  accountSid: string;
+  lines: PreparedLine[];
+  lingerMs: number;
+  progress: CallProgress;
+  errors: ErrorLog;
+  log: (line: string) => void;
+}
+
+/**
+ * One media stream: the caller says the lines it has left (after the agent's greeting, or its first
+ * answer after a return); then, with the script done, stays lingerMs and hangs up, unless the edge
+ * closed the stream first. Never rejects: a stream that cannot be opened is a `failed` event.
+ */
+async function playStream(stream: StreamTwiml, context: StreamContext): Promise<ControlEvent> {
+  const { options, progress, errors, log } = context;
+  const returning = progress.streams.length > 0;
+  const ids: StreamIds = { accountSid: context.accountSid, callSid: context.callSid, streamSid: newSid("MZ") };
+  let session: MediaStreamSession;
+  try {
+    log(`call ${ids.callSid}: streaming to ${stream.streamUrl}${returning ? " (back with the agent)" : ""}`);
+    const socket = await openMediaStream(stream.streamUrl, options.authToken, SETUP_TIMEOUT_MS);
+    session = new MediaStreamSession(socket, ids, stream.parameters, errors, stream.action !== null);
+  } catch (error) {
+    return { type: "failed", reason: (error as Error).message };
   }
 
   session.begin();
+  const firstLine = progress.nextLine;
   try {
-    await converse(session, lines, options, errors, log);
+    await converse(session, context.lines.slice(firstLine), firstLine, returning, options, errors, log);
+    const scriptDone = firstLine + session.conversation.turns.length === context.lines.length;
+    if (scriptDone && context.lingerMs > 0 && !session.closed) {
+      log(`call ${ids.callSid}: script done; staying on the line ${context.lingerMs} ms`);
+      await session.until(() => false, context.lingerMs);
+    }
   } catch (error) {
     errors.add(`simulator failed mid-call: ${(error as Error).message}`);
-  } finally {
-    await session.hangUp();
   }
-  return session.report();
+  const by = session.closed ? "edge" : "caller";
+  if (by === "caller") await session.hangUp();
+  else log(`call ${ids.callSid}: the edge ended the stream (${session.closedByEdge})`);
+  progress.nextLine += session.conversation.turns.length;
+  progress.lastAgentAudioEndAt = session.lastAgentAudioEndAt ?? progress.lastAgentAudioEndAt;
+  progress.streams.push(session.report());
+  return { type: "streamEnded", by, stream, detail: session.closedByEdge ?? "" };
 }
 
-async function converse(session: MediaStreamSession, lines: PreparedLine[], options: CallOptions, errors: ErrorLog, log: (line: string) => void) {
+async function converse(
+  session: MediaStreamSession,
+  lines: PreparedLine[],
+  firstLine: number,
+  returning: boolean,
+  options: CallOptions,
+  errors: ErrorLog,
+  log: (line: string) => void,
+) {
   const timing: Timing = {
     timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
     pauseMs: options.pauseMs ?? DEFAULT_PAUSE_MS,
     quietMs: options.quietMs ?? DEFAULT_QUIET_MS,
+    opening: returning ? "the agent's first answer after the return" : "greeting",
   };
   for (const [index, line] of lines.entries()) {
+    const number = firstLine + index + 1;
     if (!(await awaitTurn(session, line.turn, timing, errors, log))) return;
-    log(`turn ${index + 1}: caller ${describeLine(line.info)}`);
-    const stall = options.stalls?.find((s) => s.line === index + 1);
+    log(`turn ${number}: caller ${describeLine(line.info)}`);
+    const stall = options.stalls?.find((s) => s.line === number);
     const networkStall: NetworkStall | undefined = stall && { atTick: Math.round(stall.afterMs / FRAME_MS), ms: stall.ms };
-    if (stall) log(`turn ${index + 1}: the network stalls ${stall.ms} ms, ${stall.afterMs} ms into the line`);
+    if (stall) log(`turn ${number}: the network stalls ${stall.ms} ms, ${stall.afterMs} ms into the line`);
     if ((await session.speak(line.info, line.ticks, networkStall)) === "closed") return;
   }
   await awaitTurn(session, undefined, timing, errors, log);
@@ -127,6 +240,8 @@ interface Timing {
   timeoutMs: number;
   pauseMs: number;
   quietMs: number;
+  /** What the agent's first words on this stream are called in errors. */
+  opening: string;
 }
 
 /**
@@ -141,7 +256,7 @@ async function awaitTurn(session: MediaStreamSession, next: CallerTurn | undefin
   if (next?.interruptAfterMs !== undefined) {
     const answer = conversation.answerReference;
     const started = await session.until(() => answer.firstPlayAudioMs !== null, timing.timeoutMs);
-    if (started === "timeout") errors.add(noAnswer(answer, timing.timeoutMs));
+    if (started === "timeout") errors.add(noAnswer(answer, timing));
     const due = (answer.firstPlayAudioMs ?? session.audioClockMs) + next.interruptAfterMs;
     return open(started) && open(await session.until(() => session.audioClockMs >= due, Infinity));
   }
@@ -150,12 +265,12 @@ async function awaitTurn(session: MediaStreamSession, next: CallerTurn | undefin
   if (previous === conversation.greeting) {
     const heard = await session.until(() => session.greetingFinished, timing.timeoutMs);
     if (!open(heard)) return false;
-    if (heard === "timeout") errors.add(`greeting did not finish within ${timing.timeoutMs} ms`);
-    else log("greeting heard");
+    if (heard === "timeout") errors.add(`${timing.opening} did not finish within ${timing.timeoutMs} ms`);
+    else log(`${timing.opening} heard`);
   } else if (previous.line.expectAnswer) {
     const heard = await session.until(() => previous.finished, timing.timeoutMs);
     if (!open(heard)) return false;
-    if (heard === "timeout") errors.add(noAnswer(previous, timing.timeoutMs));
+    if (heard === "timeout") errors.add(noAnswer(previous, timing));
     else log(`turn ${previous.index}: answer heard`);
   } else {
     // A line the agent must let pass: it may finish what it was saying; then nothing may follow (an
@@ -172,13 +287,21 @@ async function awaitTurn(session: MediaStreamSession, next: CallerTurn | undefin
   return open(await session.waitTicks(Math.round((next.pauseMs ?? timing.pauseMs) / FRAME_MS)));
 }
 
-function noAnswer(segment: Segment, timeoutMs: number): string {
-  return segment.index === 0 ? `greeting did not start within ${timeoutMs} ms` : `no answer to turn ${segment.index} (waited ${timeoutMs} ms)`;
+function noAnswer(segment: Segment, timing: Timing): string {
+  return segment.index === 0 ? `${timing.opening} did not start within ${timing.timeoutMs} ms` : `no answer to turn ${segment.index} (waited ${timing.timeoutMs} ms)`;
 }
 
 function describeLine(info: LineInfo): string {
-  if (info.kind === "speech") return `says: ${info.text}`;
-  return info.kind === "dtmf" ? `presses: ${info.text}` : "makes a noise";
+  switch (info.kind) {
+    case "speech":
+      return `says: ${info.text}`;
+    case "dtmf":
+      return `presses: ${info.text}`;
+    case "noise":
+      return "makes a noise";
+    default:
+      return `keeps ${info.kind === "tone" ? "a tone playing" : "silent"}`;
+  }
 }
 
 /** Up front, so that no eSpeak work competes with the 20 ms clock during the call. */
@@ -193,26 +316,13 @@ async function prepareLines(script: CallerScript, options: CallOptions): Promise
   return prepared;
 }
 
-function webhookParams(ids: StreamIds, options: CallOptions): Record<string, string> {
+/** The parameters Twilio sends with every request about the call (CallStatus is added per request). */
+function webhookParams(callSid: string, accountSid: string, options: CallOptions): { From: string } & Record<string, string> {
   return {
-    CallSid: ids.callSid,
-    AccountSid: ids.accountSid,
+    CallSid: callSid,
+    AccountSid: accountSid,
     From: options.from ?? "+15005550006",
     To: options.to ?? "+15005550001",
-    CallStatus: "ringing",
     Direction: "inbound",
-  };
-}
-
-function emptyReport(ids: StreamIds, errors: ErrorLog): CallReport {
-  return {
-    call_sid: ids.callSid,
-    greeting_ms: null,
-    greeting_text: "",
-    greeting_audio: new Uint8Array(0),
-    turns: [],
-    clears: [],
-    errors: errors.messages,
-    recording: new CallRecorder().finish(),
   };
 }

@@ -1,7 +1,7 @@
 import { levelDbfs } from "@voice/protocol";
 import { FRAME_BYTES, MULAW_SILENCE, mulawToPcm } from "@voice/protocol";
 import { describe, expect, it } from "vitest";
-import { dtmfTicks, noiseFrames } from "./caller-audio.js";
+import { dtmfTicks, noiseFrames, silenceTicks, toneFrames } from "./caller-audio.js";
 
 describe("caller audio", () => {
   it("makes noise as loud as speech, the same for a seed and different for another", () => {
@@ -27,5 +27,17 @@ describe("caller audio", () => {
     ]);
     expect(ticks).toHaveLength(24);
     expect(ticks.every((tick) => tick.audio.every((byte) => byte === MULAW_SILENCE))).toBe(true);
+  });
+
+  it("plays a tone as loud as speech, and silence as silent frames", () => {
+    const frames = toneFrames(1000);
+    expect(frames).toHaveLength(50);
+    for (const frame of [frames[0]!, frames[49]!]) {
+      expect(levelDbfs(mulawToPcm(frame))).toBeGreaterThan(-23);
+      expect(levelDbfs(mulawToPcm(frame))).toBeLessThan(-17);
+    }
+    const quiet = silenceTicks(1000);
+    expect(quiet).toHaveLength(50);
+    expect(quiet.every((tick) => tick.audio.every((byte) => byte === MULAW_SILENCE) && tick.dtmf === undefined)).toBe(true);
   });
 });

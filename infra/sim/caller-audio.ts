@@ -1,5 +1,5 @@
-// The caller's side of each tick: a script line spoken by eSpeak-NG, a burst of noise, or keypad
-// digits, as the 20 ms mu-law frames (and dtmf events) Twilio would send.
+// The caller's side of each tick: a script line spoken by eSpeak-NG, a burst of noise, keypad
+// digits, silence or a steady tone, as the 20 ms mu-law frames (and dtmf events) Twilio would send.
 import { FRAME_BYTES, FRAME_MS, MULAW_SILENCE, SAMPLE_RATE, pcmToMulaw, splitFrames } from "@voice/protocol";
 import { synthesizeSpeech } from "../speech/espeak.js";
 import type { CallerTurn } from "./script.js";
@@ -22,6 +22,8 @@ export interface CallerTick {
 const SILENCE_LEVEL = 64;
 /** About eSpeak's own level (-22 dBFS RMS), so noise is as loud as the caller's speech. */
 const NOISE_LEVEL_DBFS = -20;
+/** A tone's pitch: a steady note, like music held on a line. */
+const TONE_HZ = 440;
 /** Gap between keys, as a person presses them. */
 export const DTMF_INTERVAL_MS = 150;
 
@@ -68,6 +70,19 @@ export function noiseFrames(ms: number, seed: number): Uint8Array[] {
   return splitFrames(pcmToMulaw(pcm));
 }
 
+/** `ms` of a steady sine at speech level (the caller's radio, music): loud enough to pass for speech, no words in it. */
+export function toneFrames(ms: number): Uint8Array[] {
+  // A sine of peak a has an RMS of a / sqrt(2).
+  const amplitude = Math.SQRT2 * 32768 * 10 ** (NOISE_LEVEL_DBFS / 20);
+  const pcm = new Int16Array(Math.round((ms * SAMPLE_RATE) / 1000)).map((_, i) => Math.round(amplitude * Math.sin((2 * Math.PI * TONE_HZ * i) / SAMPLE_RATE)));
+  return splitFrames(pcmToMulaw(pcm));
+}
+
+/** `ms` of silence, to the nearest whole frame (at least one). */
+export function silenceTicks(ms: number): CallerTick[] {
+  return Array.from({ length: Math.max(1, Math.round(ms / FRAME_MS)) }, () => ({ audio: SILENT_FRAME }));
+}
+
 /** One key every DTMF_INTERVAL_MS (to the nearest tick), silence in between; ends on the tick of the last key. */
 export function dtmfTicks(digits: string): CallerTick[] {
   const keyTicks = [...digits].map((_, k) => Math.round((k * DTMF_INTERVAL_MS) / FRAME_MS));
@@ -85,5 +100,9 @@ export async function turnTicks(turn: CallerTurn, voice: CallerVoice, seed: numb
       return noiseFrames(turn.act.ms, seed).map((audio) => ({ audio }));
     case "dtmf":
       return dtmfTicks(turn.act.digits);
+    case "silence":
+      return silenceTicks(turn.act.ms);
+    case "tone":
+      return toneFrames(turn.act.ms).map((audio) => ({ audio }));
   }
 }

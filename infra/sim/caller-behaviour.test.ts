@@ -146,7 +146,7 @@ describe("a bad script", () => {
     try {
       const script = { language: "he-IL", voice: "he", lines: [QUESTION, { text: "כן", dtmf: "1" }] };
       const report = await runCall({ url: edge.url, authToken: AUTH_TOKEN, script });
-      expect(report.errors).toEqual(["the caller script is invalid: lines.1: a line needs exactly one of text, noiseMs or dtmf"]);
+      expect(report.errors).toEqual(["the caller script is invalid: lines.1: a line needs exactly one of text, noiseMs, dtmf, silenceMs or toneMs"]);
       expect(edge.webhookParams).toEqual([]);
     } finally {
       await edge.close();

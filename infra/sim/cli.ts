@@ -23,14 +23,21 @@ const USAGE = `usage: npm run call -- [options]
   --url URL          edge base URL (default http://127.0.0.1:8787)
   --auth-token T     Twilio auth token (default $TWILIO_AUTH_TOKEN or ${LOCAL_AUTH_TOKEN})
   --account-sid AC   the Twilio account the edge answers (default $TWILIO_ACCOUNT_SID or ${LOCAL_ACCOUNT_SID})
-  --script FILE      caller script JSON {language, voice, lines} (default infra/caller-scripts/default.he.json);
-                     a line is a string to say, or {text | noiseMs | dtmf, pauseMs?, interruptAfterMs?, expectAnswer?}
+  --script FILE      caller script JSON {language, voice, lines, dial?, dialTalkMs?, lingerMs?}
+                     (default infra/caller-scripts/default.he.json; more in infra/local/scripts/);
+                     a line is a string to say, or {text | noiseMs | dtmf | silenceMs | toneMs,
+                     pauseMs?, interruptAfterMs?, expectAnswer?}; dial: how a <Dial> is answered
+                     ("answered" | "no-answer" | "busy" | "failed", or one per dial); lingerMs: how
+                     long the caller stays on after its last line, for the agent to end the call
   --speech-script-url URL
                      the speech emulator's caller-script registry: the script's spoken lines are registered
                      there for this call, so the emulator transcribes them (default for a loopback --url:
                      ${LOCAL_SCRIPT_REGISTRY_URL}, which npm start serves; otherwise none). "none": do not register
   --json             print the report as one JSON object on the last line; with a registry, each turn
-                     carries the tools its answer called (name, ok, ms), as the local core logged them
+                     carries the tools its answer called (name, ok, ms), as the local core logged them;
+                     how the call ended: ended_by (caller | agent | transfer | fallback | error),
+                     transferred_to, dial_outcome, dead_air_ms, returned_to_agent, whisper_text,
+                     say_texts, return_answers, unsaid_lines
   --wav FILE         write the call as a stereo WAV (caller left, agent right)
   --timeout MS       wait this long for the greeting and for each answer (default ${DEFAULT_TIMEOUT_MS})
   --stall L:A:MS     a network stall A ms into caller line L (1-based): every frame the caller sends is

@@ -13,14 +13,23 @@ const END_MARK = /^[^:]*\.end$/;
 /** The edge's marks after a phrase it plays by itself (the greeting, "one moment" while a call moves). */
 const PHRASE_MARK_NAMES: readonly string[] = Object.values(PHRASE_MARKS);
 
-export type CallerKind = "speech" | "noise" | "dtmf";
+export type CallerKind = "speech" | "noise" | "dtmf" | "silence" | "tone";
 
 /** What a segment needs to know about the line that opens it. */
 export interface LineInfo {
   kind: CallerKind;
-  /** The words, or the keys for dtmf ("" for noise). */
+  /** The words, or the keys for dtmf ("" for noise, silence and tone). */
   text: string;
   expectAnswer: boolean;
+}
+
+/**
+ * Whether the agent may speak during or after this line without that being an error: a line that
+ * asked for an answer, and silence or a tone, over which the agent may ask whether the caller is still
+ * there. Noise and backchannels must be let pass.
+ */
+export function answerAllowed(line: LineInfo): boolean {
+  return line.expectAnswer || line.kind === "silence" || line.kind === "tone";
 }
 
 export interface Segment {

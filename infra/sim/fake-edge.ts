@@ -1,7 +1,9 @@
 // Test support: a tiny stand-in for our edge that the simulator calls. It checks Twilio's signatures,
 // answers TwiML, validates every frame it receives against the protocol schemas, greets, and answers
 // each caller utterance (found by energy on the audio clock) and each run of keys with a tone and
-// sentence/end marks; optionally it clears an answer the caller speaks over, as a barge-in.
+// sentence/end marks; optionally it clears an answer the caller speaks over, as a barge-in. With
+// `control` it plays our edge's call control: the <Connect> carries an action, it may end the caller's
+// stream (as on core.end), and the test's TwiML answers the stream-ended, dial-ended and whisper routes.
 import { createServer, type IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
 import {
@@ -32,7 +34,41 @@ export interface FakeEdgeOptions {
   sendJunk?: boolean;
   /** Greets but never answers. */
   mute?: boolean;
+  control?: FakeCallControl;
 }
+
+/** What a call-control route is asked: the signed form fields, and the count of earlier requests to it. */
+export interface ControlRequest {
+  path: string;
+  params: Record<string, string>;
+  /** 0 for the route's first request. */
+  n: number;
+  at: number;
+}
+
+export interface FakeCallControl {
+  /** The TwiML answering POST /twilio/stream-ended (the <Connect action>). */
+  streamEnded(request: ControlRequest, edge: FakeEdgeUrls): string;
+  /** The TwiML answering POST /twilio/dial-ended (a <Dial action>); default <Hangup/>. */
+  dialEnded?(request: ControlRequest, edge: FakeEdgeUrls): string;
+  /** The TwiML answering POST /twilio/whisper (a <Number url>); default a <Say>. */
+  whisper?: string;
+  /** Per stream in order: close the caller's stream once this many of its answers were heard (end marks echoed). */
+  endStreamAfterAnswers?: (number | undefined)[];
+  /** Close the first stream after this many caller media frames. */
+  endStreamAfterFrames?: number;
+  /** Wait this long before answering /twilio/stream-ended. */
+  answerDelayMs?: number;
+}
+
+/** The fake edge's URLs, for the TwiML a test writes. */
+export interface FakeEdgeUrls {
+  url: string;
+  /** <Connect action=".../twilio/stream-ended"><Stream> as the webhook answers it, with the same parameters and a fresh token. */
+  connectTwiml(): string;
+}
+
+export const CONTROL_PATHS = ["/twilio/stream-ended", "/twilio/dial-ended", "/twilio/whisper"] as const;
 
 export interface FakeEdge {
   url: string;
@@ -48,8 +84,14 @@ export interface FakeEdge {
   clearedAt: number[];
   /** Barge-in clears, with the caller audio received when each was sent (the end of the frame that triggered it). */
   bargeIns: Array<{ audioMs: number; at: number }>;
-  /** Resolves when the simulator has closed the media stream. */
+  /** Resolves when the first media stream has closed. */
   streamClosed: Promise<void>;
+  /** Call-control requests, in order. */
+  controlRequests: ControlRequest[];
+  /** The streams opened, in order: their streamSid and custom parameters. */
+  streams: Array<{ streamSid: string; parameters: Record<string, string> }>;
+  /** When the edge closed a caller's stream (performance.now()), per stream it closed. */
+  streamsEnded: number[];
   close(): Promise<void>;
 }
 
@@ -73,21 +115,46 @@ export async function startFakeEdge(options: FakeEdgeOptions): Promise<FakeEdge>
     clearedAt: [],
     bargeIns: [],
     streamClosed: new Promise((resolve) => (closeStream = resolve)),
+    controlRequests: [],
+    streams: [],
+    streamsEnded: [],
+  };
+  const control = options.control;
+  let lastWebhook: Record<string, string> = {};
+  let tokens = 0;
+  const connectTwiml = () => {
+    const parameters =
+      `<Parameter name="callSid" value="${lastWebhook.CallSid}"/><Parameter name="from" value="${lastWebhook.From}"/>` +
+      `<Parameter name="note" value="fish &amp; chips"/><Parameter name="token" value="t${++tokens}"/>`;
+    const action = control ? ` action="${base}/twilio/stream-ended"` : "";
+    return `<?xml version="1.0" encoding="UTF-8"?><Response><Connect${action}><Stream url="${wsBase}/twilio/media">${parameters}</Stream></Connect></Response>`;
+  };
+  const urls: FakeEdgeUrls = { get url() { return base; }, connectTwiml };
+  const answerControl = (path: string, params: Record<string, string>): string => {
+    const request = { path, params, n: edge.controlRequests.filter((r) => r.path === path).length, at: performance.now() };
+    edge.controlRequests.push(request);
+    if (path === "/twilio/stream-ended") return control!.streamEnded(request, urls);
+    if (path === "/twilio/dial-ended") return control!.dialEnded?.(request, urls) ?? "<Response><Hangup/></Response>";
+    return control!.whisper ?? '<Response><Say language="he-IL">a caller asks for you</Say></Response>';
   };
   const server = createServer(async (req, res) => {
     const params = Object.fromEntries(new URLSearchParams(await readBody(req)));
-    const signed = await verifyTwilioSignature(options.authToken, header(req, "x-twilio-signature"), `${base}/twilio/voice`, params);
-    if (req.method !== "POST" || req.url !== "/twilio/voice" || !signed) {
+    const path = req.url ?? "";
+    const known = path === "/twilio/voice" || (control !== undefined && (CONTROL_PATHS as readonly string[]).includes(path));
+    const signed = await verifyTwilioSignature(options.authToken, header(req, "x-twilio-signature"), `${base}${path}`, params);
+    if (req.method !== "POST" || !known || !signed) {
       edge.rejections.push(`webhook ${req.method} ${req.url} signed=${signed}`);
       res.writeHead(403).end("forbidden");
       return;
     }
-    edge.webhookParams.push(params);
-    const parameters =
-      `<Parameter name="callSid" value="${params.CallSid}"/><Parameter name="from" value="${params.From}"/>` +
-      `<Parameter name="note" value="fish &amp; chips"/>`;
-    res.writeHead(200, { "content-type": "text/xml" });
-    res.end(`<?xml version="1.0" encoding="UTF-8"?><Response><Connect><Stream url="${wsBase}/twilio/media">${parameters}</Stream></Connect></Response>`);
+    res.setHeader("content-type", "text/xml");
+    if (path === "/twilio/voice") {
+      edge.webhookParams.push(params);
+      lastWebhook = params;
+      return void res.writeHead(200).end(connectTwiml());
+    }
+    if (path === "/twilio/stream-ended" && control?.answerDelayMs) await new Promise((resolve) => setTimeout(resolve, control.answerDelayMs));
+    res.writeHead(200).end(answerControl(path, params));
   });
   const wss = new WebSocketServer({ noServer: true });
   server.on("upgrade", async (req, socket, head) => {
@@ -101,8 +168,15 @@ export async function startFakeEdge(options: FakeEdgeOptions): Promise<FakeEdge>
   });
 
   function serveStream(ws: WebSocket): void {
+    const streamIndex = edge.streams.length;
     let streamSid = "";
     let turn = 0;
+    let answersHeard = 0;
+    let mediaFrames = 0;
+    const endStream = () => {
+      edge.streamsEnded.push(performance.now());
+      ws.close(1000, "call ended");
+    };
     let speechFrames = 0;
     let silentFrames = 0;
     let framesSinceAnswer: number | null = null;
@@ -138,18 +212,22 @@ export async function startFakeEdge(options: FakeEdgeOptions): Promise<FakeEdge>
       edge.frames.push({ frame, at });
       if (frame.event === "start") {
         streamSid = frame.streamSid;
+        edge.streams.push({ streamSid, parameters: frame.start.customParameters });
         if (options.sendJunk) {
           ws.send(Buffer.from([1, 2, 3]));
           ws.send("not json");
           send({ event: "media", streamSid });
         }
-        sendBurst(greetingFrames, 440, ["greeting"]);
+        // Back from a transfer, the agent speaks first: an answer of its own rather than the greeting.
+        sendBurst(greetingFrames, 440, streamIndex === 0 ? ["greeting"] : ["0.0:welcome back", "0.end"]);
       } else if (frame.event === "mark") {
         playing.delete(frame.mark.name);
+        if (/^[1-9]\d*\.end$/.test(frame.mark.name) && ++answersHeard === control?.endStreamAfterAnswers?.[streamIndex]) endStream();
       } else if (frame.event === "dtmf") {
         keys += frame.dtmf.digit;
         framesSinceKey = 0;
       } else if (frame.event === "media") {
+        if (streamIndex === 0 && ++mediaFrames === control?.endStreamAfterFrames) endStream();
         if (framesSinceAnswer !== null && ++framesSinceAnswer === options.clearAfterFrames) {
           send({ event: "clear", streamSid });
           edge.clearedAt.push(performance.now());

@@ -1,10 +1,13 @@
-// The call report: what the caller heard and how long it waited, per turn.
+// The call report: what the caller heard and how long it waited, per turn, and how the call ended.
 // `*_audio_ms` fields are on the caller's audio clock: media.timestamp ms since `start`, which is also
-// the offset in the recording (caller frame n and the agent frame heard with it both sit at 20n).
+// the offset in the recording (caller frame n and the agent frame heard with it both sit at 20n). A
+// call that came back to the agent after a transfer has a stream after the first: its times go on
+// from the end of the previous stream's audio, as its recording follows the previous one's.
 // `*_at` fields are performance.now() of the process running the simulator.
 import { SAMPLE_RATE } from "@voice/protocol";
+import type { EndedBy, SaidByTwilio } from "./call-control.js";
 import type { CallerKind } from "./conversation.js";
-import type { CallRecording } from "./recording.js";
+import { concat, type CallRecording } from "./recording.js";
 
 export interface TurnReport {
   /** The words spoken, or the keys pressed for dtmf ("" for noise). */
@@ -43,7 +46,41 @@ export interface ClearReport {
   at: number;
 }
 
-export interface CallReport {
+/** What one media stream heard (a call has more than one after it came back from a transfer). */
+export interface StreamReport {
+  /** From sending `start` to receiving the first agent media frame; null when none came. */
+  greeting_ms: number | null;
+  /** The agent's first words on the stream: the greeting, or what it said first after a return. */
+  greeting_text: string;
+  greeting_audio: Uint8Array;
+  turns: TurnReport[];
+  clears: ClearReport[];
+  recording: CallRecording;
+}
+
+/** How the call ended, as the simulated Twilio followed the edge's TwiML after the media stream. */
+export interface CallControlReport {
+  /** Who ended the call; the rule is in call-control.ts. */
+  ended_by: EndedBy;
+  /** The last number a <Dial> rang (the staff, or the fallback number); null when none was dialled. */
+  transferred_to: string | null;
+  /** DialCallStatus of that dial ("completed" once answered, "no-answer", "busy", "failed"); null without one. */
+  dial_outcome: string | null;
+  /** From the end of the last agent audio frame played to the caller to that dial's ring; null without a dial (or no agent audio before it). */
+  dead_air_ms: number | null;
+  /** The caller came back to the agent on a new stream (a transfer nobody took). */
+  returned_to_agent: boolean;
+  /** What the staff member heard when they answered (the <Number url>'s <Say>s); null when none played. */
+  whisper_text: string | null;
+  /** Every <Say> Twilio played to the caller, in order. */
+  say_texts: SaidByTwilio[];
+  /** The agent's first words each time the caller came back to it. */
+  return_answers: string[];
+  /** Script lines the caller never got to say (the call ended before them), as formatted in the report. */
+  unsaid_lines: string[];
+}
+
+export interface CallReport extends CallControlReport {
   call_sid: string;
   /** From sending `start` to receiving the first greeting media frame; null when none came. */
   greeting_ms: number | null;
@@ -56,6 +93,42 @@ export interface CallReport {
   recording: CallRecording;
 }
 
+/** The call's report from its streams in order (none when it never got one) and how it ended. */
+export function callReport(callSid: string, streams: StreamReport[], control: CallControlReport, errors: string[]): CallReport {
+  const [first] = streams;
+  let offsetMs = 0;
+  const turns: TurnReport[] = [];
+  const clears: ClearReport[] = [];
+  for (const stream of streams) {
+    const shift = (ms: number | null) => (ms === null ? null : ms + offsetMs);
+    for (const turn of stream.turns) {
+      turns.push({
+        ...turn,
+        speech_start_audio_ms: shift(turn.speech_start_audio_ms),
+        speech_end_audio_ms: shift(turn.speech_end_audio_ms),
+        first_answer_audio_ms: shift(turn.first_answer_audio_ms),
+        clear_audio_ms: shift(turn.clear_audio_ms),
+      });
+    }
+    for (const clear of stream.clears) clears.push({ ...clear, audio_ms: clear.audio_ms + offsetMs });
+    offsetMs += audioMs(stream.recording.caller.length);
+  }
+  return {
+    call_sid: callSid,
+    greeting_ms: first?.greeting_ms ?? null,
+    greeting_text: first?.greeting_text ?? "",
+    greeting_audio: first?.greeting_audio ?? new Uint8Array(0),
+    turns,
+    clears,
+    errors,
+    recording: {
+      caller: concat(streams.map((stream) => stream.recording.caller)),
+      agent: concat(streams.map((stream) => stream.recording.agent)),
+    },
+    ...control,
+  };
+}
+
 /** A tool an answer called, as the core logged it: its name, whether it succeeded, its time. */
 export interface ToolUse {
   name: string;
@@ -63,8 +136,11 @@ export interface ToolUse {
   ms: number;
 }
 
-/** The printable part of a report (the CLI's --json line): no audio, no process-local times. */
-export interface CallSummary {
+/**
+ * The printable part of a report (the CLI's --json line): no audio, no process-local times. The
+ * call-control fields are always written; they are optional for summaries written before they were.
+ */
+export interface CallSummary extends Partial<CallControlReport> {
   call_sid: string;
   /** `tools`: present when the core's log was read (core-turns.ts), [] for a line whose answer called none. */
   turns: Array<Omit<TurnReport, "agent_audio" | "first_answer_at" | "first_answer_received_at"> & { tools?: ToolUse[] }>;
@@ -84,6 +160,15 @@ export function summarize(report: CallReport): CallSummary {
     greeting_ms: report.greeting_ms,
     clears_audio_ms: report.clears.map((clear) => clear.audio_ms),
     errors: report.errors,
+    ended_by: report.ended_by,
+    transferred_to: report.transferred_to,
+    dial_outcome: report.dial_outcome,
+    dead_air_ms: report.dead_air_ms,
+    returned_to_agent: report.returned_to_agent,
+    whisper_text: report.whisper_text,
+    say_texts: report.say_texts,
+    return_answers: report.return_answers,
+    unsaid_lines: report.unsaid_lines,
   };
 }
 
@@ -98,14 +183,39 @@ export function formatReport(report: CallReport): string {
       `${" ".repeat(28)}agent:  ${turn.agent_text || "(no sentence heard in full)"}`,
     );
   });
+  out.push(...callControlLines(report));
   out.push(report.errors.length ? `errors:\n${report.errors.map((e) => `  - ${e}`).join("\n")}` : "errors: none");
   return out.join("\n");
 }
 
+function callControlLines(report: CallReport): string[] {
+  const out = [`ended by: ${report.ended_by}`];
+  for (const say of report.say_texts) out.push(`twilio said${say.language ? ` (${say.language})` : ""}: ${say.text}`);
+  if (report.transferred_to !== null) {
+    out.push(`dialled ${report.transferred_to}: ${report.dial_outcome}, ${formatMs(report.dead_air_ms)} of dead air before the ring`);
+  }
+  if (report.whisper_text !== null) out.push(`whisper to the staff: ${report.whisper_text}`);
+  for (const answer of report.return_answers) out.push(`back to the agent: ${answer || "(no sentence heard in full)"}`);
+  if (report.unsaid_lines.length) out.push(`not said (the call ended first): ${report.unsaid_lines.join(" | ")}`);
+  return out;
+}
+
 function callerLabel(turn: TurnReport): string {
   const lineMs = (turn.speech_end_audio_ms ?? 0) - (turn.speech_start_audio_ms ?? 0);
-  const said = turn.caller_kind === "speech" ? turn.caller_text : turn.caller_kind === "dtmf" ? `[keys ${turn.caller_text}]` : `[noise ${lineMs} ms]`;
+  const said = lineLabel(turn.caller_kind, turn.caller_text, lineMs);
   return turn.interrupted_previous ? `${said}  (agent cut off at ${turn.clear_audio_ms} ms)` : said;
+}
+
+/** A script line as the report shows it: the words, or what the caller did instead. */
+export function lineLabel(kind: CallerKind, text: string, ms: number): string {
+  switch (kind) {
+    case "speech":
+      return text;
+    case "dtmf":
+      return `[keys ${text}]`;
+    default:
+      return `[${kind} ${ms} ms]`;
+  }
 }
 
 function formatMs(ms: number | null): string {

@@ -11,6 +11,7 @@ import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { CORE_TURNS_PATH, SCRIPT_REGISTRY_PATH, type CoreTurns } from "../caller-scripts/registration.js";
 import { runCall } from "./call.js";
+import { registerCallerLines } from "./script-registration.js";
 import { startFakeEdge, type FakeEdge } from "./fake-edge.js";
 import type { CallSummary } from "./report.js";
 
@@ -79,6 +80,13 @@ describe("registering the caller's lines before the call", () => {
     expect(report.errors).toEqual([]);
     expect(received).toEqual([{ body: { callSid: report.call_sid, lines: ["שלום", "תודה רבה"] }, webhooksBefore: 0 }]);
     expect(edge.webhookParams.map((params) => params.CallSid)).toEqual([report.call_sid]);
+  });
+
+  it("registers an empty list for a caller with no words, so that the emulator transcribes nothing rather than its default lines", async () => {
+    const { url, received } = await startRegistry();
+    const wordless = { language: "he-IL", voice: "he", lines: [{ silenceMs: 1000 }, { toneMs: 500 }, { dtmf: "1" }] };
+    expect(await registerCallerLines(url, "CA-quiet", wordless, 2000)).toBe(0);
+    expect(received.map((r) => r.body)).toEqual([{ callSid: "CA-quiet", lines: [] }]);
   });
 
   it("does not place the call when the registry refuses or cannot be reached", async () => {

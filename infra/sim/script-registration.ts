@@ -2,8 +2,10 @@
 // spoken lines of its script, under its CallSid, to the emulators' caller-script registry (wire format
 // in infra/caller-scripts/registration.ts). The emulator then transcribes the call's utterances as
 // those lines, in order, rather than as its default script: what the caller says is what is heard.
-// Only words are registered: a dtmf line sends keys, and noise is not words (noise long enough to
-// pass for speech, 200 ms or more at speech level, still takes the next line, as it does unregistered).
+// Only words are registered: a dtmf line sends keys, and noise, tones and silence are not words
+// (noise long enough to pass for speech, 200 ms or more at speech level, still takes the next line
+// when there are words). A script without words registers an empty list, so that the emulator
+// transcribes nothing for that call rather than its default script.
 import type { ScriptRegistration } from "../caller-scripts/registration.js";
 import { spokenLines, type CallerScript } from "./script.js";
 
@@ -18,13 +20,12 @@ export class RegistrationError extends Error {
 }
 
 /**
- * Registers the script's spoken lines for call `callSid` at `registryUrl`; nothing to do for a script
- * without words. Throws a RegistrationError with a one-line reason when the registry cannot be reached or refuses.
+ * Registers the script's spoken lines for call `callSid` at `registryUrl` (none for a script without
+ * words). Throws a RegistrationError with a one-line reason when the registry cannot be reached or refuses.
  * Returns how many lines were registered.
  */
 export async function registerCallerLines(registryUrl: string, callSid: string, script: CallerScript, timeoutMs: number): Promise<number> {
   const lines = spokenLines(script);
-  if (lines.length === 0) return 0;
   const registration: ScriptRegistration = { callSid, lines };
   let response: Response;
   try {

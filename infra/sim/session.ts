@@ -6,11 +6,11 @@ import { FRAME_BYTES, FRAME_MS, MULAW_SILENCE, twilioOutboundFrame } from "@voic
 import { WebSocket, type RawData } from "ws";
 import type { CallerTick } from "./caller-audio.js";
 import { startFrameClock, type FrameClock } from "./clock.js";
-import { Conversation, type LineInfo, type Segment } from "./conversation.js";
+import { Conversation, answerAllowed, type LineInfo, type Segment } from "./conversation.js";
 import { connectedMessage, dtmfMessage, markMessage, mediaMessage, startMessage, stopMessage, type StreamIds } from "../twilio/media-stream-frames.js";
 import { PlayoutBuffer } from "./playout.js";
 import { CallRecorder, concat } from "./recording.js";
-import { audioMs, type CallReport, type ErrorLog, type TurnReport } from "./report.js";
+import { audioMs, type ErrorLog, type StreamReport, type TurnReport } from "./report.js";
 
 export type WaitOutcome = "done" | "timeout" | "closed";
 
@@ -54,12 +54,21 @@ export class MediaStreamSession {
   /** Frames held by a network stall, in order, until it ends. */
   private held: string[] | undefined;
   private stallTimer: NodeJS.Timeout | undefined;
+  /** performance.now() when the last agent frame heard finished playing; null before any. */
+  lastAgentAudioEndAt: number | null = null;
+  /** Set when the edge closed the stream: its close code and reason, as one phrase. */
+  closedByEdge: string | null = null;
 
+  /**
+   * `edgeMayEnd`: the stream has a <Connect action>, so the edge closing it is how a call ends or
+   * moves (Twilio then asks the action what next), not an error.
+   */
   constructor(
     private readonly socket: WebSocket,
     private readonly ids: StreamIds,
     private readonly customParameters: Record<string, string>,
     private readonly errors: ErrorLog,
+    private readonly edgeMayEnd = false,
   ) {}
 
   /** Sends `connected` and `start`, then starts the 20 ms clock. */
@@ -127,16 +136,19 @@ export class MediaStreamSession {
     clearTimeout(timer);
   }
 
-  report(): CallReport {
+  /** The stream has ended, either side having closed it. */
+  get closed(): boolean {
+    return this.ended;
+  }
+
+  report(): StreamReport {
     const { greeting, turns } = this.conversation;
     return {
-      call_sid: this.ids.callSid,
       greeting_ms: this.greetingMs === null ? null : Math.round(this.greetingMs),
       greeting_text: greeting.sentences.join(" "),
       greeting_audio: concat(greeting.audio),
       turns: turns.map(turnReport),
       clears: this.conversation.clears.map((clear) => ({ audio_ms: clear.audioMs, at: clear.at })),
-      errors: this.errors.messages,
       recording: this.recorder.finish(),
     };
   }
@@ -158,7 +170,10 @@ export class MediaStreamSession {
 
     const heard = this.playout.tick();
     for (const mark of heard.finishedMarks) this.echoMark(mark.owner, mark.name, true);
-    if (heard.frame && heard.owner) this.conversation.agentPlayed(heard.owner, heard.frame.subarray(0, heard.audioBytes), now, clockMs);
+    if (heard.frame && heard.owner) {
+      this.conversation.agentPlayed(heard.owner, heard.frame.subarray(0, heard.audioBytes), now, clockMs);
+      this.lastAgentAudioEndAt = now + FRAME_MS;
+    }
     this.recorder.addTick(callerFrame, heard.frame);
     this.ticks = tick + 1;
     this.settleWaiters();
@@ -207,7 +222,7 @@ export class MediaStreamSession {
 
   /** An answer began for `owner`: an error when its line asked for none (a backchannel, a cough). */
   private checkAnswerWanted(owner: Segment): void {
-    if (owner !== this.conversation.greeting && !owner.line.expectAnswer) {
+    if (owner !== this.conversation.greeting && !answerAllowed(owner.line)) {
       this.errors.add(`turn ${owner.index} expects no answer, but the agent answered it`);
     }
   }
@@ -237,7 +252,10 @@ export class MediaStreamSession {
   }
 
   private onClose(code: number, reason: string): void {
-    if (!this.hangingUp) this.errors.add(`the edge closed the media stream (code ${code}${reason ? `: ${reason}` : ""})`);
+    if (!this.hangingUp) {
+      this.closedByEdge = `code ${code}${reason ? `: ${reason}` : ""}`;
+      if (!this.edgeMayEnd) this.errors.add(`the edge closed the media stream (${this.closedByEdge})`);
+    }
     this.ended = true;
     this.clock?.stop();
     clearTimeout(this.stallTimer);

@@ -1,8 +1,9 @@
-// Twilio's side of call setup: the signed voice webhook, then the Media Streams WebSocket it names.
+// Twilio's side of the call: the signed voice webhook, the Media Streams WebSocket it names, and the
+// signed requests of call control (a <Connect action>, a <Dial action>, a <Number url> whisper).
 import { randomBytes } from "node:crypto";
 import { twilioSignature } from "@voice/protocol";
 import { WebSocket } from "ws";
-import { parseStreamTwiml, type StreamTwiml } from "./twiml.js";
+import { parseStreamTwiml, parseTwiml, type StreamTwiml, type TwimlVerb } from "./twiml.js";
 
 /** A Twilio SID: two-letter type prefix and 32 hex digits (CA call, AC account, MZ stream). */
 export function newSid(prefix: "CA" | "AC" | "MZ"): string {
@@ -17,23 +18,37 @@ export async function requestStreamTwiml(
   timeoutMs: number,
 ): Promise<StreamTwiml> {
   const webhookUrl = `${edgeUrl.replace(/\/+$/, "")}/twilio/voice`;
+  return parseStreamTwiml(await postSigned(webhookUrl, authToken, params, timeoutMs, "voice webhook"));
+}
+
+/** POSTs a TwiML URL the edge gave (an action, a whisper) as Twilio does, and parses the answer into verbs. */
+export async function requestTwiml(url: string, authToken: string, params: Record<string, string>, timeoutMs: number, what: string): Promise<TwimlVerb[]> {
+  const body = await postSigned(url, authToken, params, timeoutMs, what);
+  try {
+    return parseTwiml(body);
+  } catch (error) {
+    throw new Error(`${what} ${url}: ${(error as Error).message}`);
+  }
+}
+
+async function postSigned(url: string, authToken: string, params: Record<string, string>, timeoutMs: number, what: string): Promise<string> {
   let response: Response;
   try {
-    response = await fetch(webhookUrl, {
+    response = await fetch(url, {
       method: "POST",
       headers: {
         "content-type": "application/x-www-form-urlencoded",
-        "x-twilio-signature": await twilioSignature(authToken, webhookUrl, params),
+        "x-twilio-signature": await twilioSignature(authToken, url, params),
       },
       body: new URLSearchParams(params).toString(),
       signal: AbortSignal.timeout(timeoutMs),
     });
   } catch (error) {
-    throw new Error(`voice webhook ${webhookUrl} failed: ${describe(error)}`);
+    throw new Error(`${what} ${url} failed: ${describe(error)}`);
   }
   const body = await response.text();
-  if (!response.ok) throw new Error(`voice webhook ${webhookUrl} answered ${response.status}: ${body.slice(0, 200)}`);
-  return parseStreamTwiml(body);
+  if (!response.ok) throw new Error(`${what} ${url} answered ${response.status}: ${body.slice(0, 200)}`);
+  return body;
 }
 
 /** Opens the Media Stream with the signature Twilio puts on the upgrade (over the URL, no params). */

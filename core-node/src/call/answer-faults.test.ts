@@ -11,7 +11,8 @@ import { NO_SPECULATION, callerSpeech, converse, startCore, type CoreUnderTest, 
 
 const HOURS = "שלום, מה שעות הפתיחה שלכם?";
 const BOOKING = "אפשר לקבוע תור למחר בבוקר?";
-const THANKS = "תודה רבה, להתראות";
+/** A thank-you that is not a goodbye (after a goodbye the agent ends the call: call-control.test.ts). */
+const THANKS = "תודה רבה על העזרה שלך";
 /** Short deadlines, so the stall cases take a second each. */
 const DEADLINE_MS = 1000;
 

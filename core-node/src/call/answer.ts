@@ -1,6 +1,7 @@
 // One answer of the agent (or the greeting, turn 0, or the farewell): the I/O that must stop together
 // when the caller interrupts (the LLM stream and every synthesis) and the report its TURN line is
 // built from. What the caller heard of it is the conversation's bookkeeping (conversation.ts).
+import type { CoreEnd } from "@voice/protocol";
 import { errorText } from "../app.js";
 import type { OutboundFrames } from "../audio/frames.js";
 import type { Logger } from "../metrics/log.js";
@@ -19,6 +20,8 @@ export class Answer {
   interrupted = false;
   /** A speculative answer stopped before a tool with side effects: it cannot answer the turn. */
   halted = false;
+  /** It ended the call (end_call, transfer_to_staff): no more rounds; `core.end` follows once it played. */
+  ending: CoreEnd | undefined;
   /** Counted, and its TURN line written (when it is a turn). */
   settled = false;
   /**

@@ -7,7 +7,7 @@
 // When a service fails the caller never waits on silence: an LLM request that fails or stalls is
 // retried once while nothing was spoken, a sentence whose synthesis fails once more (produce.ts,
 // answer.ts); then a fixed phrase from the cache takes their place.
-import type { SpeculationOutcome } from "@voice/protocol";
+import type { CoreEnd, SpeculationOutcome } from "@voice/protocol";
 import { errorText } from "../app.js";
 import type { OutboundFrames } from "../audio/frames.js";
 import type { ChatMessage, ChatModel, ToolCallRequest } from "../llm/types.js";
@@ -15,6 +15,7 @@ import type { ToolCaller } from "../tools/types.js";
 import type { SttStream, Transcriber } from "../stt/types.js";
 import type { Synthesis } from "../tts/cache.js";
 import { makeAnswer, type Answer } from "./answer.js";
+import type { ControlAvailability } from "./control-tools.js";
 import type { AgentSpeech } from "./conversation.js";
 import type { CallContext } from "./ports.js";
 import { produceAnswer, type AnsweringContext } from "./produce.js";
@@ -56,6 +57,10 @@ export interface AnsweringPort extends CallContext {
   toolCaller?: ToolCaller;
   /** The caller's and the called numbers, once known. */
   numbers(): { from?: string; to?: string };
+  /** What the call can do now besides the agent file's tools (control-tools.ts). */
+  controls(): ControlAvailability;
+  /** `answer` ended the call (end_call, transfer_to_staff): the session plays it to its end, then ends the call. */
+  endAfter(answer: Answer, end: CoreEnd): void;
 }
 
 export class Answering {
@@ -63,11 +68,11 @@ export class Answering {
   private current: Answer | undefined;
   private speculative: SpeculativeAnswer | undefined;
   private readonly producing: AnsweringContext;
-  private readonly tools: ToolRunner | undefined;
+  private readonly tools: ToolRunner;
 
   constructor(private readonly port: AnsweringPort) {
-    const specs = port.config.agent?.tools ?? [];
-    this.tools = port.toolCaller && specs.length > 0 ? new ToolRunner(specs, { ...port, caller: port.toolCaller }) : undefined;
+    // Always: the built-in tools (end_call at least) are offered on every call.
+    this.tools = new ToolRunner(port.config.agent?.tools ?? [], { ...port, caller: port.toolCaller });
     this.producing = { config: port.config, llm: port.llm, callId: port.callId, log: port.log, onRetry: () => port.stats.retries++, tools: this.tools };
   }
 
@@ -106,11 +111,10 @@ export class Answering {
     const answer = this.begin(this.create(turn, true, { ...unmeasuredSpeechReport(lastWords, performance.now()), resumed: true }, false));
     const callEntry = conversation.messages.findLast((message) => message.role === "assistant" && (message.toolCalls?.length ?? 0) > 0);
     this.run(answer, async () => {
-      if (unfinished.length > 0 && this.tools) await this.tools.rerun(answer, unfinished, callEntry);
-      else if (unfinished.length > 0) {
-        // This core has no such tools: the model must hear that they did not run, never guess.
-        for (const call of unfinished) conversation.toolAnswered(callEntry!, { role: "tool", toolCallId: call.id, name: call.name, content: JSON.stringify({ error: "the tool is not available" }) });
-      }
+      // A tool this core does not have gets a failure for the model to read, never a guess.
+      if (unfinished.length > 0) await this.tools.rerun(answer, unfinished, callEntry);
+      // A call the previous core was ending (end_call, a transfer): its last words, and the end.
+      if (answer.ending) return answer.speaker.finish();
       return this.produce(answer);
     });
   }
@@ -131,7 +135,19 @@ export class Answering {
     this.run(answer, () => this.answerFromTranscription(answer, audio));
   }
 
-  /** The core's last words (CALL_LIMIT_TEXT): after what was playing was cut. Not a turn; never refused by the budget. */
+  /** A phrase of the core's own between turns (the idle reprompt): not a turn, not in the history; a barge-in cuts it like an answer. */
+  prompt(text: string): void {
+    const answer = this.begin(this.create(this.port.conversation.turnCount, false, undefined, false, this.port.farewellTts));
+    answer.speaker.say(text);
+    void answer.speaker.finish().then(() => this.settle(answer));
+  }
+
+  /** A side-effecting tool call is still running (one the caller's barge-in did not stop). */
+  get toolsRunning(): boolean {
+    return this.tools.running;
+  }
+
+  /** The core's last words (CALL_LIMIT_TEXT, the idle goodbye): after what was playing was cut. Not a turn; never refused by the budget. */
   farewell(text: string): Answer {
     const answer = this.begin(this.create(this.port.conversation.turnCount + 1, false, undefined, false, this.port.farewellTts));
     answer.speaker.say(text);
@@ -259,7 +275,7 @@ export class Answering {
   /** The answer takes the floor. */
   private begin(answer: Answer, entry?: ChatMessage): Answer {
     this.current = answer;
-    answer.speech = this.port.conversation.agentBegins(answer.turn, answer.recordsHistory, entry, this.tools?.fillers);
+    answer.speech = this.port.conversation.agentBegins(answer.turn, answer.recordsHistory, entry, this.tools.fillers);
     return answer;
   }
 
@@ -283,7 +299,7 @@ export class Answering {
   /** The conversation, bounded to HISTORY_MAX_TOKENS, goes to the LLM; its answer to the speaker. Never throws. */
   private async produce(answer: Answer): Promise<void> {
     // A booking still running for an answer the caller cut: this answer is asked with its outcome.
-    await this.tools?.settled();
+    await this.tools.settled();
     const dropped = this.port.conversation.bound(this.port.config.HISTORY_MAX_TOKENS);
     if (dropped > 0 && this.port.debug) this.port.log.debug({ dropped_messages: dropped }, "history trimmed");
     return produceAnswer(answer, () => this.port.conversation.messages, this.producing);

@@ -15,6 +15,9 @@ import type { SttStats } from "../stt/types.js";
  *   frame too big  a frame over MAX_FRAME_BYTES: closed 1009
  *   time limit     MAX_CALL_MS reached: CALL_LIMIT_TEXT said, closed 1000
  *   budget         LLM_MAX_REQUESTS_PER_CALL or TTS_MAX_CHARS_PER_CALL spent: CALL_LIMIT_TEXT said, closed 1000
+ *   agent          the agent ended the call (end_call) after its farewell: core.end "agent", closed 1000
+ *   transfer       the agent put the caller through to the staff (transfer_to_staff) after the announcement: core.end "transfer", closed 1000
+ *   idle           the caller stayed silent through IDLE_MAX_REPROMPTS reprompts: the goodbye, core.end "idle", closed 1000
  */
 export const CALL_END_REASONS = [
   "stop",
@@ -26,6 +29,9 @@ export const CALL_END_REASONS = [
   "frame too big",
   "time limit",
   "budget",
+  "agent",
+  "transfer",
+  "idle",
 ] as const;
 export type CallEndReason = (typeof CALL_END_REASONS)[number];
 

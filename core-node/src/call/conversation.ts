@@ -6,9 +6,10 @@
 // What the caller heard is known from mark echoes: a sentence goes into the history once its audio
 // played (its mark came back) or once the whole answer was sent and nobody cut it. When the caller
 // interrupts, `clear` drops what was still queued and the history keeps only the sentences heard.
-import type { ConversationState } from "@voice/protocol";
+import type { ConversationState, TransferReturn } from "@voice/protocol";
 import { ConversationHistory } from "../llm/history.js";
 import type { ChatMessage, ToolCallRequest } from "../llm/types.js";
+import { pendingTransfer, transferReturnResult } from "./control-tools.js";
 import { StateReports, resumption } from "./handover.js";
 import { OutstandingMarks } from "./marks.js";
 
@@ -93,6 +94,14 @@ export class Conversation {
     return { turns, messages: history.length, answerPending, unfinishedToolCalls };
   }
 
+  /** The caller is back from a transfer nobody took: its pending call gets the outcome as its result. Returns that call (none: no transfer pending). */
+  transferReturned(returned: TransferReturn): ToolCallRequest | undefined {
+    const pending = pendingTransfer(this.history.messages);
+    if (!pending) return undefined;
+    this.history.insertAfter(pending.entry, { role: "tool", toolCallId: pending.call.id, name: pending.call.name, content: transferReturnResult(returned) });
+    return pending.call;
+  }
+
   /** The assistant message of a tool round: what was said before it, and the calls (recorded before they run). */
   toolsCalled(content: string, calls: ToolCallRequest[]): ChatMessage {
     return this.history.append({ role: "assistant", content, toolCalls: calls });
@@ -163,11 +172,12 @@ export class Conversation {
     speech.entry = this.history.add("assistant", text);
   }
 
-  /** The text of `spoken` not yet in the history (fillers never are); marks it recorded. */
-  takeUnrecorded(speech: AgentSpeech, spoken: readonly string[]): string {
-    const text = unrecordedText(speech, spoken);
-    speech.recordedUpTo = spoken.length;
-    return text;
+  /**
+   * The answer's first `sentences` sentences are in the history with a tool call (the round's words,
+   * those still being synthesized too): what it says later starts after them.
+   */
+  recordedThrough(speech: AgentSpeech, sentences: number): void {
+    speech.recordedUpTo = sentences;
   }
 
   /**

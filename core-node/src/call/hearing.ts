@@ -2,7 +2,8 @@
 // recognition stream and the timers the listening asks for, feeds the listening (listening.ts) every
 // frame, result and key, and runs the actions it returns, in order: a barge-in cuts the agent, a
 // turn goes to the answers (answering.ts), a timer is armed. The frame path is decode + VAD + STT
-// write + one listening step; everything slower runs off it.
+// write + one listening step; everything slower runs off it. It also watches for a silent caller
+// (idle.ts): each frame on the caller's clock, each of their words or keys resetting it.
 import { FRAME_BYTES, levelDbfs, mulawToPcm, type InboundMediaFrame } from "@voice/protocol";
 import type { OutboundFrames } from "../audio/frames.js";
 import { SpeechGate } from "../eou/speech-gate.js";
@@ -10,6 +11,7 @@ import type { VoiceActivityDetector } from "../eou/vad.js";
 import { buildBargeInLine } from "../metrics/turn.js";
 import type { SttEvent, SttResult, SttStream } from "../stt/types.js";
 import type { Answering } from "./answering.js";
+import { IdleWatch, type IdleAction } from "./idle.js";
 import { Listening, listeningSettings, type Interruption, type ListeningAction, type ListeningEvent, type ListeningTimer } from "./listening.js";
 import type { CallContext, CallServices } from "./ports.js";
 import { Timers } from "./timers.js";
@@ -21,6 +23,8 @@ export interface HearingPort extends CallContext {
   frames: OutboundFrames;
   /** The conversation or the utterance in progress changed (the session's waits look again). */
   changed(): void;
+  /** The caller stayed silent: a reprompt is due, or the goodbye. */
+  idle(action: IdleAction): void;
 }
 
 export class Hearing {
@@ -28,6 +32,7 @@ export class Hearing {
   private readonly detector: VoiceActivityDetector;
   readonly stt: SttStream;
   private readonly timers = new Timers();
+  private readonly idle: IdleWatch;
   private readonly gate = new SpeechGate();
   private readonly pcm = new Int16Array(FRAME_BYTES);
 
@@ -38,6 +43,7 @@ export class Hearing {
     private readonly guard: (what: string, work: () => void) => void,
   ) {
     this.listening = new Listening(listeningSettings(port.config, port.debug));
+    this.idle = new IdleWatch({ repromptMs: port.config.IDLE_REPROMPT_MS, maxReprompts: port.config.IDLE_MAX_REPROMPTS });
     this.detector = services.vad.create(port.config.VAD_MODE);
     this.stt = services.stt.openStream(port.callId, {
       onResult: (result) => guard("STT result handler", () => this.result(result)),
@@ -80,10 +86,21 @@ export class Hearing {
     const voiced = this.gate.isSpeech(this.detector.isVoiced(pcm), levelDbfs(pcm));
     this.stt.write(mulaw, audioMs, this.listening.utteranceStartMs);
     this.hear({ type: "frame", voiced, audioMs, at });
+    this.watchSilence(audioMs);
   }
 
   key(digit: string, at: number): void {
+    this.idle.handle({ type: "callerActive" });
     this.hear({ type: "key", key: digit, at });
+  }
+
+  /** One frame of the silence watch: the agent holding the floor (a tool still running too) and the caller mid-utterance or mid-entry pause it. */
+  private watchSilence(audioMs: number): void {
+    const { port, listening } = this;
+    if (!port.answers()) return;
+    const agentHolds = port.conversation.agentHolds || port.answering.toolsRunning;
+    const action = this.idle.handle({ type: "frame", audioMs, agentHolds, callerBusy: listening.speakingWords || listening.keysPending });
+    if (action) port.idle(action);
   }
 
   private result(result: SttResult): void {
@@ -127,9 +144,11 @@ export class Hearing {
       case "bargeIn":
         return this.interrupt(action.interruption);
       case "turn":
+        this.idle.handle({ type: "callerActive" });
         if (action.input.input === "dtmf") port.stats.dtmfTurns++;
         return this.startTurn(action.input, action.voicedMs, action.speculations);
       case "fallbackTurn":
+        this.idle.handle({ type: "callerActive" });
         if (!port.answers()) {
           port.log.warn({ audio_ms: Math.round(action.utterance.endMs - action.utterance.startMs) }, "utterance without transcript during the drain; not answered");
           return;
@@ -137,6 +156,7 @@ export class Hearing {
         this.yieldToNewTurn(action.voicedMs, action.input);
         return port.answering.answerUntranscribed(port.conversation.takeTurn(), action.input, action.speculation, this.stt);
       case "backchannel":
+        this.idle.handle({ type: "callerActive" });
         port.stats.backchannels++;
         if (port.debug) port.log.debug({ transcript: action.transcript }, "backchannel");
         return;

@@ -160,6 +160,16 @@ export class Listening {
     return this.machine.utteranceStartMs;
   }
 
+  /** In an utterance that has words so far (sound alone, a tone or music, has none). */
+  get speakingWords(): boolean {
+    return this.machine.inUtterance && this.machine.transcriptSoFar.trim() !== "";
+  }
+
+  /** Keys are being typed: an entry started and not finished. */
+  get keysPending(): boolean {
+    return this.keypad.collecting;
+  }
+
   /** End of the caller's audio received so far, on the caller's clock. */
   get audioMs(): number {
     return this.audioNowMs;

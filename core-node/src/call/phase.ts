@@ -8,13 +8,16 @@
 //   (end from any phase but ended)
 //
 // started: the caller's `start` was accepted; the edge's opening (greeting, or a resume) has not
-// come yet. wrapping up: the core is ending the call itself and says its last words; it listens no
-// more. draining: the process is stopping and the call is being moved to another core; the caller
+// come yet. wrapping up: the core is ending the call itself (a limit, or the agent: end_call, a
+// transfer, a silent caller) and its last words play; it listens no more. draining: the process is stopping and the call is being moved to another core; the caller
 // is still heard (an utterance in progress is let finish) but nothing new is answered.
 import type { CallEndReason } from "./call-stats.js";
 
-/** Why the core ends a call itself, saying CALL_LIMIT_TEXT first. */
-export type WrapUpReason = Extract<CallEndReason, "time limit" | "budget">;
+/**
+ * Why the core ends a call itself, after its last words: CALL_LIMIT_TEXT (a limit), the agent's
+ * farewell (end_call), the transfer announcement, the goodbye to a silent caller.
+ */
+export type WrapUpReason = Extract<CallEndReason, "time limit" | "budget" | "agent" | "transfer" | "idle">;
 
 export type CallPhase =
   | { name: "awaiting start" }

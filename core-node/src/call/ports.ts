@@ -5,6 +5,7 @@ import type { Config } from "../config.js";
 import type { VadFactory } from "../eou/vad.js";
 import type { ChatModel } from "../llm/types.js";
 import type { Logger } from "../metrics/log.js";
+import type { RecordSender } from "../record/ports.js";
 import type { SpeechToText, Transcriber } from "../stt/types.js";
 import type { ToolCaller } from "../tools/types.js";
 import type { Synthesis } from "../tts/cache.js";
@@ -23,6 +24,8 @@ export interface CallServices {
   vad: VadFactory;
   /** Runs the agent file's tools (absent: the agent has none). */
   tools?: ToolCaller;
+  /** Hands the call's part of its record to the edge when the session's part ends (absent: no records, e.g. in a test). */
+  sendRecord?: RecordSender;
 }
 
 export interface CallContext {

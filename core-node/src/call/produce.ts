@@ -15,7 +15,8 @@ import type { Answer } from "./answer.js";
 
 /** The tools of an answer: what the model is offered, and who runs what it asks for. */
 export interface ToolRounds {
-  definitions: readonly ToolDefinition[];
+  /** The tools offered on a request made now. */
+  offered(): readonly ToolDefinition[];
   maxRounds: number;
   /** Runs the calls the model asked for after saying `text` this round; resolves once their results are in its messages. */
   run(answer: Answer, calls: ToolCallRequest[], text: string): Promise<void>;
@@ -48,12 +49,12 @@ export async function produceAnswer(answer: Answer, history: () => readonly Chat
   let failure: unknown;
   for (let round = 1; speaker.accepting; round++) {
     // The last round offers no tools: the model must answer with what it has.
-    const offered = tools && round <= tools.maxRounds ? tools.definitions : undefined;
+    const offered = tools && round <= tools.maxRounds ? tools.offered() : undefined;
     const outcome = await requestRound(answer, history(), offered, context, round === 1);
     failure = outcome.failure;
     if (failure !== undefined || outcome.calls.length === 0 || !tools || answer.interrupted) break;
     await tools.run(answer, outcome.calls, outcome.text);
-    if (answer.halted) break;
+    if (answer.halted || answer.ending) break;
   }
   if (!answer.interrupted && !answer.halted && speaker.accepting) {
     if (failure !== undefined) {

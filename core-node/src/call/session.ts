@@ -7,12 +7,14 @@
 // over MAX_AUDIO_BACKLOG_MS ahead of real time on the caller's audio clock, and other frames over
 // MAX_FRAMES_PER_SECOND, are dropped unread; a flood that lasts FLOOD_CLOSE_AFTER_S closes the call
 // (1008); a frame over MAX_FRAME_BYTES makes ws close it (1009); at MAX_CALL_MS, or when a budget is
-// spent, the call is wrapped up: CALL_LIMIT_TEXT, then close 1000. Every end goes through `finish`.
+// spent, the call is wrapped up: CALL_LIMIT_TEXT, then close 1000. The agent ends calls too (end_call,
+// transfer_to_staff, a silent caller: ending.ts). Every end goes through `finish`, which hands the
+// conversation over for the call's record.
 import {
   CALL_ID_LABEL,
   CLOSE_CORE_MOVING,
   CLOSE_POLICY_VIOLATION,
-  FloodGuard,
+  type CoreEnd,
   type CoreMove,
   type EdgeGreeting,
   type EdgeResume,
@@ -20,20 +22,23 @@ import {
 } from "@voice/protocol";
 import type { RawData, WebSocket } from "ws";
 import { OutboundFrames } from "../audio/frames.js";
-import { LineThrottle } from "../metrics/line-throttle.js";
 import type { Logger } from "../metrics/log.js";
+import type { Answer } from "./answer.js";
 import { Answering } from "./answering.js";
 import { CallBudget, type BudgetName } from "./budget.js";
 import { CallStats, type CallEndReason } from "./call-stats.js";
-import { Conversation, endMarkOf } from "./conversation.js";
-import { looksLikeMedia, parseInbound } from "./inbound.js";
+import { Conversation } from "./conversation.js";
+import { coreEndOf, endAfterLastWords, handOverRecord } from "./ending.js";
+import type { IdleAction } from "./idle.js";
+import { parseInbound } from "./inbound.js";
+import { FrameIntake } from "./intake.js";
 import type { CallContext, CallServices } from "./ports.js";
 import { Hearing } from "./hearing.js";
 import { AWAITING_START, answers, listens, nextPhase, type CallPhase, type WrapUpReason } from "./phase.js";
 import { Timers, Waits } from "./timers.js";
+import { withinBusinessHours } from "../tools/business-hours.js";
 
-/** A wrapped-up call closes this long after the wrap-up began at the latest, even if its last mark never comes back. */
-export const WRAP_UP_MAX_MS = 10_000;
+export { WRAP_UP_MAX_MS } from "./ending.js";
 
 export interface SessionOptions {
   /** The call the edge's token was issued for; the start frame must name the same call. */
@@ -60,13 +65,16 @@ export class CallSession {
   private readonly timers = new Timers();
   private readonly waits = new Waits();
   private readonly stats = new CallStats();
-  private readonly flood: FloodGuard;
-  private readonly dropLines = new LineThrottle();
+  private readonly intake: FrameIntake;
   private readonly budget: CallBudget;
   private readonly startedAt = performance.now();
   private readonly closed: Promise<void>;
   /** The caller's and the called numbers, from the `start` (the webhook passes them on). */
   private numbers: { from?: string; to?: string } = {};
+  /** Where the edge takes the call's record (edge.greeting, edge.resume). */
+  private recordUrl: string | undefined;
+  /** Settles once the call's record was handed over (at once until the call ended). */
+  recordSent: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly services: CallServices,
@@ -76,7 +84,7 @@ export class CallSession {
     const c = services.config;
     this.callId = options.tokenCallSid;
     this.log = services.log.child({ [CALL_ID_LABEL]: { call_id: this.callId }, call_id: this.callId });
-    this.flood = new FloodGuard({ maxPerSecond: c.MAX_FRAMES_PER_SECOND, maxAudioBacklogMs: c.MAX_AUDIO_BACKLOG_MS, floodCloseAfterS: c.FLOOD_CLOSE_AFTER_S });
+    this.intake = new FrameIntake(c, this.log, this.stats);
     // The refused request is still on the stack: the wrap-up runs right after it, not inside it.
     this.budget = new CallBudget({ llmRequests: c.LLM_MAX_REQUESTS_PER_CALL, ttsChars: c.TTS_MAX_CHARS_PER_CALL }, (budget, limit) =>
       queueMicrotask(() => this.guard("budget wrap-up", () => this.budgetSpent(budget, limit))),
@@ -105,6 +113,11 @@ export class CallSession {
       toolCaller: services.tools,
       numbers: () => this.numbers,
       speculationStopped: () => this.call?.hearing.speculationStopped(),
+      controls: () => {
+        const transfer = c.agent?.transfer;
+        return { transfer: transfer !== undefined && withinBusinessHours(transfer, Date.now()), messages: this.recordUrl !== undefined };
+      },
+      endAfter: (answer, end) => this.endAfter(answer, end),
     });
     this.closed = new Promise((resolve) => socket.once("close", () => resolve()));
     this.timers.arm("call limit", c.MAX_CALL_MS, () => this.guard("call time limit", () => this.timeUp()));
@@ -120,8 +133,9 @@ export class CallSession {
     const at = performance.now();
     // Before any work on the frame: a flood costs its first bytes and a counter per frame, nothing
     // more. Media on the caller's audio clock (a stall's backlog passes), anything else on a rate.
-    const verdict = looksLikeMedia(data, isBinary) ? this.flood.media(at) : this.flood.other(at);
-    if (verdict !== "pass") return this.overRate(verdict);
+    const verdict = this.intake.admit(data, isBinary, at);
+    if (verdict === "close") return this.finish("flood", { code: CLOSE_POLICY_VIOLATION, why: "frame flood" });
+    if (verdict === "drop") return;
     const parsed = parseInbound(data, isBinary);
     if (!parsed.ok) return this.drop(parsed.reason, parsed.event);
     const { frame } = parsed;
@@ -158,7 +172,7 @@ export class CallSession {
     const { from, to } = frame.start.customParameters;
     this.numbers = { from, to };
     const frames = new OutboundFrames(frame.streamSid);
-    const port = { ...this.context, answering: this.answering, frames, changed: () => this.waits.check() };
+    const port = { ...this.context, answering: this.answering, frames, changed: () => this.waits.check(), idle: (action: IdleAction) => this.idle(action) };
     this.call = { frames, hearing: new Hearing(port, this.services, (what, work) => this.guard(what, work)) };
     this.log.info({ stream_sid: frame.streamSid }, "CALL_START");
   }
@@ -169,6 +183,7 @@ export class CallSession {
     const next = nextPhase(this.phase, { type: "opening" });
     if (!next) return this.drop("second opening (edge.greeting or edge.resume)", opening.event);
     this.phase = next;
+    this.recordUrl = opening.recordUrl;
     if (opening.event === "edge.greeting") {
       const entry = this.conversation.greeted(opening.text, opening.played ? opening.mark : undefined);
       this.sendState();
@@ -176,9 +191,18 @@ export class CallSession {
       return;
     }
     // No greeting: the conversation goes on from the state handed over, and a caller's message the
-    // previous core did not answer is answered now.
-    const { turns, messages, answerPending, unfinishedToolCalls } = this.conversation.resumed(opening.state);
-    this.log.info({ attempt: opening.attempt, turns, messages, answer_pending: answerPending, unfinished_tool_calls: unfinishedToolCalls.length }, "call resumed");
+    // previous core did not answer is answered now. Back from a transfer nobody took: the agent
+    // speaks first, with the transfer's outcome as its tool's result.
+    const resumed = this.conversation.resumed(opening.state);
+    const { turns, messages } = resumed;
+    let { answerPending, unfinishedToolCalls } = resumed;
+    const returned = opening.transfer && this.conversation.transferReturned(opening.transfer);
+    if (returned) {
+      unfinishedToolCalls = unfinishedToolCalls.filter((call) => call.id !== returned.id);
+      answerPending = true;
+    } else if (opening.transfer) this.log.warn({ outcome: opening.transfer.outcome }, "back from a transfer the state does not hold; waiting for the caller");
+    const transfer = opening.transfer?.outcome;
+    this.log.info({ attempt: opening.attempt, turns, messages, answer_pending: answerPending, unfinished_tool_calls: unfinishedToolCalls.length, transfer }, "call resumed");
     this.sendState();
     if (answerPending) this.answering.answerResumed(this.conversation.takeTurn(), unfinishedToolCalls);
   }
@@ -215,22 +239,9 @@ export class CallSession {
     }
   }
 
-  /** A bad frame: counted, and one line per reason and minute (see LineThrottle). */
+  /** A bad frame: counted, and one line per reason and minute. */
   private drop(reason: string, event?: string): void {
-    this.stats.droppedFrames++;
-    if (this.dropLines.admit(reason, performance.now())) this.log.warn({ event, reason }, "frame dropped");
-  }
-
-  /** A frame over the flood limit: dropped unread (one line per run of drops), or the flood has lasted and the call is closed. */
-  private overRate(verdict: "drop" | "close"): void {
-    this.stats.droppedFrames++;
-    const c = this.services.config;
-    const limits = { max_frames_per_second: c.MAX_FRAMES_PER_SECOND, max_audio_backlog_ms: c.MAX_AUDIO_BACKLOG_MS, media_over_clock: this.flood.mediaDropped };
-    if (verdict === "close") {
-      this.log.warn({ ...limits, flood_close_after_s: c.FLOOD_CLOSE_AFTER_S, dropped: this.flood.droppedTotal }, "frame flood; call closed");
-      return this.finish("flood", { code: CLOSE_POLICY_VIOLATION, why: "frame flood" });
-    }
-    if (this.flood.droppedInRun === 1) this.log.warn(limits, "frames over the flood limit; dropping them");
+    this.intake.drop(reason, event);
   }
 
   /** ws reports a frame over MAX_FRAME_BYTES as an error and closes the socket with 1009 itself. */
@@ -250,11 +261,11 @@ export class CallSession {
    * the sentence playing now finishes (its mark echoed), the rest is cleared, and an utterance the
    * caller is in the middle of is let finish: it goes into the state unanswered, for the next core
    * to answer. Both waits together take at most `maxMs`. Then the edge gets the conversation as
-   * heard, `core.move`, and close 1012. Resolves once the link is closed.
+   * heard, `core.move`, and close 1012. Resolves once the link is closed and the record handed over.
    */
   async drain(maxMs: number): Promise<void> {
     // Saying its last words: it closes within WRAP_UP_MAX_MS, well within the drain's budget.
-    if (this.phase.name === "wrapping up") return this.closed;
+    if (this.phase.name === "wrapping up") return this.closed.then(() => this.recordSent);
     const next = nextPhase(this.phase, { type: "drain" });
     if (!next) return;
     this.phase = next;
@@ -280,6 +291,7 @@ export class CallSession {
     this.send(JSON.stringify(move));
     this.finish("moved", { code: CLOSE_CORE_MOVING, why: "core draining" });
     await this.closed;
+    await this.recordSent;
   }
 
   private isEnded(): boolean {
@@ -299,13 +311,35 @@ export class CallSession {
     this.wrapUp("budget");
   }
 
+  /** The agent ended the call (end_call, transfer_to_staff): `answer`, its last words, plays to its end first. */
+  private endAfter(answer: Answer, end: CoreEnd): void {
+    const reason = end.reason === "transfer" ? "transfer" : "agent";
+    this.log.info({ reason, turn: answer.turn }, "the agent ends the call");
+    this.wrapUp(reason, answer, end);
+  }
+
+  /** The caller stays silent (idle.ts): a reprompt, or after the last one the goodbye and the end. */
+  private idle(action: IdleAction): void {
+    if (!answers(this.phase)) return;
+    // On the caller's clock: when the silence began (the agent's last words played) and when it was judged.
+    const silence = { silent_from_audio_ms: action.silentFromMs, audio_ms: action.audioMs };
+    if (action.type === "goodbye") {
+      this.log.info({ ...silence, reprompts: this.services.config.IDLE_MAX_REPROMPTS }, "the caller stayed silent; ending the call");
+      return this.wrapUp("idle");
+    }
+    this.log.info({ ...silence, reprompt: action.count }, "the caller is silent; reprompting");
+    this.answering.prompt(this.services.config.FIXED_PHRASES.idle_reprompt);
+  }
+
   /**
    * The core ends the call: it stops listening (no more turns; recognition, the LLM and every
-   * synthesis stop), cuts what is playing, says CALL_LIMIT_TEXT (from the cache, where warmup put
-   * it; never refused by the budget) and closes with 1000 once its end mark comes back, or after
-   * WRAP_UP_MAX_MS. A call moving to another core (draining) is left to the drain.
+   * synthesis stop) and its last words play: `lastWords`, the answer that ended the call (the agent's
+   * farewell, the transfer announcement); else what was playing is cut and a farewell is said from
+   * the cache (CALL_LIMIT_TEXT, never refused by the budget; the goodbye to a silent caller). Once its
+   * end mark comes back (or after WRAP_UP_MAX_MS) the edge gets `core.end` and the link closes with
+   * 1000 (ending.ts). A call moving to another core (draining) is left to the drain.
    */
-  private wrapUp(reason: WrapUpReason): void {
+  private wrapUp(reason: WrapUpReason, lastWords?: Answer, end = coreEndOf(reason)): void {
     const close = () => this.finish(reason, { code: 1000, why: reason });
     // Before `start` nothing can be said.
     if (this.phase.name === "awaiting start") return close();
@@ -315,22 +349,22 @@ export class CallSession {
     this.timers.cancel("call limit");
     this.answering.dropSpeculation("the call is ending");
     const call = this.call!;
-    if (this.conversation.audioPending) this.send(call.frames.clear());
-    const cut = this.answering.cut();
-    if (cut) this.answering.settle(cut);
     call.hearing.stop();
-    const farewell = this.answering.farewell(this.services.config.CALL_LIMIT_TEXT);
-    this.timers.arm("wrap-up", WRAP_UP_MAX_MS, close);
-    const endMark = endMarkOf(farewell.turn);
-    void farewell.speaker
-      .finish()
-      .then(() => this.waits.until(() => !this.conversation.outstanding(endMark), WRAP_UP_MAX_MS))
-      .then(close);
+    if (!lastWords) {
+      if (this.conversation.audioPending) this.send(call.frames.clear());
+      const cut = this.answering.cut();
+      if (cut) this.answering.settle(cut);
+      const { CALL_LIMIT_TEXT, FIXED_PHRASES } = this.services.config;
+      lastWords = this.answering.farewell(reason === "idle" ? FIXED_PHRASES.goodbye : CALL_LIMIT_TEXT);
+    }
+    const { conversation, timers, waits, log } = this;
+    endAfterLastWords({ conversation, timers, waits, log, send: (frame) => this.send(frame), ended: () => this.isEnded(), close }, lastWords, reason, end);
   }
 
   /**
    * Ends the call, once: every timer cleared, LLM and TTS aborted, the STT stream closed, one CALL
-   * line; then the link is closed with `close` when the core is the one ending it.
+   * line, the conversation as heard handed over for the record; then the link is closed with `close`
+   * when the core is the one ending it.
    */
   private finish(reason: CallEndReason, close?: { code: number; why: string }): void {
     const next = nextPhase(this.phase, { type: "end", reason });
@@ -344,6 +378,10 @@ export class CallSession {
     const durationMs = performance.now() - this.startedAt;
     const line = this.stats.callLine({ callId: this.callId, durationMs, turns: this.conversation.turnCount, stt: this.call?.hearing.stt.stats, endReason: reason });
     this.services.log.info(line, "CALL");
+    // What was still playing was not heard.
+    this.conversation.cut();
+    const record = { callSid: this.callId, endReason: reason, history: [...this.conversation.messages], recordUrl: this.recordUrl };
+    this.recordSent = handOverRecord(this.services.sendRecord, record, this.log);
     this.options.onEnded(this);
     if (close) this.socket.close(close.code, close.why);
   }

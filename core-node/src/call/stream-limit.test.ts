@@ -8,6 +8,8 @@ import script from "../../../infra/caller-scripts/default.he.json" with { type: 
 import { callerSpeech, startCore, type CoreUnderTest, type EdgeLink } from "../../testing/core-harness.js";
 
 const STREAM_LIMIT_MS = 10_000;
+/** The script's questions; its last line is the caller's goodbye, after which the agent ends the call. */
+const LINES = script.lines.slice(0, -1);
 const CALL_MS = 60_000;
 const SPEED = 4;
 
@@ -21,7 +23,7 @@ beforeAll(async () => {
     startCore({ emulators, env: { STT_STREAM_MAX_MS: "9000", STT_STREAM_ROTATE_MS: "6000" } }),
     // Rotation past the emulator's limit: every stream ends with OUT_OF_RANGE.
     startCore({ emulators, env: { STT_STREAM_MAX_MS: "20000", STT_STREAM_ROTATE_MS: "20000" } }),
-    Promise.all(script.lines.map(callerSpeech)),
+    Promise.all(LINES.map(callerSpeech)),
   ]);
 });
 
@@ -30,13 +32,14 @@ afterAll(async () => {
 });
 
 /** The caller says the script's lines in turn, each after the last answer played, until a minute of audio. */
-async function minuteCall(call: EdgeLink): Promise<string[]> {
+async function minuteCall(core: CoreUnderTest, call: EdgeLink): Promise<string[]> {
+  core.emulators.speech.registerScript(call.callSid, LINES);
   call.begin(true, { speed: SPEED });
   call.echo("greeting");
   const said: string[] = [];
   while (call.audioSentMs < CALL_MS) {
     const k = said.length;
-    said.push(script.lines[k % script.lines.length]!);
+    said.push(LINES[k % LINES.length]!);
     await call.say(speech[k % speech.length]!, 600);
     await call.mark(`${k + 1}.end`);
     await call.echoOf(`${k + 1}.end`);
@@ -48,7 +51,7 @@ async function minuteCall(call: EdgeLink): Promise<string[]> {
 describe("a 60-second call with a 10-second stream limit", () => {
   it("loses no audio: every line reaches the LLM once, rotating streams before the limit or recovering after it", async () => {
     const [rotatingCall, limitedCall] = await Promise.all([rotating.open("CA-minute-rotating"), limited.open("CA-minute-limited")]);
-    const [saidRotating, saidLimited] = await Promise.all([minuteCall(rotatingCall), minuteCall(limitedCall)]);
+    const [saidRotating, saidLimited] = await Promise.all([minuteCall(rotating, rotatingCall), minuteCall(limited, limitedCall)]);
 
     for (const [core, call, said] of [
       [rotating, rotatingCall, saidRotating],

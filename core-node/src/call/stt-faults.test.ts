@@ -8,7 +8,8 @@ import { callLine, turnLine } from "@voice/protocol";
 import type { SpeechFault } from "../../../infra/local/emulators/index.js";
 import { NO_SPECULATION, callerSpeech, converse, startCore, type CoreUnderTest } from "../../testing/core-harness.js";
 
-const THANKS = "תודה רבה, להתראות";
+/** A thank-you that is not a goodbye (after a goodbye the agent ends the call: call-control.test.ts). */
+const THANKS = "תודה רבה על העזרה שלך";
 const HOURS = "שלום, מה שעות הפתיחה שלכם?";
 /** The first line's answer is short, so the caller's wait for it to play is too. */
 const SCRIPT = [THANKS, HOURS];

@@ -9,7 +9,8 @@ import { callLine, turnLine, type TurnLine } from "@voice/protocol";
 import { DEFAULT_FIXED_PHRASES as PHRASES } from "../config.js";
 import { NO_SPECULATION, callerSpeech, converse, startCore, type CoreUnderTest, type EdgeLink } from "../../testing/core-harness.js";
 
-const THANKS = "תודה רבה, להתראות";
+/** A thank-you that is not a goodbye (after a goodbye the agent ends the call: call-control.test.ts). */
+const THANKS = "תודה רבה על העזרה שלך";
 const HOURS = "שלום, מה שעות הפתיחה שלכם?";
 const SCRIPT = [THANKS, HOURS];
 const FALLBACK_TIMEOUT_MS = 1500;

@@ -59,11 +59,14 @@ describe("the barge-in decision", () => {
     expect(bargeInVerdict(200, "words", settings)).toEqual({ interrupt: true, reason: "words" });
   });
 
-  it("holds on backchannels or no words yet, until BACKCHANNEL_MAX_MS of voiced audio", () => {
+  it("holds on backchannels until BACKCHANNEL_MAX_MS of voiced audio", () => {
     expect(bargeInVerdict(400, "backchannel", settings)).toEqual({ interrupt: false, why: "backchannel" });
-    expect(bargeInVerdict(580, "none", settings)).toEqual({ interrupt: false, why: "backchannel" });
     expect(bargeInVerdict(600, "backchannel", settings)).toEqual({ interrupt: true, reason: "long_speech" });
-    expect(bargeInVerdict(600, "none", settings)).toEqual({ interrupt: true, reason: "long_speech" });
+  });
+
+  it("never interrupts on sound without words, however long (music, a TV, a tone on the line)", () => {
+    expect(bargeInVerdict(580, "none", settings)).toEqual({ interrupt: false, why: "no_words" });
+    expect(bargeInVerdict(60_000, "none", settings)).toEqual({ interrupt: false, why: "no_words" });
   });
 
   it("classifies the transcript so far", () => {
@@ -81,6 +84,8 @@ describe("the barge-in decision", () => {
     expect(judge.decide(320)).toBe("words");
     expect(judge.decide(700)).toBeUndefined(); // decided already
     judge.reset();
+    expect(judge.decide(600)).toBeUndefined(); // a new utterance: no words yet
+    judge.hear("כן");
     expect(judge.decide(600)).toBe("long_speech");
   });
 

@@ -3,8 +3,10 @@
 //
 //   voiced < BARGE_IN_MIN_MS                      -> never (a cough, a click)
 //   then a word that is not a backchannel         -> interrupt at once ("words")
-//   only backchannel words so far, or no words    -> hold ...
+//   only backchannel words so far                 -> hold ...
 //   ... until voiced reaches BACKCHANNEL_MAX_MS   -> interrupt ("long_speech")
+//   no words at all, however long                 -> hold: sound the recognizer finds no word in
+//                                                    (music, a TV, a tone) is not the caller talking
 import type { BackchannelLexicon } from "./backchannel.js";
 
 export interface BargeInSettings {
@@ -18,12 +20,13 @@ export interface BargeInSettings {
 export type HeardWords = "none" | "backchannel" | "words";
 
 export type BargeInVerdict =
-  | { interrupt: false; why: "too_short" | "backchannel" }
+  | { interrupt: false; why: "too_short" | "backchannel" | "no_words" }
   | { interrupt: true; reason: "words" | "long_speech" };
 
 export function bargeInVerdict(voicedMs: number, heard: HeardWords, settings: BargeInSettings): BargeInVerdict {
   if (voicedMs < settings.minMs) return { interrupt: false, why: "too_short" };
   if (heard === "words") return { interrupt: true, reason: "words" };
+  if (heard === "none") return { interrupt: false, why: "no_words" };
   if (voicedMs >= settings.backchannelMaxMs) return { interrupt: true, reason: "long_speech" };
   return { interrupt: false, why: "backchannel" };
 }

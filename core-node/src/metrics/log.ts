@@ -1,8 +1,11 @@
 // Structured logging in Cloud Logging's shape: one JSON object per line with `severity`, `message`
 // and an ISO `timestamp`. Writes go through an asynchronous destination so a log call on the hot
-// path never blocks on stdout. No secret reaches a line (redact.ts).
+// path never blocks on stdout. No secret reaches a line (redact.ts), and callers' words reach it only
+// as LOG_TRANSCRIPTS allows (redact-words.ts): every log call's fields and message pass that filter
+// here, so a new line cannot forget it.
 import pino, { type DestinationStream, type Logger } from "pino";
 import { secretRedactor } from "./redact.js";
+import { callerWordsFilter, type LogTranscripts } from "./redact-words.js";
 
 export type { Logger };
 
@@ -23,10 +26,14 @@ export interface LoggerOptions {
   destination?: DestinationStream;
   /** Values never written (config.ts configSecrets: CORE_SHARED_SECRET, OPENAI_API_KEY, TOOL_SIGNING_SECRET...): replaced wherever they appear in a line. */
   secrets?: ReadonlyArray<string | undefined>;
+  /** LOG_TRANSCRIPTS: what becomes of the words in a line (redact-words.ts WORD_FIELDS); "redacted" when omitted. */
+  transcripts?: LogTranscripts;
 }
 
 export function createLogger(options: LoggerOptions): Logger {
   const level = options.debug && options.level !== "trace" ? "debug" : options.level;
+  const secrets = secretRedactor(options.secrets ?? []);
+  const words = callerWordsFilter(options.transcripts ?? "redacted", secrets);
   return pino(
     {
       level,
@@ -34,8 +41,23 @@ export function createLogger(options: LoggerOptions): Logger {
       base: undefined,
       timestamp: () => `,"timestamp":"${new Date().toISOString()}"`,
       formatters: { level: (label) => ({ severity: SEVERITY[label] ?? "DEFAULT" }) },
-      hooks: { streamWrite: secretRedactor(options.secrets ?? []) },
+      hooks: {
+        logMethod(args, method) {
+          // pino's call forms: (fields, message?, ...) or (message, ...); an Error given as the fields is left as it is.
+          const filtered = (args as unknown[]).map((arg, index) =>
+            typeof arg === "string" ? words.message(arg) : index === 0 && isPlainObject(arg) ? words.fields(arg) : arg,
+          );
+          return method.apply(this, filtered as Parameters<typeof method>);
+        },
+        streamWrite: secrets,
+      },
     },
     options.destination ?? pino.destination({ dest: 1, sync: false }),
   );
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) return false;
+  const prototype = Object.getPrototypeOf(value) as unknown;
+  return prototype === Object.prototype || prototype === null;
 }

@@ -9,7 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { MalformedResultShape } from "../../../infra/local/emulators/speech.js";
 import { NO_SPECULATION, callerSpeech, converse, startCore, type CoreUnderTest } from "../../testing/core-harness.js";
 
-const THANKS = "תודה רבה, להתראות";
+/** A thank-you that is not a goodbye (after a goodbye the agent ends the call: call/call-control.test.ts). */
+const THANKS = "תודה רבה על העזרה שלך";
 const HOURS = "שלום, מה שעות הפתיחה שלכם?";
 /** The first line's answer is short, so the caller's wait for it to play is too. */
 const SCRIPT = [THANKS, HOURS];

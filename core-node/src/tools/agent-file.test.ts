@@ -22,6 +22,7 @@ const BOOK = {
   timeoutMs: 5000,
 };
 const GOOD = { prompt: "You are the receptionist of a dental clinic.", facts: "Open Sun-Thu 8-18.", tools: [FIND_SLOTS, BOOK] };
+const TRANSFER = { timeZone: "Asia/Jerusalem", hours: { sun: ["08:00", "18:00"], thu: ["08:00", "13:00"] } };
 
 const dir = mkdtempSync(join(tmpdir(), "agent-file-"));
 let written = 0;
@@ -97,7 +98,13 @@ describe("loadAgentFile", () => {
       [{ ...GOOD, facts: 3 }, "facts: must be a string"],
       [{ ...GOOD, tools: {} }, "tools: must be a list"],
       [{ ...GOOD, tools: Array.from({ length: 65 }, (_, i) => ({ ...FIND_SLOTS, name: `t${i}` })) }, "tools: at most 64 tools"],
-      [{ ...GOOD, secret: "x" }, "secret: unknown key (expected one of: prompt, facts, tools)"],
+      [{ ...GOOD, secret: "x" }, "secret: unknown key (expected one of: prompt, facts, tools, transfer)"],
+      [withTool(0, "name", "end_call"), 'tools[0].name: "end_call" is one of the core\'s built-in tools (end_call, transfer_to_staff, take_message)'],
+      [{ ...GOOD, transfer: { ...TRANSFER, timeZone: "Israel/Tel Aviv" } }, "transfer.timeZone: must be an IANA time zone name, e.g. Asia/Jerusalem"],
+      [{ ...GOOD, transfer: { ...TRANSFER, hours: { sun: ["08:00", "18:0"] } } }, 'transfer.hours.sun[1]: must be "HH:MM"'],
+      [{ ...GOOD, transfer: { ...TRANSFER, hours: { sun: ["18:00", "08:00"] } } }, "transfer.hours.sun: the opening time must come before the closing time"],
+      [{ ...GOOD, transfer: { ...TRANSFER, hours: { sunday: ["08:00", "18:00"] } } }, "transfer.hours.sunday: unknown key (expected one of: sun, mon, tue, wed, thu, fri, sat)"],
+      [{ ...GOOD, transfer: { ...TRANSFER, staff: "+972" } }, "transfer.staff: unknown key (expected one of: timeZone, hours)"],
       [[GOOD], "(root): must be an object"],
       ['{"prompt": "x",}', expect.stringMatching(/^\(root\): not valid JSON: /) as unknown as string],
     ];
@@ -106,7 +113,7 @@ describe("loadAgentFile", () => {
 
   it("names the first problem and counts the others", () => {
     expect(problem({ prompt: "", tools: [{ ...FIND_SLOTS, timeoutMs: 5 }] })).toBe("prompt: must not be empty (+1 more)");
-    expect(problem({ prompt: "x", a: 1, b: 2 })).toBe("a: unknown key (expected one of: prompt, facts, tools) (+1 more)");
+    expect(problem({ prompt: "x", a: 1, b: 2 })).toBe("a: unknown key (expected one of: prompt, facts, tools, transfer) (+1 more)");
   });
 
   it("names the file when it cannot be read or is too large", () => {
@@ -121,6 +128,7 @@ describe("loadAgentFile", () => {
 describe("parseAgentFile (pure)", () => {
   it("judges a text without touching the disk", () => {
     expect(parseAgentFile("agent.json", JSON.stringify(GOOD))).toEqual(GOOD);
+    expect(parseAgentFile("agent.json", JSON.stringify({ ...GOOD, transfer: TRANSFER }))).toEqual({ ...GOOD, transfer: TRANSFER });
     expect((parseAgentFile("agent.json", JSON.stringify(withTool(1, "endpoint", "http://example.com/t"))) as Error).message).toBe(
       "AGENT_FILE agent.json: tools[1].endpoint: must be https:// (http:// only to 127.0.0.1/localhost)",
     );

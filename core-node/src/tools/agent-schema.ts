@@ -2,6 +2,7 @@
 // AgentFile, or one line naming the first bad field. Pure: the text comes in, the shell
 // (agent-file.ts) reads the file.
 import { z } from "zod";
+import { transferSchema } from "./business-hours.js";
 import type { AgentFile } from "./types.js";
 
 /** A tool's name: what the model calls it by (OpenAI's function-name rule). */
@@ -10,6 +11,9 @@ export const TOOL_TIMEOUT_MIN_MS = 100;
 export const TOOL_TIMEOUT_MAX_MS = 30_000;
 /** More tools than this is a mistake (and past OpenAI's own limit, 128, a failed request on every turn). */
 export const MAX_TOOLS = 64;
+/** The tools the core runs itself (call/control-tools.ts): an agent file's tool may not take their names. */
+export const BUILT_IN_TOOLS = { endCall: "end_call", transfer: "transfer_to_staff", takeMessage: "take_message" } as const;
+export const BUILT_IN_TOOL_NAMES: readonly string[] = Object.values(BUILT_IN_TOOLS);
 
 const ENDPOINT_RULE = "must be https:// (http:// only to 127.0.0.1/localhost)";
 
@@ -70,15 +74,19 @@ export const agentFileSchema = z.strictObject({
         const earlier = first.get(tool.name);
         if (earlier === undefined) first.set(tool.name, index);
         else ctx.addIssue({ code: "custom", path: [index, "name"], message: `must be unique ("${tool.name}" is also tools[${earlier}].name)` });
+        // The core's own tools (call/control-tools.ts) take these names.
+        if (BUILT_IN_TOOL_NAMES.includes(tool.name)) ctx.addIssue({ code: "custom", path: [index, "name"], message: `"${tool.name}" is one of the core's built-in tools (${BUILT_IN_TOOL_NAMES.join(", ")})` });
       });
     }),
+  /** Transfers to the business's staff (the transfer_to_staff tool), offered only within these hours. Absent: no transfers. */
+  transfer: transferSchema.optional(),
 });
 
 // The schema's output is exactly what the rest of the core is given.
 const outputFits = (file: z.infer<typeof agentFileSchema>): AgentFile => file;
 void outputFits;
 
-const KEYS = { root: Object.keys(agentFileSchema.shape), tool: Object.keys(toolSchema.shape) };
+const KEYS = { root: Object.keys(agentFileSchema.shape), tool: Object.keys(toolSchema.shape), transfer: Object.keys(transferSchema.shape) };
 
 const TYPE_NAMES: Record<string, string> = {
   string: "a string",
@@ -124,8 +132,16 @@ export function parseAgentFile(path: string, text: string): AgentFile | Error {
   if (first.code === "unrecognized_keys") {
     // Named by the key itself, with the keys that are allowed there (a typo shows at once).
     field = fieldPath([...first.path, first.keys[0] ?? "?"]);
-    problem = `unknown key (expected one of: ${(first.path.length === 0 ? KEYS.root : KEYS.tool).join(", ")})`;
+    problem = `unknown key (expected one of: ${expectedKeys(first.path).join(", ")})`;
   }
   const more = rest.length + (first.code === "unrecognized_keys" ? first.keys.length - 1 : 0);
   return agentFileError(path, field, more > 0 ? `${problem} (+${more} more)` : problem);
+}
+
+/** The keys allowed in the object at `path` (an unknown key's message lists them). */
+function expectedKeys(path: readonly PropertyKey[]): readonly string[] {
+  if (path.length === 0) return KEYS.root;
+  if (path[0] === "tools") return KEYS.tool;
+  if (path.length === 1) return KEYS.transfer;
+  return Object.keys(transferSchema.shape.hours.shape);
 }

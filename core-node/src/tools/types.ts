@@ -1,6 +1,7 @@
 // Tools the agent may call during a call: what the agent file declares (agent-file.ts validates it at
 // start), and the one port the tool-calling loop uses to run a tool (http-caller.ts is the real one).
 // The wire format of a tool request is the tool contract's (sign.ts builds it).
+import type { TransferSettings } from "./business-hours.js";
 
 /** One tool of the agent file: offered to the model as a function, run as a signed POST to `endpoint`. */
 export interface ToolSpec {
@@ -23,6 +24,8 @@ export interface AgentFile {
   prompt: string;
   facts?: string;
   tools: ToolSpec[];
+  /** Transfers to the staff and their hours (absent: the agent never offers one). */
+  transfer?: TransferSettings;
 }
 
 /** Who asks for a tool call: the call, the model's id for the call, and the abort of the turn. */

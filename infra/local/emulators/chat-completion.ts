@@ -1,6 +1,7 @@
-// One chat completion on the wire: the answer chosen (the tool rules in chat-tools.ts, else the rule
-// table in chat-answers.ts), then sent whole or streamed as OpenAI streams it (chat-wire.ts), paced by
-// time-to-first-token and a token interval, or broken as the completion's fault says (chat-faults.ts).
+// One chat completion on the wire: the answer chosen (a call summary by chat-summary.ts, the tool
+// rules in chat-tools.ts, else the rule table in chat-answers.ts), then sent whole or streamed as
+// OpenAI streams it (chat-wire.ts), paced by time-to-first-token and a token interval, or broken as
+// the completion's fault says (chat-faults.ts).
 // What happened is recorded in the emulator's stats: the completion's timeline, and per call the
 // tools offered and the tool calls sent.
 import { randomUUID } from "node:crypto";
@@ -8,6 +9,7 @@ import type { ServerResponse } from "node:http";
 import { setTimeout as sleep } from "node:timers/promises";
 import { answerFor, streamTokens } from "./chat-answers.js";
 import { faultError, malformedStream, PROXY_ERROR_PAGE, type ChatFault } from "./chat-faults.js";
+import { summaryReply } from "./chat-summary.js";
 import { toolReply } from "./chat-tools.js";
 import { newToolCallId, offeredTools, replyWire, textOf, type ChatMessage, type ChatRequest, type EmittedToolCall, type Reply } from "./chat-wire.js";
 import type { FaultSchedule } from "./faults.js";
@@ -31,7 +33,7 @@ export interface CompletionTimeline {
   callId?: string;
   /** The messages as sent. */
   messages: ChatMessage[];
-  /** The whole text answer the rules gave, whether or not all of it was sent ("" for a tool call). */
+  /** The whole text answer the rules gave, whether or not all of it was sent ("" for a tool call without words). */
   answer: string;
   /** The tools the request offered (its `tools`, by name), in its order; empty when none. */
   toolsOffered: string[];
@@ -90,7 +92,8 @@ export async function serveChatCompletion(request: ChatRequest, callId: string |
     const known = toolsOf(stats, callId);
     for (const name of toolsOffered) if (!known.offered.includes(name)) known.offered.push(name);
   }
-  const reply = replyTo(request.messages, toolsOffered);
+  const summary = summaryReply(request);
+  const reply: Reply = summary !== undefined ? { kind: "text", text: summary } : replyTo(request.messages, toolsOffered);
   const wire = replyWire(reply);
   const pieces = wire.pieces;
   const fault = chatFaults.take(callId);
@@ -99,7 +102,7 @@ export async function serveChatCompletion(request: ChatRequest, callId: string |
     cancelled: false,
     ...(callId !== undefined && { callId }),
     messages: request.messages,
-    answer: reply.kind === "text" ? reply.text : "",
+    answer: reply.text ?? "",
     toolsOffered,
     ...(reply.kind === "toolCall" && { toolCall: reply.call }),
     ...(fault && { fault: fault.kind }),
@@ -171,7 +174,7 @@ export async function serveChatCompletion(request: ChatRequest, callId: string |
       await wait(firstTokenMs);
       event(chunk(wire.head, null));
       // A tool call's first chunk already carries the model's output (the call's id and name).
-      if (reply.kind === "toolCall") timeline.firstTokenAt = performance.now();
+      if (reply.kind === "toolCall" && !reply.text) timeline.firstTokenAt = performance.now();
       if (fault?.kind === "malformed") {
         let piecesSent = 0;
         for (const item of malformedStream(fault, pieces, wire.shapes, meta)) {
@@ -214,7 +217,7 @@ export async function serveChatCompletion(request: ChatRequest, callId: string |
 /** The answer to a conversation: the tool rules' when tools are in play, else the rule table's. */
 function replyTo(messages: ChatMessage[], toolsOffered: string[]): Reply {
   const chosen = toolReply(messages, toolsOffered);
-  if (chosen?.kind === "toolCall") return { kind: "toolCall", call: { id: newToolCallId(), name: chosen.name, arguments: JSON.stringify(chosen.arguments) } };
+  if (chosen?.kind === "toolCall") return { kind: "toolCall", call: { id: newToolCallId(), name: chosen.name, arguments: JSON.stringify(chosen.arguments) }, ...(chosen.text && { text: chosen.text }) };
   if (chosen) return chosen;
   const userTexts = messages.filter((message) => message.role === "user").map(textOf);
   return { kind: "text", text: answerFor(userTexts.at(-1) ?? "", userTexts.slice(0, -1)) };

@@ -285,4 +285,45 @@ describe("the chat emulator with tools, through the real openai SDK", () => {
     });
     expect(await refused([{ role: "user", content: "תור" }], [])).toMatchObject({ status: 400, message: expect.stringMatching(/Invalid 'tools'/) });
   });
+
+  describe("the core's built-in tools", () => {
+    const builtIn = (name: string): OpenAI.ChatCompletionTool => ({ type: "function", function: { name, parameters: { type: "object", properties: {} } } });
+    const CONTROL = ["end_call", "transfer_to_staff", "take_message"].map(builtIn);
+
+    it("a goodbye: a short farewell and end_call in the same answer, streamed words first; without end_call offered, the rule table", async () => {
+      const answer = await turn([SYSTEM, { role: "user", content: "זהו, תודה רבה" }], "CA-bye", CONTROL);
+      expect(answer.finishReason).toBe("tool_calls");
+      expect(answer.text).toBe("תודה שהתקשרת, יום נעים ולהתראות!");
+      expect(answer.toolCalls.map(functionCall)).toEqual([{ id: expect.stringMatching(/^call_/), name: "end_call", arguments: {} }]);
+      const [head] = answer.chunks;
+      expect(head!.choices[0]!.delta).toMatchObject({ role: "assistant", content: "" });
+      expect((await turn([SYSTEM, { role: "user", content: "ביי" }], "CA-bye", CONTROL)).toolCalls).toHaveLength(1);
+      expect(await turn([SYSTEM, { role: "user", content: "להתראות" }], "CA-bye", TOOLS)).toMatchObject({ text: answerFor("להתראות"), toolCalls: [] });
+    });
+
+    it("a caller asking for a person: transfer_to_staff with the caller's own words as the reason; not when only a message is asked for", async () => {
+      const answer = await turn([SYSTEM, { role: "user", content: "אני רוצה לדבר עם נציג בבקשה" }], "CA-person", CONTROL);
+      expect(answer.toolCalls.map(functionCall)).toEqual([{ id: expect.any(String), name: "transfer_to_staff", arguments: { reason: "אני רוצה לדבר עם נציג בבקשה" } }]);
+      expect((await turn([SYSTEM, { role: "user", content: "אפשר להעביר הודעה לרופא?" }], "CA-person", CONTROL)).toolCalls).toEqual([]);
+      expect((await turn([SYSTEM, { role: "user", content: "אני רוצה לדבר עם נציג" }], "CA-person", [builtIn("end_call")])).toolCalls).toEqual([]);
+    });
+
+    it("back from a transfer nobody took: the offer of a message, then take_message quoting the caller; no offer without take_message", async () => {
+      const transfer: OpenAI.ChatCompletionMessageToolCall = { id: "call_tr", type: "function", function: { name: "transfer_to_staff", arguments: '{"reason":"נציג"}' } };
+      const returned: Message[] = [SYSTEM, { role: "user", content: "שמי דנה, אני רוצה לדבר עם נציג" }, ...exchange(transfer, toolResult({ transferred: false, outcome: "no-answer" }))];
+      const offer = await turn(returned, "CA-message", CONTROL);
+      expect(offer.text).toBe("מצטערת, אף אחד מהצוות לא ענה כרגע. אפשר להשאיר לי הודעה ואמסור אותה לצוות. מה למסור?");
+      expect((await turn(returned, "CA-message", CONTROL.slice(0, 2))).text).not.toMatch(/הודעה/);
+
+      const message = "כן, תגידו לרופא שאני מאחרת בעשר דקות";
+      const given = [...returned, { role: "assistant" as const, content: offer.text }, { role: "user" as const, content: message }];
+      const taking = await turn(given, "CA-message", CONTROL);
+      const [call] = taking.toolCalls;
+      expect(functionCall(call)).toMatchObject({ name: "take_message", arguments: { reason: message, name: "דנה" } });
+      const taken = await turn([...given, ...exchange(call!, toolResult({ taken: true }))], "CA-message", CONTROL);
+      expect(taken.text).toBe("רשמתי את ההודעה, והיא תועבר לצוות המרפאה. אפשר לעזור במשהו נוסף?");
+      // A bare "yes" is not a message: nothing is taken from it.
+      expect((await turn([...returned, { role: "assistant", content: offer.text }, { role: "user", content: "כן" }], "CA-message", CONTROL)).toolCalls).toEqual([]);
+    });
+  });
 });

@@ -1,7 +1,8 @@
 // The chat completion request and answer as OpenAI puts them on the wire: the request's fields the
 // emulator reads (messages, with assistant tool_calls and role "tool" answers; tools; stream), the
-// rules OpenAI enforces on a conversation with tool calls, and an answer (text or one tool call) as
-// the first chunk, the pieces after it and the finish reason of a stream, or as one message.
+// rules OpenAI enforces on a conversation with tool calls, and an answer (text, one tool call, or
+// text then one tool call) as the first chunk, the pieces after it and the finish reason of a stream,
+// or as one message.
 //
 // A streamed tool call, as OpenAI sends it (one `data:` event per line, ids and metadata shortened):
 //   {"choices":[{"index":0,"delta":{"role":"assistant","content":null,"tool_calls":[{"index":0,"id":"call_x","type":"function","function":{"name":"book","arguments":""}}],"refusal":null},"finish_reason":null}]}
@@ -110,8 +111,8 @@ export interface EmittedToolCall {
   arguments: string;
 }
 
-/** What the emulator answers: text, or one tool call. */
-export type Reply = { kind: "text"; text: string } | { kind: "toolCall"; call: EmittedToolCall };
+/** What the emulator answers: text, or one tool call (after `text`, when given: a model's "goodbye" and end_call). */
+export type Reply = { kind: "text"; text: string } | { kind: "toolCall"; call: EmittedToolCall; text?: string };
 
 /** A tool call id in OpenAI's form: "call_" and 24 letters and digits. */
 export function newToolCallId(): string {
@@ -147,16 +148,25 @@ export function replyWire(reply: Reply): ReplyWire {
     };
   }
   const { id, name, arguments: args } = reply.call;
+  const text = reply.text ?? "";
   const argumentsDelta = (text: unknown) => ({ tool_calls: [{ index: 0, function: { arguments: text } }] });
+  const callHead = { tool_calls: [{ index: 0, id, type: "function", function: { name, arguments: "" } }] };
+  // With words first, the call's id and name come in a chunk of their own after the words, as OpenAI sends them.
+  const textPieces = streamTokens(text).map((content) => ({ content }));
   return {
-    head: { role: "assistant", content: null, tool_calls: [{ index: 0, id, type: "function", function: { name, arguments: "" } }], refusal: null },
-    pieces: argumentPieces(args).map(argumentsDelta),
+    head: text ? { role: "assistant", content: "", refusal: null } : { role: "assistant", content: null, ...callHead, refusal: null },
+    pieces: [...textPieces, ...(text ? [callHead] : []), ...argumentPieces(args).map(argumentsDelta)],
     finishReason: "tool_calls",
     shapes: {
-      asParts: (piece) => argumentsDelta([{ type: "text", text: (piece as ReturnType<typeof argumentsDelta>).tool_calls[0]!.function.arguments }]),
+      asParts: (piece) =>
+        "content" in piece
+          ? { content: [{ type: "text", text: (piece as { content: string }).content }] }
+          : "tool_calls" in piece && (piece as typeof callHead).tool_calls[0]!.id === undefined
+            ? argumentsDelta([{ type: "text", text: (piece as ReturnType<typeof argumentsDelta>).tool_calls[0]!.function.arguments }])
+            : piece,
       huge: () => argumentsDelta(args.repeat(Math.ceil(HUGE_ANSWER_CHARS / args.length)).slice(0, HUGE_ANSWER_CHARS)),
     },
-    message: { role: "assistant", content: null, tool_calls: [{ id, type: "function", function: { name, arguments: args } }], refusal: null },
+    message: { role: "assistant", content: text || null, tool_calls: [{ id, type: "function", function: { name, arguments: args } }], refusal: null },
   };
 }
 

@@ -3,12 +3,12 @@
 // transcription API hears for it; a call that registered nothing keeps the default script.
 import * as grpc from "@grpc/grpc-js";
 import { SpeechClient } from "@google-cloud/speech";
-import { buildWav, WAV_FORMAT_MULAW } from "@voice/protocol";
+import { buildWav, pcmToMulaw, SAMPLE_RATE, WAV_FORMAT_MULAW } from "@voice/protocol";
 import OpenAI, { toFile } from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { coreTurnsUrl, MAX_CORE_TURNS_WAIT_MS, SCRIPT_REGISTRY_PATH, type ScriptRegistration } from "../../caller-scripts/registration.js";
 import { CALL_ID_HEADER, startEmulators, type Emulators } from "./index.js";
-import { concat, finals, silence, spoken, streamAudio } from "./speech-test-kit.js";
+import { BYTES_PER_MS, concat, finals, silence, spoken, streamAudio } from "./speech-test-kit.js";
 
 const DEFAULT_LINES = ["ברירת מחדל ראשונה", "ברירת מחדל שנייה"];
 const ALICE = ["שלום, יש לכם תור פנוי?", "כן, בבקשה", "תודה, להתראות"];
@@ -76,11 +76,25 @@ describe("caller scripts registered per call", () => {
     expect(finals((await streamAudio(speech, callAudio(1), { callId })).results)).toEqual([carol[2]]);
   });
 
+  it("transcribes nothing for a caller who registered no words: speech or a tone that passes for it", async () => {
+    const callId = "CA-silent";
+    expect((await register(registration(callId, []))).status).toBe(204);
+    // A steady 440 Hz tone at speech level (-20 dBFS RMS), as music on the caller's side.
+    const tone = pcmToMulaw(new Int16Array(1500 * BYTES_PER_MS).map((_, i) => Math.round(3300 * Math.sin((2 * Math.PI * 440 * i) / SAMPLE_RATE))));
+    const before = emulators.speech.stats.wordlessUtterances;
+    const heard = await streamAudio(speech, concat([silence(300), tone, silence(600), utterances[0]!, silence(600)]), { callId });
+
+    expect(heard.error).toBeUndefined();
+    expect(heard.results).toEqual([]);
+    // Both were taken for utterances, and neither gave a word.
+    expect(emulators.speech.stats.wordlessUtterances - before).toBe(2);
+  });
+
   it("refuses what is not a script, saying why, and registers nothing", async () => {
     const before = emulators.speech.stats.scriptsRegistered;
     const refusal = async (response: Response) => ({ status: response.status, body: (await response.json()) as { error: string } });
 
-    expect(await refusal(await register({ callSid: "CA-x", lines: [] }))).toEqual({ status: 400, body: { error: expect.stringMatching(/^lines: /) } });
+    expect(await refusal(await register({ callSid: "CA-x", lines: "שלום" }))).toEqual({ status: 400, body: { error: expect.stringMatching(/^lines: /) } });
     expect(await refusal(await register({ lines: ["שלום"] }))).toEqual({ status: 400, body: { error: expect.stringMatching(/^callSid: /) } });
     expect(await refusal(await register({ callSid: "CA-x", lines: ["  "] }))).toEqual({ status: 400, body: { error: expect.stringMatching(/^lines\.0: /) } });
     expect(await refusal(await register("{not json"))).toEqual({ status: 400, body: { error: expect.stringMatching(/parse the JSON/) } });

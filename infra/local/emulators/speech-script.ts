@@ -1,6 +1,8 @@
 // What the caller says, as the speech emulator holds it: the default script, and the scripts
 // registered per call (the simulator registers its caller's lines under its CallSid before the call
-// starts, through script-registry.ts), each the lines that call's utterances take, in order.
+// starts, through script-registry.ts), each the lines that call's utterances take, in order. A call
+// may register no lines: a caller who says no words (silence, music), whose utterances — a tone
+// loud enough to pass for speech — are transcribed as nothing, as a real recognizer hears music.
 
 /** A script line: what the caller says, or that plus how the emulator treats that utterance. */
 export type SpeechScriptLine =
@@ -51,15 +53,15 @@ export class CallScripts {
     private readonly maxKept: number,
   ) {}
 
-  /** Gives call `callId` its own lines (replacing any it had); throws with a one-line reason on a bad script. */
+  /** Gives call `callId` its own lines (replacing any it had), none for a caller without words; throws with a one-line reason on a bad line. */
   register(callId: string, lines: SpeechScriptLine[]): void {
-    const checked = scriptLines(lines);
+    const checked = lines.length === 0 ? [] : scriptLines(lines);
     this.byCall.delete(callId);
     this.byCall.set(callId, checked);
     if (this.byCall.size > this.maxKept) this.byCall.delete(this.byCall.keys().next().value!);
   }
 
-  /** The lines of call `callId`: its own when it registered some, else the default script. */
+  /** The lines of call `callId`: its own when it registered (maybe none), else the default script. */
   of(callId: string | undefined): ScriptLine[] {
     return (callId !== undefined && this.byCall.get(callId)) || this.fallback;
   }

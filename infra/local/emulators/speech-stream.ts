@@ -228,6 +228,11 @@ export function serveStream(call: grpc.ServerDuplexStream<StreamingRequestMessag
       stats.shortBurstsIgnored++;
       return;
     }
+    // A caller who registered no words: its sounds (music, a tone) are transcribed as nothing at all.
+    if (script.length === 0) {
+      if (event.kind === "final") stats.wordlessUtterances++;
+      return;
+    }
     const line = script[lineIndex(event.utterance) % script.length]!;
     if (event.kind === "partial") {
       if (config.interimResults) send({ response: result(partialTranscript(line.partials, event.speechMs, context.msPerWord), false, event.atMs), counted: "partialsSent" });

@@ -83,6 +83,8 @@ export interface SpeechEmulatorStats {
   finalsWithheld: number;
   /** Energy bursts shorter than minSpeechMs that produced nothing. */
   shortBurstsIgnored: number;
+  /** Utterances of calls that registered no words, which produced nothing (music, a tone). */
+  wordlessUtterances: number;
   bytesReceived: number;
   recognizeRequests: number;
   /** Faults that took effect (a stream's fault counts once it fires, not when drawn). */
@@ -107,14 +109,15 @@ export interface SpeechEmulator {
   /**
    * The script line of call `callId`'s utterance not yet finalised, which this finalises: the core's
    * transcription fallback heard that utterance, so the call's next one gets the next line. Undefined
-   * for a call no stream has named.
+   * for a call no stream has named, and for a call that registered no words.
    */
   takePendingLine(callId: string): string | undefined;
   /**
    * Gives call `callId` (the CallSid its x-call-id header will carry) its own script: its utterances
    * are transcribed as these lines, in order, instead of the default script's. Register before the
    * call's first stream opens: a stream keeps the script it opened with. Registering again replaces
-   * the lines (the call's position stays). Throws with a one-line reason on an empty script or line.
+   * the lines (the call's position stays). No lines: the call's utterances give no words at all.
+   * Throws with a one-line reason on an empty line.
    */
   registerScript(callId: string, lines: SpeechScriptLine[]): void;
   close(): Promise<void>;
@@ -148,6 +151,7 @@ export async function startSpeechEmulator(options: SpeechEmulatorOptions): Promi
     partialsSent: 0,
     finalsWithheld: 0,
     shortBurstsIgnored: 0,
+    wordlessUtterances: 0,
     bytesReceived: 0,
     recognizeRequests: 0,
     faultsInjected: 0,
@@ -216,6 +220,7 @@ export async function startSpeechEmulator(options: SpeechEmulatorOptions): Promi
       const caller = stats.calls.get(callId);
       if (!caller) return undefined;
       const script = scripts.of(callId);
+      if (script.length === 0) return undefined;
       const line = script[caller.linesFinalised % script.length]!;
       caller.linesFinalised++;
       caller.linesTranscribed++;
@@ -261,6 +266,10 @@ function recognize(
   const results = events.flatMap((event) => {
     if (event.kind === "ignored") stats.shortBurstsIgnored++;
     if (event.kind !== "final") return [];
+    if (script.length === 0) {
+      stats.wordlessUtterances++;
+      return [];
+    }
     const line = script[event.utterance % script.length]!;
     if (line.withholdFinal) {
       stats.finalsWithheld++;
