@@ -72,7 +72,10 @@ export interface CoreSessionStats {
 
 export class CoreSession {
   private state: LinkState = "opening";
-  /** The core said how the call ends (core.end): its link closing next is expected, never a loss to repair. */
+  /**
+   * The core ended its part (core.end, or its link closed normally): whatever the link does next (an
+   * error event after the close, a late close) is expected while the ledger is written, never a loss to repair.
+   */
   private endedByCore = false;
   private socket: WebSocket | undefined;
   /** Links the core asked us to leave (core.move); the core closes them, or we do when the call ends. */
@@ -231,6 +234,7 @@ export class CoreSession {
     const fields = { coreCloseCode: code, coreCloseReason: reason };
     switch (classifyCoreClose(code)) {
       case "ended":
+        this.endedByCore = true;
         return this.call.coreGone("closed", "core ended the call", "INFO", CLOSE_NORMAL, fields);
       case "refused":
         return this.call.end("core refused the call", "WARNING", CLOSE_INTERNAL_ERROR, fields);

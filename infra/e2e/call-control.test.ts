@@ -3,14 +3,18 @@
 // caller hears the whole announcement before the ring; a transfer nobody takes brings the caller
 // back to an agent that remembers the call; the agent's goodbye is heard to its end before the call
 // ends; a silent caller, or one with only a tone on the line, gets two reprompts and the goodbye; a
-// core killed for good sends the caller to the fallback number, not silence; and every one of
-// these calls leaves exactly one signed record at the receiver.
+// core killed for good sends the caller to the fallback number, not silence; every one of these
+// calls leaves exactly one signed record at the receiver; and with LOG_TRANSCRIPTS at its default
+// (redacted), a caller who says an Israeli ID and a card number and keys another card leaves none of
+// them in any line the core or the edge writes, though the agent heard every digit. (One stack for
+// all of these: the calls run at once.)
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { CallRecord } from "@voice/protocol";
+import { turnLine, type CallRecord } from "@voice/protocol";
 import { DEFAULT_FIXED_PHRASES } from "../../core-node/src/config.js";
 import goodbyeScript from "../local/scripts/goodbye.he.json" with { type: "json" };
 import transferAnswered from "../local/scripts/transfer-answered.he.json" with { type: "json" };
 import { readWranglerConfig } from "../local/edge.js";
+import { isSummaryRequest } from "../local/emulators/chat-summary.js";
 import { LOCAL_NUMBERS, LOCAL_SECRETS, startStack, type Stack } from "../local/stack.js";
 import type { CoreLogLine } from "../local/core-process.js";
 import { runCall } from "../sim/call.js";
@@ -22,8 +26,20 @@ const RECALL = "מה שאלתי?";
 /** The reprompt interval of this stack: the behaviour of the default 8 s, in less of the suite's time. */
 const IDLE_REPROMPT_MS = 2500;
 
+/** Check digits valid (the Israeli ID's and Luhn's), so the redactor has to recognise each. */
+const ID = "123456782";
+const SPOKEN_CARD = "4580111122223337";
+const KEYED_CARD = "5326123456789011";
+const ID_LINE = `ת"ז ${ID}`;
+const CARD_LINE = `מספר הכרטיס ${SPOKEN_CARD.replace(/(\d{4})(?=\d)/g, "$1 ")}`;
+
+/** The number's digits in order with any spaces or dashes between them: "4580 1111 ...", "[keypad] 5 3 2 6 ...". */
+const writtenAnyhow = (digits: string) => new RegExp([...digits].join("[\\s-]*"));
+
 let stack: Stack;
 const coreLines: CoreLogLine[] = [];
+/** Every line the core and the edge wrote, as written. */
+const allLines: string[] = [];
 const reports = new Map<string, CallReport>();
 
 const call = (script: CallerScript) =>
@@ -53,8 +69,11 @@ beforeAll(async () => {
     // A core that is gone for good is given up on after 3 s (30 s in production); the record desk
     // waits as long for a core's part that will never come.
     edgeVars: { RECONNECT_BUDGET_MS: "3000", RECORD_WAIT_MS: "3000" },
-    onCoreLine: (line) => coreLines.push(line),
-    onEdgeLine: () => {},
+    onCoreLine: (line) => {
+      coreLines.push(line);
+      allLines.push(line.text);
+    },
+    onEdgeLine: (line) => allLines.push(line.text),
   });
   // The calls that need a living core, all at once.
   const scripts: Record<string, CallerScript> = {
@@ -63,6 +82,7 @@ beforeAll(async () => {
     goodbye: goodbyeScript as CallerScript,
     silent: { language: "he-IL", voice: "he", lines: [{ silenceMs: 40_000 }] } as CallerScript,
     tone: { language: "he-IL", voice: "he", lines: [{ toneMs: 40_000 }] } as CallerScript,
+    numbers: { language: "he-IL", voice: "he", lines: [ID_LINE, CARD_LINE, { dtmf: `${KEYED_CARD}#` }] } as CallerScript,
   };
   const done = await Promise.all(Object.entries(scripts).map(async ([name, script]) => [name, await call(script)] as const));
   for (const [name, report] of done) reports.set(name, report);
@@ -144,6 +164,31 @@ describe("a record of every call", () => {
     const returned = (await recordsOf(reports.get("returned")!.call_sid))[0]!;
     expect(returned.transfer).toMatchObject({ outcome: "no-answer", returnedToAgent: true });
     expect(returned.conversation.filter((said) => said.speaker === "caller").map((said) => said.text)).toEqual([ASK_FOR_STAFF, RECALL, "תודה רבה, להתראות"]);
+  });
+});
+
+describe("callers' words in the logs, LOG_TRANSCRIPTS at its default", () => {
+  it("the agent heard the ID and both card numbers", () => {
+    const report = reports.get("numbers")!;
+    expect(report.errors).toEqual([]);
+    const heard = (stack.emulators.openai.stats.completions.findLast((completion) => completion.callId === report.call_sid && !isSummaryRequest(completion.messages))?.messages ?? [])
+      .filter((message) => message.role === "user")
+      .map((message) => message.content);
+    expect(heard).toEqual([ID_LINE, CARD_LINE, `[keypad] ${[...KEYED_CARD].join(" ")} #`]);
+  });
+
+  it("no core or edge line carries any of them, and the TURN lines keep the rest of the words", async () => {
+    const report = reports.get("numbers")!;
+    await recordsOf(report.call_sid); // the call's last lines (its record's) are written
+    expect(allLines.length).toBeGreaterThan(0);
+    for (const digits of [ID, SPOKEN_CARD, KEYED_CARD]) expect(allLines.filter((line) => writtenAnyhow(digits).test(line)), digits).toEqual([]);
+
+    const turns = coreLines.filter((line) => line.json?.message === "TURN" && line.json.call_id === report.call_sid).map((line) => turnLine.parse(line.json));
+    expect(turns.map((turn) => [turn.input, turn.transcript, turn.transcript_chars])).toEqual([
+      ["speech", 'ת"ז [id]', ID_LINE.length],
+      ["speech", "מספר הכרטיס [card]", CARD_LINE.length],
+      ["dtmf", "[keypad] [card] #", `[keypad] ${[...KEYED_CARD].join(" ")} #`.length],
+    ]);
   });
 });
 
