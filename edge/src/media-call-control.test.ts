@@ -13,6 +13,7 @@ import { signedStart, streamIds } from "../../infra/twilio/stream-start.js";
 import type { Env } from "./env.js";
 import app from "./index.js";
 import { mediaStreamUrl } from "./signature.js";
+import { Changes } from "../testing/changes.js";
 
 const CORE_URL = "http://core.control.test";
 const STAFF = "+97231234567";
@@ -21,21 +22,6 @@ const VARS: Env = { ...env, CORE_URL, STAFF_NUMBER: STAFF, FALLBACK_NUMBER: FALL
 const BASE = "https://edge.example.test";
 const XML = '<?xml version="1.0" encoding="UTF-8"?>';
 const AUDIO = '{"event":"media","streamSid":"MZ","media":{"payload":"/w=="}}';
-
-/** Resolves once `test()` holds, checked whenever `changed` fires; rejects after `timeoutMs`. */
-class Changes {
-  private waiters: Array<() => void> = [];
-  changed(): void {
-    for (const waiter of this.waiters.splice(0)) waiter();
-  }
-  until(test: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), timeoutMs);
-      const check = () => (test() ? (clearTimeout(timer), resolve()) : this.waiters.push(check));
-      check();
-    });
-  }
-}
 
 const changes = new Changes();
 const logs: Record<string, unknown>[] = [];

@@ -13,27 +13,13 @@ import { signedStart, streamIds } from "../../infra/twilio/stream-start.js";
 import type { Env } from "./env.js";
 import app from "./index.js";
 import { mediaStreamUrl } from "./signature.js";
+import { Changes } from "../testing/changes.js";
 
 const CORE_URL = "http://core.stalls.test";
 const PRODUCTION_VARS: Env = { ...env, CORE_URL };
 const STALLS_MS = [500, 1500, 3000, 5000];
 const SILENCE = new Uint8Array(160).fill(0xff);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Resolves once `test()` holds, checked whenever `changed` fires; rejects after `timeoutMs`. */
-class Changes {
-  private waiters: Array<() => void> = [];
-  changed(): void {
-    for (const waiter of this.waiters.splice(0)) waiter();
-  }
-  until(test: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), timeoutMs);
-      const check = () => (test() ? (clearTimeout(timer), resolve()) : this.waiters.push(check));
-      check();
-    });
-  }
-}
 
 const changes = new Changes();
 const logs: Record<string, unknown>[] = [];

@@ -71,6 +71,16 @@ function runCli(args: string[]): Promise<{ code: number | null; stdout: string; 
   return new Promise((resolve) => child.on("close", (code) => resolve({ code, stdout, stderr })));
 }
 
+/** `npm run call -- --json` saying "שלום" through `edgeUrl`, registering at `registryUrl`: its summary and stderr. */
+async function callWithJson(edgeUrl: string, registryUrl: string): Promise<{ summary: CallSummary; stderr: string }> {
+  dir = await mkdtemp(join(tmpdir(), "sim-registration-"));
+  const scriptPath = join(dir, "script.json");
+  await writeFile(scriptPath, JSON.stringify({ language: "he-IL", voice: "he", lines: ["שלום"] }));
+  const { code, stdout, stderr } = await runCli(["--url", edgeUrl, "--script", scriptPath, "--speech-script-url", registryUrl, "--json"]);
+  expect(code, stderr).toBe(0);
+  return { summary: JSON.parse(stdout.trim().split("\n").at(-1)!) as CallSummary, stderr };
+}
+
 describe("registering the caller's lines before the call", () => {
   it("runCall posts the spoken lines (no keys, no noise) under the call's CallSid, before the webhook", async () => {
     edge = await startFakeEdge({ authToken: AUTH_TOKEN });
@@ -105,13 +115,7 @@ describe("registering the caller's lines before the call", () => {
   it("npm run call -- --speech-script-url URL registers the script's lines for the call it places, and reads the core's turns after it", async () => {
     edge = await startFakeEdge({ authToken: AUTH_TOKEN });
     const { url, received, turnsAskedFor } = await startRegistry(204, { ended: true, turns: [] });
-    dir = await mkdtemp(join(tmpdir(), "sim-registration-"));
-    const scriptPath = join(dir, "script.json");
-    await writeFile(scriptPath, JSON.stringify({ language: "he-IL", voice: "he", lines: ["שלום"] }));
-
-    const { code, stdout, stderr } = await runCli(["--url", edge.url, "--script", scriptPath, "--speech-script-url", url, "--json"]);
-    expect(code, stderr).toBe(0);
-    const summary = JSON.parse(stdout.trim().split("\n").at(-1)!) as CallSummary;
+    const { summary, stderr } = await callWithJson(edge.url, url);
     expect(received.map((r) => r.body)).toEqual([{ callSid: summary.call_sid, lines: ["שלום"] }]);
     // The core logged no tool for the call: each turn says so, rather than leaving it unknown.
     expect(turnsAskedFor).toEqual([summary.call_sid]);
@@ -121,13 +125,7 @@ describe("registering the caller's lines before the call", () => {
   it("npm run call -- --json without a core log: the turns carry no tools, and a warning says why", async () => {
     edge = await startFakeEdge({ authToken: AUTH_TOKEN });
     const { url } = await startRegistry(204);
-    dir = await mkdtemp(join(tmpdir(), "sim-registration-"));
-    const scriptPath = join(dir, "script.json");
-    await writeFile(scriptPath, JSON.stringify({ language: "he-IL", voice: "he", lines: ["שלום"] }));
-
-    const { code, stdout, stderr } = await runCli(["--url", edge.url, "--script", scriptPath, "--speech-script-url", url, "--json"]);
-    expect(code, stderr).toBe(0);
-    const summary = JSON.parse(stdout.trim().split("\n").at(-1)!) as CallSummary;
+    const { summary, stderr } = await callWithJson(edge.url, url);
     expect(summary.turns[0]).not.toHaveProperty("tools");
     expect(stderr).toMatch(/warning: no tools in the report: the core's turns at .*: 404/);
   });
