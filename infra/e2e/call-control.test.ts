@@ -124,6 +124,10 @@ describe("the agent ends the call", () => {
     expect(report.ended_by).toBe("agent");
     expect(report.turns.at(-1)!.agent_text).toBe("תודה שהתקשרת, יום נעים ולהתראות!");
     expect(callLineOf(report.call_sid)?.end_reason).toBe("agent");
+    // A farewell prepared on the caller's stable partial is played, end_call and all: the goodbye is
+    // not asked of the LLM again once the final transcript matches it.
+    const goodbyeTurn = coreLines.filter((line) => line.json?.message === "TURN" && line.json.call_id === report.call_sid).at(-1)?.json;
+    expect(goodbyeTurn?.speculation).not.toBe("discarded");
   });
 
   for (const [name, what] of [

@@ -95,6 +95,8 @@ export class Answering {
       this.port.sendState();
       this.begin(answer);
       answer.speaker.release();
+      // A farewell prepared with end_call: the call ends after it, now that it is the caller's answer.
+      if (answer.ending) this.port.endAfter(answer, answer.ending);
       return this.run(answer, () => speculative.done);
     }
     const answer = this.begin(this.create(turn, true, turnReport(input, { sttFallback: false, fallbacks: 0, speculation: taken.outcome }), false));

@@ -3,7 +3,8 @@
 // (tools/http-caller.ts), a cached filler fills the wait, and each result (or failure, never an
 // invented one) goes into the history next to its call. Rules that keep a booking single:
 // - a speculative answer runs read-only tools only; one that needs a tool with side effects halts
-//   and is discarded at its turn, which then asks again;
+//   and is discarded at its turn, which then asks again. end_call counts as read-only: a farewell
+//   may be prepared speculatively, and the call ends only once the turn adopts it;
 // - a barge-in aborts read-only tools; a side-effecting one runs to its end and its result is
 //   recorded, and the next answer waits for it before asking the model;
 // - a core that dies mid-call leaves the call in the state: the next core makes it again with the
@@ -16,6 +17,7 @@ import type { ChatMessage, ToolCallRequest, ToolDefinition } from "../llm/types.
 import type { ToolCaller, ToolOutcome, ToolSpec } from "../tools/types.js";
 import type { Answer } from "./answer.js";
 import { controlCall, controlDefinitions, isControlTool, type ControlAvailability, type ControlOutcome } from "./control-tools.js";
+import { BUILT_IN_TOOLS } from "../tools/agent-schema.js";
 import type { CallContext } from "./ports.js";
 import type { ToolRounds } from "./produce.js";
 
@@ -72,7 +74,9 @@ export class ToolRunner implements ToolRounds {
   }
 
   async run(answer: Answer, calls: ToolCallRequest[], text = ""): Promise<void> {
-    if (answer.speculative && calls.some((call) => this.specs.get(call.name)?.sideEffects !== false)) {
+    // end_call acts only once its answer is the caller's (see end()): a speculative farewell may be prepared.
+    const readOnly = (call: ToolCallRequest) => this.specs.get(call.name)?.sideEffects === false || call.name === BUILT_IN_TOOLS.endCall;
+    if (answer.speculative && !calls.every(readOnly)) {
       answer.halted = true;
       return;
     }
@@ -152,7 +156,8 @@ export class ToolRunner implements ToolRounds {
     const lastWords = end.reason === "transfer" ? FIXED_PHRASES.transfer_announce : text.trim() === "" ? FIXED_PHRASES.goodbye : undefined;
     if (lastWords !== undefined) answer.speaker.say(lastWords);
     answer.ending = end;
-    this.port.endAfter(answer, end);
+    // A speculative answer ends the call only if it is used: the turn that adopts it does (answering.ts).
+    if (!answer.speculative) this.port.endAfter(answer, end);
   }
 
   /** One call counted (CALL line, TURN line) and logged: the tool and how it went, never its arguments. */
