@@ -33,7 +33,7 @@ const STATE: ConversationState = {
     { role: "assistant", content: "", toolCalls: [{ id: "c2", name: "cancel", arguments: "not json" }] },
     { role: "tool", toolCallId: "c2", name: "cancel", content: '{"error":"no such booking"}' },
     { role: "assistant", content: "", toolCalls: [{ id: "c3", name: "take_message", arguments: '{"name":" דנה ","phone":"050-1234567","reason":"לחזור אליה"}' }] },
-    { role: "tool", toolCallId: "c3", name: "take_message", content: "plain text" },
+    { role: "tool", toolCallId: "c3", name: "take_message", content: '{"result":{"taken":true}}' },
     { role: "assistant", content: "", toolCalls: [{ id: "c4", name: "transfer_to_staff", arguments: '{"reason":"pain"}' }] },
   ],
 };
@@ -89,7 +89,7 @@ describe("a call's record from the desk's notes", () => {
     expect(record.tools).toEqual([
       { name: "book", arguments: { day: "sunday" }, ok: true, result: { id: 7 } },
       { name: "cancel", arguments: "not json", ok: false, result: { error: "no such booking" } },
-      { name: "take_message", arguments: { name: " דנה ", phone: "050-1234567", reason: "לחזור אליה" }, ok: false, result: "plain text" },
+      { name: "take_message", arguments: { name: " דנה ", phone: "050-1234567", reason: "לחזור אליה" }, ok: true, result: { taken: true } },
       { name: "transfer_to_staff", arguments: { reason: "pain" }, ok: false, result: null },
     ]);
     expect(record.callback).toEqual({ name: "דנה", phone: "050-1234567", reason: "לחזור אליה" });

@@ -12,3 +12,4 @@ export * from "./level.js";
 export * from "./limits.js";
 export * from "./call-control.js";
 export * from "./call-record.js";
+export * from "./record-words.js";

@@ -1,7 +1,8 @@
 import { coreRecordPart } from "@voice/protocol";
 import { describe, expect, it } from "vitest";
 import type { ChatMessage } from "../llm/types.js";
-import { MAX_TOOLS, MAX_UTTERANCES, recordPart, toolResult } from "./record-part.js";
+import { MAX_RECORD_TOOLS as MAX_TOOLS, MAX_RECORD_UTTERANCES as MAX_UTTERANCES, toolResult } from "@voice/protocol";
+import { recordPart } from "./record-part.js";
 
 const call = (id: string, name: string, args: object | string) => ({ id, name, arguments: typeof args === "string" ? args : JSON.stringify(args) });
 const result = (toolCallId: string, name: string, content: object | string): ChatMessage => ({
