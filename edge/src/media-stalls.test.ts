@@ -13,7 +13,7 @@ import { signedStart, streamIds } from "../../infra/twilio/stream-start.js";
 import type { Env } from "./env.js";
 import app from "./index.js";
 import { mediaStreamUrl } from "./signature.js";
-import { Changes } from "../testing/changes.js";
+import { captureLogLines, Changes } from "../testing/changes.js";
 
 const CORE_URL = "http://core.stalls.test";
 const PRODUCTION_VARS: Env = { ...env, CORE_URL };
@@ -79,12 +79,7 @@ beforeAll(() => {
     core.accept();
     return Promise.resolve(new Response(null, { status: 101, webSocket: worker }));
   });
-  const capture = (line: unknown) => {
-    if (typeof line === "string" && line.startsWith("{")) logs.push(JSON.parse(line) as Record<string, unknown>);
-    changes.changed();
-  };
-  vi.spyOn(console, "log").mockImplementation(capture);
-  vi.spyOn(console, "error").mockImplementation(capture);
+  captureLogLines(logs, changes);
 });
 afterAll(() => vi.restoreAllMocks());
 
