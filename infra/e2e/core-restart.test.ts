@@ -36,7 +36,10 @@ function coreLine(core: CoreProcess, test: (line: CoreLogLine) => boolean): Prom
 const isTurnOne = (callSid: string) => (line: CoreLogLine) => line.json?.message === "TURN" && line.json.call_id === callSid && line.json.turn === 1;
 
 async function startRestartableStack(lines: string[], edgeLines: EdgeLogLine[]): Promise<Stack> {
-  return startStack({ emulators: { script: lines }, onEdgeLine: (line) => edgeLines.push(line) });
+  // A core restarting on a loaded machine can leave the caller waiting past IDLE_REPROMPT_MS (8 s) for
+  // the next answer, and a reprompt would then take its place; the silence watch is tested elsewhere
+  // (infra/e2e/call-control.test.ts), these tests are about the move.
+  return startStack({ emulators: { script: lines }, coreEnv: { IDLE_REPROMPT_MS: "600000" }, onEdgeLine: (line) => edgeLines.push(line) });
 }
 
 function placeCall(running: Stack, callSid: string, lines: string[]): Promise<CallReport> {
