@@ -7,6 +7,7 @@
 //
 //   POST <registry URL>   content-type: application/json
 //   { "callSid": "CA...", "lines": ["first thing said", "second", ...] }
+//   a line may also be { "text", "withholdFinal"?, "partials"?, "words"?: [{ "text", "endMs" }, ...] }
 //   -> 204 registered; 400 { "error": "<one line>" } for a bad body; 404 elsewhere.
 import { turnLine } from "@voice/protocol";
 import { z } from "zod";
@@ -22,8 +23,15 @@ export const LOCAL_SCRIPT_REGISTRY_URL = `http://127.0.0.1:${LOCAL_SCRIPT_REGIST
 
 const text = z.string().trim().min(1);
 
-/** A line: the words, or the words and how the emulator treats that utterance (see SpeechScriptLine). */
-const registeredLine = z.union([text, z.strictObject({ text, withholdFinal: z.boolean().optional(), partials: text.optional() })]);
+/** A word of a line and its end: ms from the utterance's detected speech start (see ScriptWord). */
+const timedWord = z.strictObject({ text, endMs: z.number().nonnegative() });
+
+/** A line: the words, or the words and how the emulator treats that utterance (see SpeechScriptLine;
+ *  the emulator checks that timed words are in order and are the line's). */
+const registeredLine = z.union([
+  text,
+  z.strictObject({ text, withholdFinal: z.boolean().optional(), partials: text.optional(), words: z.array(timedWord).min(1).optional() }),
+]);
 
 export const ScriptRegistration = z.strictObject({
   callSid: z.string().trim().min(1).max(64),

@@ -10,6 +10,7 @@ import type { AddressInfo } from "node:net";
 import { CORE_TURNS_PATH, MAX_CORE_TURNS_WAIT_MS, SCRIPT_REGISTRY_PATH, ScriptRegistration, type CoreTurns } from "../../caller-scripts/registration.js";
 import { HttpError, parseJsonBody, readBody } from "./http-kit.js";
 import type { SpeechScriptLine } from "./speech-script.js";
+import type { z } from "zod";
 
 export interface ScriptRegistryOptions {
   /** 0 (default) picks a free port. */
@@ -60,10 +61,7 @@ export async function startScriptRegistry(options: ScriptRegistryOptions): Promi
       if (path !== SCRIPT_REGISTRY_PATH) throw new HttpError(404, `no such path: ${path} (the registry is at ${SCRIPT_REGISTRY_PATH})`);
       if (req.method !== "POST") throw new HttpError(405, `${req.method} ${path}: POST a JSON { callSid, lines }`);
       const parsed = ScriptRegistration.safeParse(parseJsonBody(await readBody(req, MAX_BODY_BYTES)));
-      if (!parsed.success) {
-        const issue = parsed.error.issues[0]!;
-        throw new HttpError(400, `${issue.path.join(".") || "body"}: ${issue.message}`);
-      }
+      if (!parsed.success) throw new HttpError(400, firstReason(parsed.error.issues));
       try {
         options.register(parsed.data.callSid, parsed.data.lines);
       } catch (error) {
@@ -94,4 +92,16 @@ export async function startScriptRegistry(options: ScriptRegistryOptions): Promi
         server.closeAllConnections();
       }),
   };
+}
+
+/** The first issue as "path: message". A line is a string or an object: when it is neither, say what is
+ *  wrong inside the form its type fits (an object line's bad word), not only that no form matched. */
+function firstReason(issues: readonly z.core.$ZodIssue[], under: PropertyKey[] = []): string {
+  const issue = issues[0]!;
+  const path = [...under, ...issue.path];
+  if (issue.code === "invalid_union") {
+    const fitting = issue.errors.find((form) => form.length > 0 && !(form[0]!.code === "invalid_type" && form[0]!.path.length === 0));
+    if (fitting) return firstReason(fitting, path);
+  }
+  return `${path.map(String).join(".") || "body"}: ${issue.message}`;
 }

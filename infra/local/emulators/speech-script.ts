@@ -15,7 +15,18 @@ export type SpeechScriptLine =
       /** What the partials show (growing word by word) when it is not `text`: the recognizer revises
        *  its hypothesis at the final, as Google does when the end of a sentence changes its reading. */
       partials?: string;
+      /** When each of the partial's words ends in the caller's audio (recorded speech): partials then
+       *  come word by word as the audio reaches each end, rather than at a steady pace. Joined by spaces,
+       *  the words are `partials` (or `text`). */
+      words?: ScriptWord[];
     };
+
+/** A word of a script line and when it ends: ms from the utterance's detected speech start (the
+ *  utterance tracker's start) to the end of the word. */
+export interface ScriptWord {
+  text: string;
+  endMs: number;
+}
 
 /** A script line as the emulator uses it. */
 export interface ScriptLine {
@@ -23,25 +34,58 @@ export interface ScriptLine {
   withholdFinal: boolean;
   /** The text partials grow towards (`text` unless the line says otherwise). */
   partials: string;
+  /** The partial's words with their ends, when the line times them. */
+  words?: ScriptWord[];
 }
 
 export function scriptLines(script: SpeechScriptLine[]): ScriptLine[] {
   if (script.length === 0) throw new Error("speech emulator: script must have at least one line");
   return script.map((line, index) => {
-    const { text, withholdFinal, partials } = typeof line === "string" ? { text: line, withholdFinal: false, partials: undefined } : line;
+    const { text, withholdFinal, partials, words } = typeof line === "string" ? { text: line, withholdFinal: false, partials: undefined, words: undefined } : line;
     if (typeof text !== "string" || !text.trim()) throw new Error(`speech emulator: script line ${index + 1} has no text`);
     if (partials !== undefined && (typeof partials !== "string" || !partials.trim())) {
       throw new Error(`speech emulator: script line ${index + 1} has empty partials`);
     }
-    return { text, withholdFinal: withholdFinal === true, partials: partials ?? text };
+    const checked: ScriptLine = { text, withholdFinal: withholdFinal === true, partials: partials ?? text };
+    if (words !== undefined) checked.words = checkedWords(words, checked.partials, `speech emulator: script line ${index + 1}`);
+    return checked;
   });
 }
+
+/** The words (their text with whitespace collapsed), or an error naming the first thing wrong: a word
+ *  without text, an end that is not a number of ms at or after the previous word's, or words that are
+ *  not the partial's (so the emulator never shows words the line does not say). */
+function checkedWords(words: unknown, partials: string, where: string): ScriptWord[] {
+  if (!Array.isArray(words) || words.length === 0) throw new Error(`${where}: words must be a non-empty list`);
+  let previousEndMs = 0;
+  const checked = words.map((word: Partial<ScriptWord> | null, index): ScriptWord => {
+    const which = `${where} word ${index + 1}`;
+    if (typeof word?.text !== "string" || !word.text.trim()) throw new Error(`${which} has no text`);
+    const { endMs } = word;
+    if (typeof endMs !== "number" || !Number.isFinite(endMs) || endMs < 0) throw new Error(`${which} ("${word.text}") has no end (endMs ${String(endMs)})`);
+    if (endMs < previousEndMs) throw new Error(`${which} ("${word.text}") ends at ${endMs} ms, before the word ahead of it (${previousEndMs} ms)`);
+    previousEndMs = endMs;
+    return { text: collapsed(word.text), endMs };
+  });
+  const spoken = collapsed(checked.map((word) => word.text).join(" "));
+  if (spoken !== collapsed(partials)) throw new Error(`${where}: its words "${spoken}" are not its partials' "${collapsed(partials)}"`);
+  return checked;
+}
+
+const collapsed = (text: string) => text.trim().split(/\s+/).join(" ");
 
 /** The words a partial shows after `speechMs` of speech: a prefix growing at `msPerWord`. */
 export function partialTranscript(line: string, speechMs: number, msPerWord: number): string {
   const words = line.split(/\s+/).filter(Boolean);
   const shown = Math.min(words.length, Math.max(1, Math.ceil(speechMs / msPerWord)));
   return words.slice(0, shown).join(" ");
+}
+
+/** How many of `words` have ended after `speechMs` of an utterance's audio (0 before the first ends). */
+export function wordsEnded(words: readonly ScriptWord[], speechMs: number): number {
+  let count = 0;
+  while (count < words.length && words[count]!.endMs <= speechMs) count++;
+  return count;
 }
 
 /** The scripts of calls that registered one (the latest `maxKept`), and the default for all others. */

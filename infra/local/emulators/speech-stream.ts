@@ -6,7 +6,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import * as grpc from "@grpc/grpc-js";
 import { durationFromMs, googleStatusDetails, grpcError } from "./grpc-host.js";
 import { checkRecognitionConfig, type RecognitionConfigMessage } from "./recognition-config.js";
-import { partialTranscript, type ScriptLine } from "./speech-script.js";
+import { partialTranscript, wordsEnded, type ScriptLine } from "./speech-script.js";
 import type { SpeechCallStats, SpeechEmulatorStats, SpeechStreamRecord } from "./speech.js";
 import { UtteranceTracker, type UtteranceEvent, type UtteranceTiming } from "./utterances.js";
 
@@ -132,6 +132,8 @@ export function serveStream(call: grpc.ServerDuplexStream<StreamingRequestMessag
   /** Script line of the stream's first utterance: the call's position when that utterance began, so
    *  audio replayed after a failure gets the line it had, and a new utterance the next one. */
   let firstLine: number | undefined;
+  /** The latest word-timed partial: its utterance and how many words it showed, so none repeats. */
+  let wordsShown = { utterance: -1, count: 0 };
   /** No more input is taken (half-closed, or single utterance over); queued responses still go out. */
   let closing = false;
   /** The call is over; nothing more is written. */
@@ -234,8 +236,19 @@ export function serveStream(call: grpc.ServerDuplexStream<StreamingRequestMessag
       return;
     }
     const line = script[lineIndex(event.utterance) % script.length]!;
+    // A line with timed words has a partial when the audio reaches a word's end (a pause included);
+    // one without has them at a steady pace while speech continues.
+    if (event.kind === "progress") {
+      if (!line.words || !config.interimResults) return;
+      const count = wordsEnded(line.words, event.speechMs);
+      if (count <= (wordsShown.utterance === event.utterance ? wordsShown.count : 0)) return;
+      wordsShown = { utterance: event.utterance, count };
+      const shown = line.words.slice(0, count).map((word) => word.text).join(" ");
+      send({ response: result(shown, false, event.atMs), counted: "partialsSent" });
+      return;
+    }
     if (event.kind === "partial") {
-      if (config.interimResults) send({ response: result(partialTranscript(line.partials, event.speechMs, context.msPerWord), false, event.atMs), counted: "partialsSent" });
+      if (config.interimResults && !line.words) send({ response: result(partialTranscript(line.partials, event.speechMs, context.msPerWord), false, event.atMs), counted: "partialsSent" });
       return;
     }
     if (config.singleUtterance) {

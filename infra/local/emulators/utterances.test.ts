@@ -9,12 +9,15 @@ function tone(ms: number): Uint8Array {
 }
 const silence = (ms: number) => new Uint8Array(ms * 8).fill(MULAW_SILENCE);
 
-function run(parts: Uint8Array[], chunkBytes = 160, timing?: Partial<UtteranceTiming>): UtteranceEvent[] {
+function allEvents(parts: Uint8Array[], chunkBytes = 160, timing?: Partial<UtteranceTiming>): UtteranceEvent[] {
   const tracker = new UtteranceTracker({ ...DEFAULT_UTTERANCE_TIMING, ...timing });
   const events: UtteranceEvent[] = [];
   for (const part of parts) for (let at = 0; at < part.length; at += chunkBytes) events.push(...tracker.push(part.subarray(at, at + chunkBytes)));
   return [...events, ...tracker.flush()];
 }
+
+/** The results the events call for (partials, finals, ignored bursts), without the frame-by-frame progress. */
+const run = (...args: Parameters<typeof allEvents>) => allEvents(...args).filter((event) => event.kind !== "progress");
 
 describe("UtteranceTracker", () => {
   it("times partials and the final on the audio clock", () => {
@@ -29,8 +32,8 @@ describe("UtteranceTracker", () => {
 
   it("does not care how the bytes are chunked", () => {
     const parts = [silence(100), tone(700), silence(400)];
-    expect(run(parts, 37)).toEqual(run(parts, 160));
-    expect(run(parts, 4000)).toEqual(run(parts, 160));
+    expect(allEvents(parts, 37)).toEqual(allEvents(parts, 160));
+    expect(allEvents(parts, 4000)).toEqual(allEvents(parts, 160));
   });
 
   it("keeps a 280 ms pause inside the utterance, and ignores a 40 ms click", () => {
@@ -55,6 +58,15 @@ describe("UtteranceTracker", () => {
       { kind: "partial", utterance: 0, speechMs: 500, atMs: 500 },
     ]);
     expect(events.slice(2).map((e) => e.kind)).toEqual(["final", "ignored"]);
+  });
+
+  it("reports the utterance's progress on every frame once it is long enough, through a short pause, and not on the frame that ends it", () => {
+    const events = allEvents([silence(100), tone(300), silence(200), tone(100), silence(300)]);
+    const progress = events.filter((event) => event.kind === "progress");
+    // From minSpeechMs (200 ms of speech, at 300 ms) to the last frame before the final, 20 ms apart, pause frames included.
+    expect(progress.map((event) => event.atMs)).toEqual(Array.from({ length: (980 - 300) / 20 + 1 }, (_, i) => 300 + i * 20));
+    expect(progress.every((event) => event.kind === "progress" && event.utterance === 0 && event.speechMs === event.atMs - 100)).toBe(true);
+    expect(events.at(-1)).toEqual({ kind: "final", utterance: 0, endMs: 700, atMs: 1000 });
   });
 
   it("finishes an utterance still open when the audio ends", () => {

@@ -35,6 +35,10 @@ export const DEFAULT_UTTERANCE_TIMING: UtteranceTiming = {
 export type UtteranceEvent =
   /** `speechMs`: audio from the utterance start to the end of this frame; `atMs`: stream offset. */
   | { kind: "partial"; utterance: number; speechMs: number; atMs: number }
+  /** Every frame of an utterance (minSpeechMs reached) that does not end it, speech or pause: how far
+   *  its audio has got (`speechMs` from its start, `atMs` the stream offset), for results timed by the
+   *  audio rather than by a steady pace. */
+  | { kind: "progress"; utterance: number; speechMs: number; atMs: number }
   /** `endMs`: stream offset of the end of the utterance's last speech frame. */
   | { kind: "final"; utterance: number; endMs: number; atMs: number }
   /** A burst shorter than `minSpeechMs` ended: no result, no utterance index used. */
@@ -107,7 +111,9 @@ export class UtteranceTracker {
       }
     } else if (endMs - active.lastSpeechEndMs >= this.timing.finalSilenceMs) {
       events.push(this.finish(active));
+      return;
     }
+    if (active.confirmed) events.push({ kind: "progress", utterance: this.utterances, speechMs: endMs - active.startMs, atMs: endMs });
   }
 
   private finish(active: ActiveUtterance): UtteranceEvent {
