@@ -16,6 +16,7 @@ import {
   resolveGoogleCredentials,
 } from "./config.js";
 import { secretRedactor } from "./metrics/redact.js";
+import { DEFAULT_HOLD_WORDS } from "./eou/unfinished.js";
 
 const required = { OPENAI_API_KEY: "sk-test", CORE_SHARED_SECRET: "0123456789abcdef" };
 
@@ -49,6 +50,9 @@ describe("loadConfig", () => {
       BARGE_IN_MIN_MS: 200,
       BACKCHANNEL_MAX_MS: 600,
       BACKCHANNEL_WORDS: DEFAULT_BACKCHANNEL_WORDS,
+      EOU_HOLD_MAX_MS: 1200,
+      EOU_HOLD_WORDS: DEFAULT_HOLD_WORDS,
+      CUTOFF_RECOVERY_MS: 1500,
       HISTORY_MAX_TOKENS: 3000,
       RECORD_SUMMARY_TIMEOUT_MS: 15_000,
       DTMF_TIMEOUT_MS: 1500,
@@ -153,6 +157,15 @@ describe("loadConfig", () => {
     expect(config.BACKCHANNEL_WORDS).toEqual({ he: DEFAULT_BACKCHANNEL_WORDS.he, en: ["sure", "I see"], fr: ["oui"] });
     expect(() => loadConfig({ ...required, BACKCHANNEL_WORDS: '{"he": "כן"}' })).toThrow(/BACKCHANNEL_WORDS/);
     expect(() => loadConfig({ ...required, BACKCHANNEL_WORDS: "כן" })).toThrow(/BACKCHANNEL_WORDS/);
+  });
+
+  it("takes the end-of-utterance hold words per language, a language given replacing its default; a bad shape names the setting", () => {
+    const config = loadConfig({ ...required, EOU_HOLD_WORDS: JSON.stringify({ FR: { unfinished: ["et", "de"], fillers: ["euh"] } }) });
+    expect(config.EOU_HOLD_WORDS.fr).toEqual({ unfinished: ["et", "de"], prefixes: [], fillers: ["euh"], numberPrompts: [], numbers: [] });
+    expect(config.EOU_HOLD_WORDS.he).toEqual(DEFAULT_HOLD_WORDS.he);
+    expect(() => loadConfig({ ...required, EOU_HOLD_WORDS: '{"en": ["and"]}' })).toThrow(/EOU_HOLD_WORDS/);
+    expect(() => loadConfig({ ...required, EOU_HOLD_WORDS: '{"en": {"unfinshed": ["and"]}}' })).toThrow(/EOU_HOLD_WORDS/);
+    expect(() => loadConfig({ ...required, EOU_HOLD_MAX_MS: "-1" })).toThrow(/EOU_HOLD_MAX_MS/);
   });
 
   it("reads the agent's prompt from AGENT_PROMPT_FILE once, in place of SYSTEM_PROMPT", () => {

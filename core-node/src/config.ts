@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DEFAULT_FLOOD_CLOSE_AFTER_S, DEFAULT_MAX_AUDIO_BACKLOG_MS, DEFAULT_MAX_FRAMES_PER_SECOND } from "@voice/protocol";
 import { z } from "zod";
+import { DEFAULT_HOLD_WORDS } from "./eou/unfinished.js";
 import { LOG_TRANSCRIPTS_MODES } from "./metrics/redact-words.js";
 import { loadAgentFile } from "./tools/agent-file.js";
 import type { AgentFile } from "./tools/types.js";
@@ -116,6 +117,33 @@ const backchannelWords = z
     ...Object.fromEntries(Object.entries(given).map(([language, words]) => [language.toLowerCase(), words])),
   }));
 
+const holdWords = z
+  .string()
+  .transform((text, ctx) => {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      ctx.addIssue({ code: "custom", message: "expected a JSON object of language prefix -> {unfinished, prefixes, fillers, numberPrompts, numbers}" });
+      return z.NEVER;
+    }
+  })
+  .pipe(
+    z.record(
+      z.string().min(1),
+      z.strictObject({
+        unfinished: z.array(z.string().trim().min(1)).default([]),
+        prefixes: z.array(z.string().trim().min(1)).default([]),
+        fillers: z.array(z.string().trim().min(1)).default([]),
+        numberPrompts: z.array(z.string().trim().min(1)).default([]),
+        numbers: z.array(z.string().trim().min(1)).default([]),
+      }),
+    ),
+  )
+  .transform((given) => ({
+    ...DEFAULT_HOLD_WORDS,
+    ...Object.fromEntries(Object.entries(given).map(([language, words]) => [language.toLowerCase(), words])),
+  }));
+
 /** The agent's instructions and business facts, read once at start (UTF-8 text or markdown). */
 const promptFile = z
   .string()
@@ -198,6 +226,12 @@ const settingsSchema = z.object({
   /** Voiced caller audio after which the agent is interrupted even if only backchannel words were heard. */
   BACKCHANNEL_MAX_MS: z.coerce.number().int().min(20).default(600),
   BACKCHANNEL_WORDS: backchannelWords.default({ ...DEFAULT_BACKCHANNEL_WORDS }),
+  /** The most silence the end of utterance waits while the words so far cannot end one ("and", "של", a number being dictated); 0: never held. */
+  EOU_HOLD_MAX_MS: z.coerce.number().int().min(0).max(5000).default(1200),
+  /** Per language prefix, the words that hold the end of utterance (eou/unfinished.ts); a language given replaces that language's default. */
+  EOU_HOLD_WORDS: holdWords.default({ ...DEFAULT_HOLD_WORDS }),
+  /** Speech starting within this much of the caller's audio after a turn's speech end, before any of its answer was heard, continues that turn; 0: never. */
+  CUTOFF_RECOVERY_MS: z.coerce.number().int().min(0).max(5000).default(1500),
   GREETING_TEXT: z.string().min(1).default(DEFAULT_GREETING_TEXT),
   /** Said before the core ends a call at MAX_CALL_MS or over a per-call budget; synthesized at warmup. */
   CALL_LIMIT_TEXT: z.string().min(1).default(DEFAULT_CALL_LIMIT_TEXT),

@@ -17,6 +17,7 @@ export const PURE_MODULES: readonly string[] = [
   "core-node/src/eou/turn-machine.ts",
   "core-node/src/eou/barge-in.ts",
   "core-node/src/eou/backchannel.ts",
+  "core-node/src/eou/unfinished.ts",
   "core-node/src/eou/speech-gate.ts",
   "core-node/src/call/dtmf.ts",
   "core-node/src/call/recognition-watch.ts",
@@ -24,6 +25,7 @@ export const PURE_MODULES: readonly string[] = [
   "core-node/src/call/inbound.ts",
   "core-node/src/call/phase.ts",
   "core-node/src/call/listening.ts",
+  "core-node/src/call/listening-contract.ts",
   "core-node/src/call/conversation.ts",
   "core-node/src/call/speculation.ts",
   "core-node/src/call/marks.ts",
@@ -59,6 +61,10 @@ export const PURE_MODULES: readonly string[] = [
   "edge/src/twiml.ts",
   "infra/booking/slots.ts",
   "infra/sim/call-control.ts",
+  "infra/stats/distribution.ts",
+  "infra/bench/lib/turn-taking-score.ts",
+  "infra/bench/lib/turn-taking-table.ts",
+  "infra/speech/corpus/signal.ts",
 ];
 
 /** Third-party packages with no I/O and no side effects on load, which pure code may use. */

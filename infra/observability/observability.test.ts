@@ -78,6 +78,7 @@ const callSummary: CallSummary = {
   turns: 3,
   dtmfTurns: 0,
   bargeIns: 1,
+  recoveredCutoffs: 0,
   backchannels: 0,
   retries: 0,
   fallbacks: 0,

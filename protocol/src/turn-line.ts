@@ -54,6 +54,17 @@ export const turnLine = z.object({
   TOTAL_LATENCY_MS: ms.optional(),
   /** Speech end to the end-of-utterance decision (the hangover, or the keypad entry's end). */
   EOU_MS: ms,
+  /**
+   * Silence waited past the hangover at the utterance's end because its words could not end it
+   * (EOU_HOLD_MAX_MS; included in EOU_MS); 0 when not held. Speech turns only.
+   */
+  EOU_HOLD_MS: ms.optional(),
+  /** Why the end was held: a trailing function word ("and", "של"), a filler ("um"), a number being dictated. */
+  eou_hold: z.enum(["function_word", "filler", "number"]).optional(),
+  /** Pauses inside the utterance the hold bridged (the caller went on speaking). */
+  pauses_held: count.optional(),
+  /** The turn continues one taken too early (the caller spoke on before hearing its answer): its words and these are answered as one. */
+  recovered_cutoff: z.boolean().optional(),
   /** Where the caller's speech (or first key) started and ended on the caller's audio clock. */
   speech_start_audio_ms: ms,
   speech_end_audio_ms: ms,
@@ -102,14 +113,16 @@ export const turnLine = z.object({
  * - "words": the caller's partial transcript has a word that is not a backchannel;
  * - "long_speech": the caller kept talking for BACKCHANNEL_MAX_MS of voiced audio;
  * - "new_turn": the caller's utterance became a turn while an answer was still in progress;
- * - "dtmf": the caller pressed a key.
+ * - "dtmf": the caller pressed a key;
+ * - "resumed": the caller spoke on right after their turn was taken, before hearing its answer: the
+ *   answer is taken back (no TURN line) and the turn's words continue in the next utterance.
  */
 export const bargeInLine = z.object({
   message: z.literal("BARGE_IN"),
   ...envelope,
   /** The answer interrupted (0: the greeting). */
   turn: z.number().int().nonnegative(),
-  reason: z.enum(["words", "long_speech", "new_turn", "dtmf"]),
+  reason: z.enum(["words", "long_speech", "new_turn", "dtmf", "resumed"]),
   /** Sentences of the interrupted answer the caller heard in full (their marks came back). */
   heard_sentences: count,
   /** Voiced caller audio in the utterance when the decision was made. */
@@ -135,6 +148,8 @@ export const callLine = z.object({
   barge_ins: count,
   /** Utterances that were only backchannel words while the agent spoke (not turns). */
   backchannels: count,
+  /** Turns taken too early and taken back because the caller spoke on (BARGE_IN reason "resumed"). */
+  recovered_cutoffs: count.optional(),
   /** Recognition streams reopened after a failure, plus LLM and TTS retries. */
   retries: count,
   fallbacks: count,

@@ -24,6 +24,10 @@ export class Answer {
   ending: CoreEnd | undefined;
   /** Counted, and its TURN line written (when it is a turn). */
   settled = false;
+  /** Its turn may still be taken back (turn-lines.ts): its TURN line waits until the turn stands. */
+  mayBeRetracted = false;
+  /** Taken back with its turn (the caller spoke on before hearing any of it): it gets no TURN line. */
+  retracted = false;
   /**
    * Tool rounds of a speculative answer, kept out of the conversation until the answer is played
    * (then adopted); a committed answer records its rounds in the conversation as they happen.

@@ -20,6 +20,7 @@ import type { AgentSpeech } from "./conversation.js";
 import type { CallContext } from "./ports.js";
 import { produceAnswer, type AnsweringContext } from "./produce.js";
 import { ToolRunner } from "./tool-rounds.js";
+import { TurnLines } from "./turn-lines.js";
 import { speculationMismatch, type SpeculationBasis } from "./speculation.js";
 import {
   adoptReport,
@@ -66,11 +67,15 @@ export interface AnsweringPort extends CallContext {
 export class Answering {
   /** The answer holding the floor: being prepared, sent, or played until its end mark comes back. */
   private current: Answer | undefined;
+  /** The last answer the caller cut: its turn and the sentences they did not hear (see resumeCut). */
+  private lastCut: { turn: number; unheard: string[] } | undefined;
   private speculative: SpeculativeAnswer | undefined;
   private readonly producing: AnsweringContext;
   private readonly tools: ToolRunner;
+  private readonly turnLines: TurnLines;
 
   constructor(private readonly port: AnsweringPort) {
+    this.turnLines = new TurnLines(port.lines, port.stats.totalLatenciesMs);
     // Always: the built-in tools (end_call at least) are offered on every call.
     this.tools = new ToolRunner(port.config.agent?.tools ?? [], { ...port, caller: port.toolCaller });
     this.producing = { config: port.config, llm: port.llm, callId: port.callId, log: port.log, onRetry: () => port.stats.retries++, tools: this.tools };
@@ -94,13 +99,26 @@ export class Answering {
       this.port.conversation.adopt(answer.exchange);
       this.port.sendState();
       this.begin(answer);
+      answer.mayBeRetracted = this.mayBeRetracted(input);
       answer.speaker.release();
       // A farewell prepared with end_call: the call ends after it, now that it is the caller's answer.
       if (answer.ending) this.port.endAfter(answer, answer.ending);
       return this.run(answer, () => speculative.done);
     }
     const answer = this.begin(this.create(turn, true, turnReport(input, { sttFallback: false, fallbacks: 0, speculation: taken.outcome }), false));
+    answer.mayBeRetracted = this.mayBeRetracted(input);
     this.run(answer, () => this.produce(answer));
+  }
+
+  /** A spoken turn may be taken back while the caller has not heard its answer (CUTOFF_RECOVERY_MS). */
+  private mayBeRetracted(input: TurnInput): boolean {
+    return input.input === "speech" && this.port.config.CUTOFF_RECOVERY_MS > 0;
+  }
+
+  /** The listening says the last turn stands: its TURN line, if held, is written. */
+  turnStands(): void {
+    if (this.current) this.current.mayBeRetracted = false;
+    this.turnLines.flush();
   }
 
   /**
@@ -211,6 +229,7 @@ export class Answering {
   /** The answer whose end mark came back played to its end: the floor is free. */
   finished(speech: AgentSpeech): void {
     if (this.current?.speech === speech) this.current = undefined;
+    this.turnLines.flush();
   }
 
   /**
@@ -221,6 +240,9 @@ export class Answering {
     const answer = this.current;
     this.current = undefined;
     answer?.stop();
+    this.turnLines.flush();
+    const heard = answer?.speech?.heard.length ?? 0;
+    this.lastCut = answer?.report && { turn: answer.turn, unheard: answer.speaker.said.slice(heard).filter((sentence) => !this.tools.fillers.has(sentence)) };
     this.port.conversation.cut();
     this.port.sendState();
     return answer;
@@ -234,7 +256,28 @@ export class Answering {
       answer.stop();
       this.settle(answer);
     }
+    this.turnLines.flush();
     this.dropSpeculation("the call ended");
+  }
+
+  /** Whether the answer holding the floor can be taken back with its turn, and whether its audio began (see ListeningContext). */
+  retractable(): "silent" | "audible" | undefined {
+    const answer = this.current;
+    const { conversation } = this.port;
+    const can = answer?.report !== undefined && answer.turn === conversation.turnCount && (answer.speech?.heard.length ?? 0) === 0 && conversation.callerTurnRetractable;
+    if (!can) return undefined;
+    return answer.speaker.firstAudio ? "audible" : "silent";
+  }
+
+  /** The turn was taken too early: its answer stops and, with the caller's words, leaves the conversation (they go on in the next utterance). */
+  retract(): Answer | undefined {
+    if (this.current) this.turnLines.drop(this.current);
+    const answer = this.cut();
+    this.lastCut = undefined;
+    if (answer) answer.retracted = true;
+    this.port.conversation.retractCallerTurn();
+    this.port.sendState();
+    return answer;
   }
 
   /**
@@ -249,12 +292,11 @@ export class Answering {
     const { stats } = this.port;
     stats.cacheHits += speaker.cacheHits;
     stats.ttsSyntheses += speaker.syntheses;
-    if (!report) return;
+    if (!report || answer.retracted) return;
     stats.fallbacks += report.fallbacks;
     const line = turnLineOf(answer.outcome, report, this.port.callId);
     if (report.resumed) return this.port.log.info(resumedTurnFields(line), "resumed turn answered");
-    if (line.TOTAL_LATENCY_MS !== undefined) stats.totalLatenciesMs.push(line.TOTAL_LATENCY_MS);
-    this.port.lines.info(line, "TURN");
+    this.turnLines.add(answer, line);
   }
 
   /** `held`: its speaker sends nothing until released (a speculative answer). */
@@ -274,9 +316,30 @@ export class Answering {
     );
   }
 
+  /**
+   * The caller's barge-in came to no words (a noise, a run of "yes"): the answer they cut goes on
+   * from the first sentence they did not hear, as it was written (no new LLM request). Not a turn.
+   * Returns how many sentences are said again.
+   */
+  resumeCut(): number {
+    const cut = this.lastCut;
+    this.lastCut = undefined;
+    if (!cut || cut.unheard.length === 0 || this.current) return 0;
+    const answer = this.begin(this.create(cut.turn, true, undefined, false));
+    for (const sentence of cut.unheard) answer.speaker.say(sentence);
+    void answer.speaker.finish().then(() => {
+      this.sent(answer);
+      this.settle(answer);
+    });
+    return cut.unheard.length;
+  }
+
   /** The answer takes the floor. */
   private begin(answer: Answer, entry?: ChatMessage): Answer {
+    // Another answer takes the floor: the turn before it stands.
+    this.turnLines.flush();
     this.current = answer;
+    this.lastCut = undefined;
     answer.speech = this.port.conversation.agentBegins(answer.turn, answer.recordsHistory, entry, this.tools.fillers);
     return answer;
   }

@@ -43,6 +43,8 @@ export class CallStats {
   droppedFrames = 0;
   bargeIns = 0;
   backchannels = 0;
+  /** Turns taken too early and taken back (the caller spoke on before hearing the answer). */
+  recoveredCutoffs = 0;
   dtmfTurns = 0;
   fallbacks = 0;
   cacheHits = 0;
@@ -61,6 +63,7 @@ export class CallStats {
       dtmfTurns: this.dtmfTurns,
       bargeIns: this.bargeIns,
       backchannels: this.backchannels,
+      recoveredCutoffs: this.recoveredCutoffs,
       retries: stt.reopens + this.retries,
       fallbacks: this.fallbacks,
       cacheHits: this.cacheHits,

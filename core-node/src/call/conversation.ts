@@ -50,6 +50,26 @@ export class Conversation {
     return this.history.messages;
   }
 
+  /** What the agent said last (empty before it said anything). */
+  get lastAgentWords(): string {
+    return this.history.messages.findLast((message) => message.role === "assistant" && message.content !== "")?.content ?? "";
+  }
+
+  /** The caller's last turn can be taken back: nothing came after their words but the agent's (no tool round, no other turn). */
+  get callerTurnRetractable(): boolean {
+    const messages = this.history.messages;
+    const at = messages.findLastIndex((message) => message.role === "user");
+    return at >= 0 && messages.slice(at + 1).every((message) => message.role === "assistant" && !message.toolCalls?.length);
+  }
+
+  /** Takes back the caller's last turn (see callerTurnRetractable): their words, what followed them and the turn's number. */
+  retractCallerTurn(): void {
+    const last = this.history.messages.findLast((message) => message.role === "user");
+    if (!last || !this.callerTurnRetractable) return;
+    this.history.removeFrom(last);
+    this.turns--;
+  }
+
   /** Turns taken so far (the next one is this plus one). */
   get turnCount(): number {
     return this.turns;

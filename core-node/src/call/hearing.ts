@@ -35,6 +35,8 @@ export class Hearing {
   private readonly idle: IdleWatch;
   private readonly gate = new SpeechGate();
   private readonly pcm = new Int16Array(FRAME_BYTES);
+  private readonly agentAsked = () => this.port.conversation.lastAgentWords;
+  private readonly retractableAnswer = () => this.port.answering.retractable();
 
   constructor(
     private readonly port: HearingPort,
@@ -133,7 +135,8 @@ export class Hearing {
   /** One listening step, its actions run in order. */
   private hear(event: ListeningEvent): void {
     const { port } = this;
-    const actions = this.listening.handle(event, { agentHolds: port.conversation.agentHolds, answers: port.answers(), stt: this.stt });
+    const context = { agentHolds: port.conversation.agentHolds, answers: port.answers(), stt: this.stt, agentAsked: this.agentAsked, retractableAnswer: this.retractableAnswer };
+    const actions = this.listening.handle(event, context);
     for (const action of actions) this.run(action);
     if (actions.length > 0) port.changed();
   }
@@ -142,6 +145,7 @@ export class Hearing {
     const { port } = this;
     switch (action.type) {
       case "bargeIn":
+      case "retractTurn":
         return this.interrupt(action.interruption);
       case "turn":
         this.idle.handle({ type: "callerActive" });
@@ -155,6 +159,13 @@ export class Hearing {
         }
         this.yieldToNewTurn(action.voicedMs, action.input);
         return port.answering.answerUntranscribed(port.conversation.takeTurn(), action.input, action.speculation, this.stt);
+      case "turnStands":
+        return port.answering.turnStands();
+      case "resumeAnswer": {
+        const sentences = port.answering.resumeCut();
+        port.log.info({ why: action.why, sentences }, sentences > 0 ? "barge-in came to no words; the answer goes on" : "barge-in came to no words; nothing left to say");
+        return;
+      }
       case "backchannel":
         this.idle.handle({ type: "callerActive" });
         port.stats.backchannels++;
@@ -229,7 +240,9 @@ export class Hearing {
     port.send(port.frames.clear());
     const clearedAt = performance.now();
     port.answering.dropSpeculation(`barge-in (${cause.reason})`);
-    const answer = port.answering.cut();
+    // "resumed": the turn was taken too early; its answer goes with it (listening.ts, recoverCutoff).
+    const answer = cause.reason === "resumed" ? port.answering.retract() : port.answering.cut();
+    if (cause.reason === "resumed") port.stats.recoveredCutoffs++;
     port.stats.bargeIns++;
     const { reason, voicedMs, audioMs, speechStartAudioMs, decidedAt, transcript } = cause;
     const heardSentences = answer?.speech?.heard.length ?? 0;

@@ -1,44 +1,8 @@
 // The caller's side as a pure decision: frames, results, keys and timers in, actions out, driven
 // with plain numbers (audio time in ms; wall time = audio time + 1000).
 import { describe, expect, it } from "vitest";
-import { Listening, type ListeningAction, type ListeningContext, type ListeningSettings } from "./listening.js";
-
-const SETTINGS: ListeningSettings = {
-  language: "he-IL",
-  backchannelWords: { he: ["כן", "אהה"] },
-  hangoverMs: 160,
-  minUtteranceMs: 250,
-  partialDebounceMs: 60,
-  sttTimeoutMs: 240,
-  bargeInMinMs: 200,
-  backchannelMaxMs: 600,
-  dtmfTimeoutMs: 1500,
-  speculation: { enabled: true, stableMs: 300, stableVoicedMs: 600, maxPerUtterance: 2 },
-  trace: false,
-};
-
-const STT_OK = { health: "ok" as const, stats: { errors: 0, reopens: 0, rotations: 0 }, lastResultEndMs: undefined };
-const QUIET: ListeningContext = { agentHolds: false, answers: true, stt: STT_OK };
-const AGENT_TALKING: ListeningContext = { ...QUIET, agentHolds: true };
-const WALL = 1000;
-
-/** Feeds `count` frames from `fromMs`; returns every action, in order. */
-function frames(listening: Listening, fromMs: number, count: number, voiced: boolean, context = QUIET): ListeningAction[] {
-  const actions: ListeningAction[] = [];
-  for (let i = 0; i < count; i++) {
-    const audioMs = fromMs + i * 20;
-    // A frame leaves the caller once its 20 ms were captured, and arrives WALL later.
-    actions.push(...listening.handle({ type: "frame", voiced, audioMs, at: audioMs + 20 + WALL }, context));
-  }
-  return actions;
-}
-
-const result = (listening: Listening, text: string, isFinal: boolean, atAudioMs: number, context = QUIET) =>
-  listening.handle({ type: "result", text, isFinal, audioEndMs: atAudioMs, at: atAudioMs + WALL }, context);
-
-const types = (actions: ListeningAction[]) => actions.map((action) => action.type);
-const only = <T extends ListeningAction["type"]>(actions: ListeningAction[], type: T) =>
-  actions.filter((action): action is Extract<ListeningAction, { type: T }> => action.type === type);
+import { Listening } from "./listening.js";
+import { AGENT_TALKING, QUIET, SETTINGS, STT_OK, WALL, frames, only, result, types } from "./listening-test-kit.js";
 
 describe("Listening", () => {
   it("an utterance with its final becomes one turn, timed on the caller's clock mapped to wall time", () => {
@@ -80,7 +44,7 @@ describe("Listening", () => {
     expect(only(frames(listening, 3500, 10, false), "speculate")).toEqual([{ type: "speculate", text: "תודה" }]);
   });
 
-  it("barges in once on a real word over the agent; a backchannel alone is not a turn; long backchannel speech interrupts and is then a turn", () => {
+  it("barges in once on a real word over the agent; a backchannel alone is not a turn; long backchannel speech interrupts, and the agent then goes on", () => {
     const words = new Listening(SETTINGS);
     frames(words, 0, 12, true, AGENT_TALKING);
     const interrupted = result(words, "רגע", false, 240, AGENT_TALKING);
@@ -101,8 +65,12 @@ describe("Listening", () => {
     const cut = frames(long, 400, 12, true, AGENT_TALKING);
     expect(only(cut, "bargeIn")[0]?.interruption.reason).toBe("long_speech");
     frames(long, 640, 10, false);
-    // The agent was cut: the same words are now the caller's turn.
-    expect(types(result(long, "אהה", true, 640))).toEqual(["cancelTimer", "turn"]);
+    // The agent was cut, but by the final it was only "אהה": not a turn; the cut answer goes on.
+    expect(result(long, "אהה", true, 640)).toEqual([{ type: "cancelTimer", timer: "transcript" }, { type: "resumeAnswer", why: "backchannel" }]);
+    // Only once: the next utterance is judged afresh.
+    frames(long, 900, 20, true);
+    frames(long, 1300, 10, false);
+    expect(types(result(long, "אהה", true, 1300))).toEqual(["cancelTimer", "turn"]);
   });
 
   it("keys: one pressed over the agent stops it; '#' or the pause ends the entry as a keypad turn", () => {

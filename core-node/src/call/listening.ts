@@ -7,16 +7,24 @@
 // the transcript, eou/turn-machine.ts), the barge-in judge (eou/barge-in.ts), the backchannel
 // lexicon, the speculation trigger (speculation.ts), the recognition watch (recognition-watch.ts)
 // and the keypad collector (dtmf.ts). The session runs the actions in order.
+//
+// Turn-taking on unfinished words: the turn machine holds the end of utterance while the words so
+// far cannot end one (eou/unfinished.ts), and the speculation waits with it. When a turn was taken
+// in a pause anyway and the caller speaks on within CUTOFF_RECOVERY_MS, before hearing any of the
+// answer, the answer is taken back and the new utterance continues the turn's words (recoverCutoff).
 import { FRAME_MS, type SpeculationOutcome } from "@voice/protocol";
-import type { Config } from "../config.js";
 import { BackchannelLexicon } from "../eou/backchannel.js";
 import { BargeInJudge } from "../eou/barge-in.js";
-import { TurnMachine, type TurnAction, type Utterance } from "../eou/turn-machine.js";
+import { TurnMachine, type TurnAction } from "../eou/turn-machine.js";
+import { UnfinishedWords } from "../eou/unfinished.js";
 import { AudioClock } from "../metrics/clock.js";
 import { DtmfCollector, type DtmfAction } from "./dtmf.js";
+import type { Interruption, ListeningAction, ListeningContext, ListeningEvent, ListeningSettings } from "./listening-contract.js";
 import { RecognitionWatch, type SttView } from "./recognition-watch.js";
 import { SpeculationTrigger } from "./speculation.js";
 import { fallbackTurnInput, keypadTurnInput, speechTurnInput, type TurnInput } from "./turn-report.js";
+
+export * from "./listening-contract.js";
 
 /** Consecutive voiced 20 ms frames that start speech. */
 const SPEECH_START_FRAMES = 3;
@@ -24,96 +32,12 @@ const SPEECH_START_FRAMES = 3;
 /** While a reopened recognition stream may still deliver a final, the wait for it is re-armed this often (at least). */
 export const LATE_FINAL_POLL_MS = 50;
 
-/** Why and when the agent is stopped for the caller (a BARGE_IN line). */
-export interface Interruption {
-  reason: "words" | "long_speech" | "new_turn" | "dtmf";
-  /** Wall time of the frame, transcript or key that decided it. */
-  decidedAt: number;
+/** A speech turn just taken: it may turn out to have been taken too early (see recoverCutoff). */
+interface TakenTurn {
+  input: TurnInput;
   voicedMs: number;
-  speechStartAudioMs?: number;
-  transcript: string;
-  /** End of the caller's audio received so far, on the caller's clock. */
-  audioMs: number;
-}
-
-export type ListeningTimer = "transcript" | "keys";
-
-export type ListeningEvent =
-  | { type: "frame"; voiced: boolean; audioMs: number; at: number }
-  | { type: "result"; text: string; isFinal: boolean; audioEndMs?: number; at: number }
-  /** Recognition is down: the utterance waiting for its final will not get one. */
-  | { type: "sttDown" }
-  | { type: "key"; key: string; at: number }
-  /** A timer the listening asked for fired. `lateFinalPossible`: the stream may still deliver a final (stt/stream.ts). */
-  | { type: "timer"; timer: "transcript"; id: number; at: number; lateFinalPossible: boolean }
-  | { type: "timer"; timer: "keys"; id: number; at: number };
-
-/** What the listening needs to know of the rest of the call at each event. */
-export interface ListeningContext {
-  /** The agent holds the floor (an answer in progress, or audio not yet played). */
-  agentHolds: boolean;
-  /** The call answers turns now (not moving to another core, not ending). */
-  answers: boolean;
-  /** The recognition stream, read only. */
-  stt: SttView;
-}
-
-export type ListeningAction =
-  /** The caller talks over the agent: stop it at once. */
-  | { type: "bargeIn"; interruption: Interruption }
-  /** A turn to answer: speech with its transcript, or a keypad entry. `speculations`: started during its utterance. */
-  | { type: "turn"; input: TurnInput; voicedMs: number; speculations: number }
-  /** An utterance without a transcript whose words are in the audio: transcribe it whole (stt/transcription.ts). */
-  | { type: "fallbackTurn"; utterance: Utterance; input: TurnInput; voicedMs: number; speculation: SpeculationOutcome }
-  /** "כן" while the agent talks: the caller listening, not a turn. */
-  | { type: "backchannel"; transcript: string }
-  /** Prepare the answer to `text` (the caller's stable partial), held unplayed. */
-  | { type: "speculate"; text: string }
-  /** The speculative answer in flight, if any, no longer fits: abort it. */
-  | { type: "dropSpeculation"; reason: string }
-  | { type: "armTimer"; timer: ListeningTimer; id: number; ms: number }
-  | { type: "cancelTimer"; timer: ListeningTimer }
-  /** Recognition was down; a new utterance gives it another chance. */
-  | { type: "restartStt"; audioMs: number }
-  /** The stream stopped answering mid-utterance: replace it and feed the utterance again. */
-  | { type: "replaceStream"; reason: string }
-  /** For the debug log only. */
-  | { type: "trace"; message: string; fields: Record<string, unknown> };
-
-export interface ListeningSettings {
-  language: string;
-  backchannelWords: Readonly<Record<string, readonly string[]>>;
-  hangoverMs: number;
-  minUtteranceMs: number;
-  partialDebounceMs: number;
-  sttTimeoutMs: number;
-  bargeInMinMs: number;
-  backchannelMaxMs: number;
-  dtmfTimeoutMs: number;
-  speculation: { enabled: boolean; stableMs: number; stableVoicedMs: number; maxPerUtterance: number };
-  /** Emit `trace` actions (debug logging). */
-  trace: boolean;
-}
-
-export function listeningSettings(c: Config, trace: boolean): ListeningSettings {
-  return {
-    language: c.LANGUAGE,
-    backchannelWords: c.BACKCHANNEL_WORDS,
-    hangoverMs: c.VAD_HANGOVER_MS,
-    minUtteranceMs: c.MIN_UTT_SEC * 1000,
-    partialDebounceMs: c.STT_PARTIAL_DEBOUNCE_MS,
-    sttTimeoutMs: c.STT_TIMEOUT_MS,
-    bargeInMinMs: c.BARGE_IN_MIN_MS,
-    backchannelMaxMs: c.BACKCHANNEL_MAX_MS,
-    dtmfTimeoutMs: c.DTMF_TIMEOUT_MS,
-    speculation: {
-      enabled: c.LLM_SPECULATE,
-      stableMs: c.SPECULATE_STABLE_MS,
-      stableVoicedMs: c.SPECULATE_STABLE_VOICED_MS,
-      maxPerUtterance: c.SPECULATE_MAX_PER_UTTERANCE,
-    },
-    trace,
-  };
+  /** Its speech end on the caller's clock. */
+  endMs: number;
 }
 
 /** One event's work: the actions so far, and whether the agent still holds the floor once they run. */
@@ -130,9 +54,22 @@ export class Listening {
   private readonly watch: RecognitionWatch;
   private readonly keypad: DtmfCollector;
   private readonly trigger: SpeculationTrigger;
+  private readonly unfinished: UnfinishedWords;
   private readonly clock = new AudioClock(FRAME_MS);
   /** End of the latest caller audio received, on the caller's clock. */
   private audioNowMs = 0;
+  /** The context of the event being handled (the hold judge reads the agent's question from it). */
+  private context: ListeningContext | undefined;
+  /** The last speech turn, while a new utterance starting soon enough may still continue it. */
+  private lastTurn: TakenTurn | undefined;
+  /** The last speech turn, until it stands (turnStands) or is taken back. */
+  private unconfirmed: TakenTurn | undefined;
+  /** The turn the current utterance continues, once it was taken back. */
+  private continued: TakenTurn | undefined;
+  /** The turn the current utterance may continue if it has words (the answer was already audible). */
+  private mayContinue: TakenTurn | undefined;
+  /** The current utterance cut the agent on its sound or words (not a key, not a new turn). */
+  private cutAgent = false;
 
   constructor(private readonly settings: ListeningSettings) {
     this.machine = new TurnMachine({
@@ -142,7 +79,9 @@ export class Listening {
       minUtteranceMs: settings.minUtteranceMs,
       partialDebounceMs: settings.partialDebounceMs,
       sttTimeoutMs: settings.sttTimeoutMs,
-    });
+      holdMaxMs: settings.holdMaxMs,
+    }, this.holdReason);
+    this.unfinished = UnfinishedWords.forLanguage(settings.language, settings.holdWords);
     this.backchannels = BackchannelLexicon.forLanguage(settings.language, settings.backchannelWords);
     this.judge = new BargeInJudge({ minMs: settings.bargeInMinMs, backchannelMaxMs: settings.backchannelMaxMs }, this.backchannels);
     this.watch = new RecognitionWatch(settings.backchannelMaxMs);
@@ -177,6 +116,7 @@ export class Listening {
 
   handle(event: ListeningEvent, context: ListeningContext): ListeningAction[] {
     const step: Step = { actions: [], agentHolds: context.agentHolds, context };
+    this.context = context;
     switch (event.type) {
       case "frame":
         this.frame(step, event.voiced, event.audioMs, event.at);
@@ -212,10 +152,12 @@ export class Listening {
     const machineActions = this.machine.handle({ type: "frame", voiced, audioMs, at });
     if (machineActions.length > 0) this.runMachine(step, machineActions);
     if (voiced) this.considerBargeIn(step, at);
+    this.confirmTurn(step);
     const endMs = this.machine.utteranceEndMs;
     if (endMs === undefined) return;
     const text = this.trigger.due(this.audioNowMs, this.audioNowMs - endMs);
-    if (text === undefined || !step.context.answers || step.agentHolds) return;
+    // Unfinished words are not worth an answer yet: the speculation waits with the end of utterance.
+    if (text === undefined || !step.context.answers || step.agentHolds || this.holdReason(text) !== undefined) return;
     this.trigger.began();
     step.actions.push({ type: "speculate", text });
   }
@@ -279,8 +221,10 @@ export class Listening {
       switch (action.type) {
         case "speechStart":
           this.judge.reset();
+          this.cutAgent = false;
           this.dropSpeculation(step, "a new utterance began");
           this.trigger.reset();
+          this.recoverCutoff(step, action.startMs);
           // An utterance after the fallback one is a new chance for the recognizer (one episode, not a loop).
           if (this.watch.speechStarted(stt)) step.actions.push({ type: "restartStt", audioMs: action.startMs });
           if (this.settings.trace) this.trace(step, "speech start", { audio_ms: action.startMs });
@@ -290,6 +234,8 @@ export class Listening {
           break;
         case "utteranceDiscarded":
           this.abandonSpeculation(step, "the utterance was too short");
+          this.answerContinuedAgain(step);
+          this.resumeCutAnswer(step, "no_words");
           if (this.settings.trace) this.trace(step, "utterance too short", { duration_ms: action.durationMs });
           break;
         case "endOfUtterance":
@@ -314,6 +260,7 @@ export class Listening {
 
   private transcribed(step: Step, action: Extract<TurnAction, { type: "turn" }>): void {
     this.watch.transcribed();
+    if (this.cutAgent && this.backchannels.isBackchannelOnly(action.transcript)) return this.resumeCutAnswer(step, "backchannel");
     if (step.agentHolds && this.backchannels.isBackchannelOnly(action.transcript)) {
       this.abandonSpeculation(step, "a backchannel");
       step.actions.push({ type: "backchannel", transcript: action.transcript });
@@ -322,7 +269,67 @@ export class Listening {
     const speculations = this.trigger.started;
     this.trigger.reset();
     const input = speechTurnInput(action, this.wallAt, this.watch.retries(step.context.stt));
+    if (this.continued) input.recoveredCutoff = true;
+    this.continued = undefined;
     this.turn(step, { type: "turn", input, voicedMs: action.utterance.voicedMs, speculations });
+    if (this.settings.cutoffRecoveryMs <= 0 || !step.context.answers) return;
+    this.lastTurn = { input, voicedMs: action.utterance.voicedMs, endMs: action.utterance.endMs };
+    this.unconfirmed = this.lastTurn;
+  }
+
+  /**
+   * The last spoken turn stands once nothing can continue it: the recovery window passed with no
+   * new utterance, or the one that came did not take it back (its words, if it needed them, came to nothing).
+   */
+  private confirmTurn(step: Step): void {
+    const turn = this.unconfirmed;
+    if (!turn) return;
+    const awaitingWords = this.mayContinue === turn && this.machine.inUtterance;
+    const windowOpen = this.lastTurn === turn && this.audioNowMs - turn.endMs <= this.settings.cutoffRecoveryMs;
+    if (awaitingWords || windowOpen) return;
+    this.unconfirmed = undefined;
+    this.mayContinue = undefined;
+    step.actions.push({ type: "turnStands" });
+  }
+
+  /**
+   * A new utterance right after a speech turn, before the caller heard a sentence of its answer: the
+   * turn was probably taken in a pause of an unfinished sentence. While the answer is silent that is
+   * decided at once; once its audio plays, only by a word ("כן" over it is a backchannel, not more
+   * of the turn). Taken back, its answer goes and this utterance carries its words on: the whole is
+   * answered once.
+   */
+  private recoverCutoff(step: Step, startMs: number): void {
+    const taken = this.lastTurn;
+    this.lastTurn = undefined;
+    this.continued = undefined;
+    this.mayContinue = undefined;
+    const { context } = step;
+    if (!taken || startMs - taken.endMs > this.settings.cutoffRecoveryMs || !context.answers) return;
+    const answer = context.retractableAnswer();
+    if (answer === "silent") this.retract(step, taken, this.wallAt(startMs));
+    else if (answer === "audible") this.mayContinue = taken;
+  }
+
+  private retract(step: Step, taken: TakenTurn, decidedAt: number): void {
+    this.continued = taken;
+    this.mayContinue = undefined;
+    this.unconfirmed = undefined;
+    this.machine.carry(taken.input.transcript);
+    const { voicedMs, utteranceStartMs: speechStartAudioMs } = this.machine;
+    step.actions.push({
+      type: "retractTurn",
+      interruption: { reason: "resumed", decidedAt, voicedMs, speechStartAudioMs, transcript: taken.input.transcript, audioMs: this.audioNowMs },
+    });
+    this.trigger.stopped();
+    step.agentHolds = false;
+  }
+
+  /** The utterance that was to continue a taken-back turn came to nothing (a noise): that turn is answered as it was. */
+  private answerContinuedAgain(step: Step): void {
+    const taken = this.continued;
+    this.continued = undefined;
+    if (taken) this.turn(step, { type: "turn", input: { ...taken.input, recoveredCutoff: true }, voicedMs: taken.voicedMs, speculations: 0 });
   }
 
   /** The utterance ended without a transcript: the fallback transcription, or nothing (noise). */
@@ -330,6 +337,7 @@ export class Listening {
     const { stt } = step.context;
     const speculation = this.abandonSpeculation(step, "the utterance has no transcript");
     if (!this.watch.needsFallback(action.utterance, stt, step.agentHolds)) {
+      this.resumeCutAnswer(step, "no_words");
       if (this.settings.trace) this.trace(step, "utterance without transcript", { suspected_hung_stream: this.watch.suspected });
       return;
     }
@@ -349,6 +357,7 @@ export class Listening {
     if (!this.machine.inUtterance || !step.agentHolds) return;
     const reason = this.judge.decide(this.machine.voicedMs);
     if (!reason) return;
+    if (reason === "words" && this.mayContinue && step.context.retractableAnswer() !== undefined) return this.retract(step, this.mayContinue, decidedAt);
     this.bargeIn(step, {
       reason,
       decidedAt,
@@ -359,8 +368,17 @@ export class Listening {
     });
   }
 
+  /** The utterance that cut the agent came to nothing: the agent goes on (once per utterance). */
+  private resumeCutAnswer(step: Step, why: "no_words" | "backchannel"): void {
+    if (!this.cutAgent) return;
+    this.cutAgent = false;
+    step.actions.push({ type: "resumeAnswer", why });
+    step.agentHolds = true;
+  }
+
   private bargeIn(step: Step, interruption: Interruption): void {
     step.actions.push({ type: "bargeIn", interruption });
+    this.cutAgent = interruption.reason === "words" || interruption.reason === "long_speech";
     // The session drops the speculative answer with the rest of the agent's answer.
     this.trigger.stopped();
     step.agentHolds = false;
@@ -381,6 +399,9 @@ export class Listening {
   private trace(step: Step, message: string, fields: Record<string, unknown>): void {
     step.actions.push({ type: "trace", message, fields });
   }
+
+  /** Why the words so far cannot end the utterance (the turn machine's hold judge). */
+  private readonly holdReason = (transcript: string) => this.unfinished.reason(transcript, this.context?.agentAsked() ?? "");
 
   /** A turn implies frames were observed, so the clock is set. */
   private readonly wallAt = (audioMs: number): number => this.clock.wallAt(audioMs)!;

@@ -38,6 +38,8 @@ export function speechTurnInput(
     speechStartAudioMs: utterance.startMs,
     speechEndAudioMs: utterance.endMs,
     retries,
+    eouHold: utterance.hold,
+    pausesHeld: utterance.pausesHeld,
     timeline: {
       speechStartAt: wallAt(utterance.startMs),
       speechEndAt: wallAt(utterance.endMs),
@@ -148,6 +150,9 @@ export function turnLineOf(answer: AnswerOutcome, report: TurnReport, callId: st
     tools: report.tools,
     toolMs: report.toolMs,
     toolFiller: report.toolFiller,
+    eouHold: report.eouHold,
+    pausesHeld: report.pausesHeld,
+    recoveredCutoff: report.recoveredCutoff,
   });
 }
 

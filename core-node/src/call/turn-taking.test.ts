@@ -80,6 +80,8 @@ describe("what is a turn", () => {
     const spoken = withPauseInsideSpeech(speech.get(HOURS_QUESTION)!, 100);
     const requests = core.emulators.openai.stats.requests;
     await call.say(spoken, 300);
+    // The TURN line is written once the turn stands (CUTOFF_RECOVERY_MS of the caller's audio later).
+    await core.logs.next("TURN", { call_id: "CA-pause" });
     await call.mark("1.end");
     const turns = core.logs.find("TURN", { call_id: "CA-pause" });
     expect(turns).toHaveLength(1);

@@ -8,6 +8,7 @@ const settings: TurnMachineSettings = {
   minUtteranceMs: 250,
   partialDebounceMs: 60,
   sttTimeoutMs: 240,
+  holdMaxMs: 0,
 };
 
 /** Frames arrive 5 ms after their audio starts, at real-time pace. */
@@ -78,7 +79,7 @@ describe("TurnMachine", () => {
         type: "turn",
         transcript: "hello there",
         usedPartial: false,
-        utterance: { startMs: 0, endMs: 600, voicedMs: 600, firstResultAt: 500 },
+        utterance: { startMs: 0, endMs: 600, voicedMs: 600, firstResultAt: 500, pausesHeld: 0 },
         eouAt: 745,
         transcriptAt: 820,
       },

@@ -5,6 +5,10 @@
 // Speech is timed on the caller's audio clock (Twilio's media timestamps); the session maps that
 // clock to wall time for the latency metrics (metrics/clock.ts). Whether speech interrupts the agent
 // is decided elsewhere (barge-in.ts) from what this machine exposes: voiced audio and transcript.
+//
+// The hangover is held (up to holdMaxMs of silence) while the words so far cannot end an utterance
+// ("Tuesday at…", a number being dictated): the judge of those words is given (eou/unfinished.ts).
+import type { HoldReason } from "./unfinished.js";
 
 export interface TurnMachineSettings {
   /** Audio per frame (20 ms on the phone line). */
@@ -19,7 +23,12 @@ export interface TurnMachineSettings {
   partialDebounceMs: number;
   /** After the end of the utterance, how long to wait for a final (STT_TIMEOUT_MS). */
   sttTimeoutMs: number;
+  /** The most silence the end of utterance waits when the words cannot end one (EOU_HOLD_MAX_MS); at or under the hangover: never held. */
+  holdMaxMs: number;
 }
+
+/** Why the transcript so far cannot end the utterance, or undefined when it can. */
+export type HoldJudge = (transcript: string) => HoldReason | undefined;
 
 export interface Utterance {
   /** Start of the first voiced frame, on the caller's audio clock. */
@@ -30,6 +39,10 @@ export interface Utterance {
   voicedMs: number;
   /** Wall time of the first STT result (partial, or a final when no partial came). */
   firstResultAt?: number;
+  /** Pauses longer than the hangover the caller spoke on after, held because the words were unfinished. */
+  pausesHeld: number;
+  /** The end of the utterance was held: why, and the silence waited past the hangover. */
+  hold?: { reason: HoldReason; ms: number };
 }
 
 export type TurnEvent =
@@ -78,8 +91,20 @@ export class TurnMachine {
   private lastPartialEmitAt: number | undefined;
   private eouAt = 0;
   private timerId = 0;
+  /** The current pause is held past the hangover, for this reason. */
+  private holding: HoldReason | undefined;
+  /** Words of a turn taken too early that this utterance goes on from (see carry). */
+  private carried = "";
 
-  constructor(private readonly settings: TurnMachineSettings) {}
+  constructor(
+    private readonly settings: TurnMachineSettings,
+    private readonly holdJudge: HoldJudge = () => undefined,
+  ) {}
+
+  /** The caller paused past the hangover and the end of utterance is held: their words are unfinished. */
+  get held(): boolean {
+    return this.holding !== undefined;
+  }
 
   /** True between speech start and the turn decision. */
   get inUtterance(): boolean {
@@ -111,6 +136,14 @@ export class TurnMachine {
     return this.phase === "idle" ? "" : this.transcript();
   }
 
+  /**
+   * The utterance just started continues `words`, a turn the caller had not finished (they spoke on
+   * right after it was taken): its transcript starts with them. Until the next utterance.
+   */
+  carry(words: string): void {
+    if (this.phase !== "idle") this.carried = words.trim();
+  }
+
   handle(event: TurnEvent): TurnAction[] {
     switch (event.type) {
       case "frame":
@@ -131,6 +164,10 @@ export class TurnMachine {
     if (this.phase === "speaking") {
       const utterance = this.utterance!;
       if (audioMs - utterance.endMs >= speechStartFrames * frameMs) this.resumedAudioMs = audioMs;
+      if (this.holding !== undefined) {
+        utterance.pausesHeld++;
+        this.holding = undefined;
+      }
       utterance.endMs = audioMs + frameMs;
       utterance.voicedMs += frameMs;
       return [];
@@ -149,7 +186,7 @@ export class TurnMachine {
       return [];
     }
     this.phase = "speaking";
-    this.utterance = { startMs: this.runStartMs, endMs: audioMs + frameMs, voicedMs: speechStartFrames * frameMs };
+    this.utterance = { startMs: this.runStartMs, endMs: audioMs + frameMs, voicedMs: speechStartFrames * frameMs, pausesHeld: 0 };
     this.resumedAudioMs = this.runStartMs;
     this.clearTranscript();
     return [{ type: "speechStart", startMs: this.runStartMs }];
@@ -160,7 +197,7 @@ export class TurnMachine {
     if (this.phase !== "speaking") return [];
     const utterance = this.utterance!;
     const silenceMs = audioMs + this.settings.frameMs - utterance.endMs;
-    if (silenceMs < this.settings.hangoverMs) return [];
+    if (silenceMs < this.settings.hangoverMs || this.holds(utterance, silenceMs)) return [];
     const durationMs = utterance.endMs - utterance.startMs;
     if (durationMs < this.settings.minUtteranceMs) {
       this.reset();
@@ -175,6 +212,22 @@ export class TurnMachine {
     this.phase = "awaiting";
     actions.push({ type: "awaitTranscript", id: ++this.timerId, timeoutMs: this.settings.sttTimeoutMs });
     return actions;
+  }
+
+  /**
+   * Past the hangover: whether to wait on because the words so far cannot end the utterance. Judged
+   * again on every silent frame, so a final that finishes the sentence ends the hold at once.
+   */
+  private holds(utterance: Utterance, silenceMs: number): boolean {
+    const { hangoverMs, holdMaxMs } = this.settings;
+    const reason = silenceMs < holdMaxMs ? this.holdJudge(this.transcript()) : undefined;
+    if (reason !== undefined) {
+      this.holding = reason;
+      return true;
+    }
+    if (this.holding !== undefined) utterance.hold = { reason: this.holding, ms: silenceMs - hangoverMs };
+    this.holding = undefined;
+    return false;
   }
 
   /** Results from before this utterance (a late final of the previous turn, noise) are not ours. */
@@ -241,10 +294,11 @@ export class TurnMachine {
 
   private transcript(): string {
     const parts = this.pendingPartial === undefined ? this.finals : [...this.finals, this.pendingPartial];
-    return parts.join(" ");
+    return this.carried === "" ? parts.join(" ") : [this.carried, ...parts].join(" ");
   }
 
   private clearTranscript(): void {
+    this.carried = "";
     this.finals = [];
     this.lastFinalEndMs = undefined;
     this.pendingPartial = undefined;
@@ -253,6 +307,7 @@ export class TurnMachine {
 
   private reset(): void {
     this.phase = "idle";
+    this.holding = undefined;
     this.run = 0;
     this.timerId++;
     this.utterance = undefined;

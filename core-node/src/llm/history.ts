@@ -51,6 +51,12 @@ export class ConversationHistory {
     if (at >= 0) this.entries.splice(at, 1);
   }
 
+  /** Removes `entry` and every entry after it (nothing if it is gone). */
+  removeFrom(entry: ChatMessage): void {
+    const at = this.entries.indexOf(entry);
+    if (at >= 0) this.entries.splice(at);
+  }
+
   /** Drops the oldest exchanges until the estimate fits `maxTokens`; returns how many messages went. */
   bound(maxTokens: number): number {
     let total = this.entries.reduce((sum, message) => sum + estimateTokens(message), 0);

@@ -43,6 +43,12 @@ export interface TurnInputFacts {
   toolMs?: number;
   /** A filler played while a tool ran. */
   toolFiller?: boolean;
+  /** Speech only: the end of utterance was held past the hangover (why, and the silence waited). */
+  eouHold?: { reason: "function_word" | "filler" | "number"; ms: number };
+  /** Speech only: pauses inside the utterance the hold bridged. */
+  pausesHeld?: number;
+  /** The turn continues one taken too early and taken back. */
+  recoveredCutoff?: boolean;
 }
 
 export interface ToolUse {
@@ -77,6 +83,10 @@ export function buildTurnLine(t: TurnTimeline, facts: TurnFacts): TurnLineFields
     TTS_READY_MS: span(t.ttsRequestAt, t.ttsReadyAt),
     TOTAL_LATENCY_MS: span(t.speechEndAt, t.firstFrameAt),
     EOU_MS: span(t.speechEndAt, t.eouAt)!,
+    ...(facts.input === "speech" ? { EOU_HOLD_MS: Math.round(facts.eouHold?.ms ?? 0) } : {}),
+    ...(facts.eouHold ? { eou_hold: facts.eouHold.reason } : {}),
+    ...(facts.pausesHeld ? { pauses_held: facts.pausesHeld } : {}),
+    ...(facts.recoveredCutoff ? { recovered_cutoff: true } : {}),
     speech_start_audio_ms: Math.round(facts.speechStartAudioMs),
     speech_end_audio_ms: Math.round(facts.speechEndAudioMs),
     transcript: facts.transcript,
@@ -131,6 +141,7 @@ export interface CallSummary {
   dtmfTurns: number;
   bargeIns: number;
   backchannels: number;
+  recoveredCutoffs: number;
   retries: number;
   fallbacks: number;
   cacheHits: number;
@@ -158,6 +169,7 @@ export function buildCallLine(s: CallSummary): CallLineFields {
     dtmf_turns: s.dtmfTurns,
     barge_ins: s.bargeIns,
     backchannels: s.backchannels,
+    recovered_cutoffs: s.recoveredCutoffs,
     retries: s.retries,
     fallbacks: s.fallbacks,
     cache_hits: s.cacheHits,

@@ -50,6 +50,8 @@ export class Speaker {
   private signalAborted!: () => void;
   /** Sentences whose audio and mark were sent, in order. */
   readonly spoken: string[] = [];
+  /** Every sentence it was given, in order (sent, being synthesized, or waiting). */
+  readonly said: string[] = [];
   firstAudio: FirstAudio | undefined;
   failures = 0;
   /** The fallback phrase was spoken in place of a failed sentence: the answer ended there. */
@@ -83,6 +85,7 @@ export class Speaker {
 
   say(sentence: string): void {
     if (!this.accepting) return;
+    this.said.push(sentence);
     const seq = ++this.seq;
     const { synthesize, now } = this.options;
     const requestedAt = now();
