@@ -35,6 +35,24 @@ describe("Listening: a turn taken too early", () => {
     expect(turn!.input).toMatchObject({ transcript: "Tuesday at nine thirty", recoveredCutoff: true, speechStartAudioMs: 1100 });
   });
 
+  it("once its answer plays, is taken back by a word, not by a backchannel (which is the caller listening)", () => {
+    const audible: ListeningContext = { ...ANSWER_UNHEARD, retractableAnswer: () => "audible" };
+    const word = new Listening(RECOVERING);
+    cutOff(word);
+    expect(frames(word, 900, 15, true, audible)).toEqual([]);
+    const [retract] = only(result(word, "nine", false, 1200, audible), "retractTurn");
+    expect(retract!.interruption).toMatchObject({ reason: "resumed", transcript: "Tuesday at", speechStartAudioMs: 900 });
+
+    const yes = new Listening({ ...RECOVERING, backchannelWords: { en: ["yes"] } });
+    cutOff(yes);
+    frames(yes, 900, 15, true, audible);
+    expect(result(yes, "yes", false, 1200, audible)).toEqual([]);
+    frames(yes, 1200, 10, false, audible);
+    expect(types(result(yes, "yes", true, 1200, audible))).toEqual(["cancelTimer", "backchannel"]);
+    // Nothing can continue the turn now: it stands.
+    expect(types(frames(yes, 1400, 1, false, audible))).toEqual(["turnStands"]);
+  });
+
   it("is not taken back once the caller heard some of the answer, nor after the window, nor with recovery off", () => {
     const heard = new Listening(RECOVERING);
     cutOff(heard);
