@@ -86,63 +86,50 @@ const flag = z
   .enum(["true", "false", "1", "0", "yes", "no"], { message: "expected true or false" })
   .transform((value) => value === "true" || value === "1" || value === "yes");
 
-const fixedPhrases = z
-  .string()
-  .transform((text, ctx) => {
+/** A setting holding JSON: parsed, or one issue saying what was `expected`. */
+const json = (expected: string) =>
+  z.string().transform((text, ctx) => {
     try {
       return JSON.parse(text) as unknown;
     } catch {
-      ctx.addIssue({ code: "custom", message: "expected a JSON object of name -> phrase" });
+      ctx.addIssue({ code: "custom", message: `expected ${expected}` });
       return z.NEVER;
     }
-  })
+  });
+
+/** Per-language tables: a language given (any case) replaces that language's default; the other defaults stay. */
+const byLanguage =
+  <T>(defaults: Record<string, T>) =>
+  (given: Record<string, T>): Record<string, T> => ({
+    ...defaults,
+    ...Object.fromEntries(Object.entries(given).map(([language, value]) => [language.toLowerCase(), value])),
+  });
+
+const fixedPhrases = json("a JSON object of name -> phrase")
   .pipe(z.record(z.string(), z.string().min(1)))
   // Given phrases override the defaults by name; the defaults the core relies on stay present.
   .transform((given): FixedPhrases => ({ ...DEFAULT_FIXED_PHRASES, ...given }));
 
-const backchannelWords = z
-  .string()
-  .transform((text, ctx) => {
-    try {
-      return JSON.parse(text) as unknown;
-    } catch {
-      ctx.addIssue({ code: "custom", message: "expected a JSON object of language prefix -> list of words" });
-      return z.NEVER;
-    }
-  })
-  .pipe(z.record(z.string().min(1), z.array(z.string().trim().min(1))))
-  // A language given replaces that language's default list; the other defaults stay.
-  .transform((given) => ({
-    ...DEFAULT_BACKCHANNEL_WORDS,
-    ...Object.fromEntries(Object.entries(given).map(([language, words]) => [language.toLowerCase(), words])),
-  }));
+const words = z.array(z.string().trim().min(1));
 
-const holdWords = z
-  .string()
-  .transform((text, ctx) => {
-    try {
-      return JSON.parse(text) as unknown;
-    } catch {
-      ctx.addIssue({ code: "custom", message: "expected a JSON object of language prefix -> {unfinished, prefixes, fillers, numberPrompts, numbers}" });
-      return z.NEVER;
-    }
-  })
+const backchannelWords = json("a JSON object of language prefix -> list of words")
+  .pipe(z.record(z.string().min(1), words))
+  .transform(byLanguage(DEFAULT_BACKCHANNEL_WORDS));
+
+const holdWords = json("a JSON object of language prefix -> {unfinished, prefixes, fillers, numberPrompts, numbers}")
   .pipe(
     z.record(
       z.string().min(1),
       z.strictObject({
-        unfinished: z.array(z.string().trim().min(1)).default([]),
-        prefixes: z.array(z.string().trim().min(1)).default([]),
-        fillers: z.array(z.string().trim().min(1)).default([]),
-        numberPrompts: z.array(z.string().trim().min(1)).default([]),
-        numbers: z.array(z.string().trim().min(1)).default([]),
+        unfinished: words.default([]),
+        prefixes: words.default([]),
+        fillers: words.default([]),
+        numberPrompts: words.default([]),
+        numbers: words.default([]),
       }),
     ),
   )
-  .transform((given) => ({
-    ...DEFAULT_HOLD_WORDS,
-    ...Object.fromEntries(Object.entries(given).map(([language, words]) => [language.toLowerCase(), words])),
-  }));
+  .transform(byLanguage(DEFAULT_HOLD_WORDS));
 
 /** The agent's instructions and business facts, read once at start (UTF-8 text or markdown). */
 const promptFile = z

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { TurnMachine, type TurnAction, type TurnMachineSettings } from "./turn-machine.js";
+import { DEFAULT_HOLD_WORDS, UnfinishedWords } from "./unfinished.js";
 
 const settings: TurnMachineSettings = {
   frameMs: 20,
@@ -206,5 +207,82 @@ describe("TurnMachine", () => {
     // Frames from 600..760 were lost; the next silent frame alone completes the hangover.
     const actions = m.handle({ type: "frame", voiced: false, audioMs: 760, at: 770 });
     expect(types(actions)).toEqual(["endOfUtterance", "awaitTranscript"]);
+  });
+});
+
+const english = UnfinishedWords.forLanguage("en-US", DEFAULT_HOLD_WORDS);
+const holding = (overrides: Partial<TurnMachineSettings> = {}) => new TurnMachine({ ...settings, holdMaxMs: 1200, ...overrides }, (text) => english.reason(text, ""));
+
+/** Frames of one kind for `ms` from `fromMs`, arriving 5 ms after their audio starts. */
+function run(m: TurnMachine, voiced: boolean, fromMs: number, ms: number): TurnAction[] {
+  const actions: TurnAction[] = [];
+  for (let audioMs = fromMs; audioMs < fromMs + ms; audioMs += 20) actions.push(...m.handle({ type: "frame", voiced, audioMs, at: audioMs + 5 }));
+  return actions;
+}
+const turnsOf = (actions: TurnAction[]) => actions.filter((a): a is Extract<TurnAction, { type: "turn" }> => a.type === "turn");
+
+
+// The end of utterance held while the words cannot end one (eou/unfinished.ts).
+describe("TurnMachine hold", () => {
+  it("waits through an 800 ms pause after 'at' and makes one turn of the whole sentence", () => {
+    const m = holding();
+    run(m, true, 0, 600);
+    m.handle({ type: "partial", text: "Tuesday at", audioEndMs: 600, at: 560 });
+    expect(run(m, false, 600, 400)).toEqual([]);
+    // The recognizer finalises the first part inside the pause; still not a turn.
+    expect(m.handle({ type: "final", text: "Tuesday at", audioEndMs: 600, at: 1000 })).toEqual([]);
+    expect(run(m, false, 1000, 400)).toEqual([]);
+    expect(m.held).toBe(true);
+    run(m, true, 1400, 800);
+    expect(m.held).toBe(false);
+    m.handle({ type: "final", text: "nine thirty", audioEndMs: 2200, at: 2190 });
+    const [turn] = turnsOf(run(m, false, 2200, 200));
+    expect(turn).toMatchObject({ transcript: "Tuesday at nine thirty", eouAt: 2340 + 5, utterance: { startMs: 0, endMs: 2200, pausesHeld: 1 } });
+    expect(turn!.utterance.hold).toBeUndefined();
+  });
+
+  it("ends at EOU_HOLD_MAX_MS of silence when the words stay unfinished, and says how long it held", () => {
+    const m = holding();
+    run(m, true, 0, 600);
+    m.handle({ type: "final", text: "I'd like to book for", audioEndMs: 600, at: 590 });
+    const pause = run(m, false, 600, 1400);
+    const eou = pause.find((a) => a.type === "endOfUtterance");
+    // The last frame before 1200 ms of silence ends at 1800: its arrival is the decision.
+    expect(eou).toMatchObject({ at: 1780 + 5 });
+    const [turn] = turnsOf(pause);
+    expect(turn).toMatchObject({ transcript: "I'd like to book for", utterance: { endMs: 600, hold: { reason: "function_word", ms: 1200 - 160 } } });
+  });
+
+  it("ends at the hangover when the words are finished, and stops holding as soon as a final finishes them", () => {
+    const finished = holding();
+    run(finished, true, 0, 600);
+    finished.handle({ type: "final", text: "Tuesday at nine", audioEndMs: 600, at: 590 });
+    const [turn] = turnsOf(run(finished, false, 600, 200));
+    expect(turn).toMatchObject({ eouAt: 740 + 5, utterance: { pausesHeld: 0 } });
+    expect(turn!.utterance.hold).toBeUndefined();
+
+    const revised = holding();
+    run(revised, true, 0, 600);
+    revised.handle({ type: "partial", text: "Tuesday at", audioEndMs: 600, at: 590 });
+    expect(run(revised, false, 600, 400)).toEqual([]);
+    revised.handle({ type: "final", text: "Tuesday at nine", audioEndMs: 600, at: 1000 });
+    const [late] = turnsOf(run(revised, false, 1000, 40));
+    expect(late).toMatchObject({ transcript: "Tuesday at nine", eouAt: 1000 + 5, utterance: { hold: { reason: "function_word", ms: 420 - 160 } } });
+  });
+
+  it("counts the pauses it bridged, and never holds with EOU_HOLD_MAX_MS at or under the hangover", () => {
+    const m = holding();
+    run(m, true, 0, 400);
+    m.handle({ type: "partial", text: "press one for", audioEndMs: 400, at: 390 });
+    run(m, false, 400, 500);
+    run(m, true, 900, 400);
+    m.handle({ type: "final", text: "press one for extension", audioEndMs: 1300, at: 1290 });
+    const [turn] = turnsOf(run(m, false, 1300, 200));
+    expect(turn).toMatchObject({ transcript: "press one for extension", utterance: { pausesHeld: 1 } });
+
+    const off = holding({ holdMaxMs: 0 });
+    run(off, true, 0, 400);
+    off.handle({ type: "final", text: "press one for", audioEndMs: 400, at: 390 });
+    expect(turnsOf(run(off, false, 400, 200))).toHaveLength(1);
   });
 });
