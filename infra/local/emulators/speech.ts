@@ -117,7 +117,7 @@ export interface SpeechEmulator {
    * are transcribed as these lines, in order, instead of the default script's. Register before the
    * call's first stream opens: a stream keeps the script it opened with. Registering again replaces
    * the lines (the call's position stays). No lines: the call's utterances give no words at all.
-   * Throws with a one-line reason on an empty line.
+   * Throws with a one-line reason on an empty line or word timings that do not fit it (speech-script.ts).
    */
   registerScript(callId: string, lines: SpeechScriptLine[]): void;
   close(): Promise<void>;
