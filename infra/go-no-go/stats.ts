@@ -25,7 +25,12 @@ export interface MetricSummary extends Limits {
 export function turnMeasurements(samples: TurnSample[], metric: TurnMetric): Measurement[] {
   return samples.flatMap((sample) => {
     const value = sample.line[metric];
-    return value === undefined ? [] : [{ value, evidence: turnEvidence(sample, [metric]) }];
+    if (value === undefined) return [];
+    // A held end of utterance (EOU_HOLD_MS: the caller paused on an unfinished sentence) is a wait
+    // on the caller, made on purpose; the stack's latency is the rest of TOTAL_LATENCY_MS.
+    const held = metric === "TOTAL_LATENCY_MS" ? (sample.line.EOU_HOLD_MS ?? 0) : 0;
+    if (held === 0) return [{ value, evidence: turnEvidence(sample, [metric]) }];
+    return [{ value: Math.max(0, value - held), evidence: turnEvidence(sample, [metric, "EOU_HOLD_MS"], { "TOTAL_LATENCY_MS - EOU_HOLD_MS": value - held }) }];
   });
 }
 

@@ -57,6 +57,19 @@ describe("GO/NO-GO verdict", () => {
     expect(r.counts).toEqual({ retries: 0, fallbacks: 0, stt_fallback_turns: 0, tts_failures: 0, stt_used_partial_turns: 0, interrupted_turns: 0, dtmf_turns: 0 });
   });
 
+  it("judges a held end of utterance's TOTAL without the hold: the wait on the caller's unfinished sentence is not the stack's", () => {
+    // Every turn waited 1040 ms on a pause after "and"; whole, the TOTALs of the odd turns are past the target.
+    const held = (turn: number, stages: Stages): Partial<TurnLine> => ({
+      EOU_MS: stages.eou + 1040,
+      EOU_HOLD_MS: 1040,
+      eou_hold: "function_word",
+      TOTAL_LATENCY_MS: Math.max(stages.final, stages.eou + 1040) + stages.llmFirstToken + stages.firstSentence + stages.ttsReady + stages.io + 600 * (turn % 2),
+    });
+    const r = verdict(smokeCalls(undefined, held));
+    expect(metric(r, "TOTAL_LATENCY_MS")).toMatchObject({ status: "ok" });
+    expect(metric(r, "TOTAL_LATENCY_MS").p95!).toBeLessThan(2200);
+  });
+
   it("is GO with a warning naming the turns when a p95 is between target and bound", () => {
     const r = verdict(smokeCalls((turn, h) => (turn === 2 ? { ...h, final: 820 } : h)));
 
