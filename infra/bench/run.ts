@@ -17,6 +17,7 @@ import { runReliabilityBench } from "./suites/reliability.js";
 import { runSoakBench } from "./suites/soak.js";
 import { runSpeculationBench } from "./suites/speculation.js";
 import { runToolsBench } from "./suites/tools.js";
+import { runTurnTakingBench } from "./suites/turn-taking.js";
 
 const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const RESULTS = fileURLToPath(new URL("../../bench/results.json", import.meta.url));
@@ -71,6 +72,7 @@ const SUITES: Record<string, () => Promise<unknown>> = {
   cold: () => runColdBench(),
   speculation: () => runSpeculationBench(),
   tools: () => runToolsBench(),
+  "turn-taking": () => runTurnTakingBench(),
   soak: () => runSoakBench({ minutes }),
 };
 
