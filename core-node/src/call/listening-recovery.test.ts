@@ -32,7 +32,8 @@ describe("Listening: a turn taken too early", () => {
     expect(listening.speakingWords).toBe(true);
     result(listening, "nine thirty", true, 1760);
     const [turn] = only(frames(listening, 1760, 10, false), "turn");
-    expect(turn!.input).toMatchObject({ transcript: "Tuesday at nine thirty", recoveredCutoff: true, speechStartAudioMs: 1100 });
+    expect(turn!.input).toMatchObject({ transcript: "Tuesday at nine thirty", recoveredCutoff: true, speechStartAudioMs: 100, speechEndAudioMs: 1760 });
+    expect(turn!.input.timeline).toMatchObject({ speechStartAt: 100 + WALL, firstResultAt: 700 + WALL });
   });
 
   it("once its answer plays, is taken back by a word, not by a backchannel (which is the caller listening)", () => {

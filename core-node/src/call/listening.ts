@@ -241,6 +241,10 @@ export class Listening {
         case "endOfUtterance":
           if (this.settings.trace) this.trace(step, "end of utterance", { audio_ms: action.utterance.endMs });
           break;
+        case "endOfUtteranceWithdrawn":
+          step.actions.push({ type: "cancelTimer", timer: "transcript" });
+          if (this.settings.trace) this.trace(step, "end of utterance withdrawn: the words are unfinished", {});
+          break;
         case "awaitTranscript":
           // Recognition is down: no final will come, so no waiting for one.
           if (stt.health === "down") this.runMachine(step, this.machine.handle({ type: "sttDown" }));
@@ -269,8 +273,15 @@ export class Listening {
     const speculations = this.trigger.started;
     this.trigger.reset();
     const input = speechTurnInput(action, this.wallAt, this.watch.retries(step.context.stt));
-    if (this.continued) input.recoveredCutoff = true;
+    const continued = this.continued?.input;
     this.continued = undefined;
+    // One turn from the first word: it starts where the turn it carries on started.
+    if (continued) {
+      input.recoveredCutoff = true;
+      input.speechStartAudioMs = continued.speechStartAudioMs;
+      input.timeline.speechStartAt = continued.timeline.speechStartAt;
+      input.timeline.firstResultAt = continued.timeline.firstResultAt ?? input.timeline.firstResultAt;
+    }
     this.turn(step, { type: "turn", input, voicedMs: action.utterance.voicedMs, speculations });
     if (this.settings.cutoffRecoveryMs <= 0 || !step.context.answers) return;
     this.lastTurn = { input, voicedMs: action.utterance.voicedMs, endMs: action.utterance.endMs };

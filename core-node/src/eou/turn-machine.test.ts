@@ -270,6 +270,21 @@ describe("TurnMachine hold", () => {
     expect(late).toMatchObject({ transcript: "Tuesday at nine", eouAt: 1000 + 5, utterance: { hold: { reason: "function_word", ms: 420 - 160 } } });
   });
 
+  it("holds after all when the recognizer shows the unfinished words only after the end of utterance", () => {
+    const m = holding();
+    run(m, true, 0, 600);
+    m.handle({ type: "partial", text: "Tuesday", audioEndMs: 400, at: 390 });
+    expect(run(m, false, 600, 200).map((a) => a.type)).toEqual(["endOfUtterance", "awaitTranscript"]);
+    // "at" arrives 200 ms into the pause: the wait for the final is void, the pause is held.
+    expect(m.handle({ type: "partial", text: "Tuesday at", audioEndMs: 600, at: 810 })).toEqual([{ type: "endOfUtteranceWithdrawn" }]);
+    expect(m.handle({ type: "final", text: "Tuesday at", audioEndMs: 600, at: 900 })).toEqual([]);
+    expect(run(m, false, 800, 400)).toEqual([]);
+    run(m, true, 1200, 400);
+    m.handle({ type: "final", text: "nine", audioEndMs: 1600, at: 1590 });
+    const [turn] = turnsOf(run(m, false, 1600, 200));
+    expect(turn).toMatchObject({ transcript: "Tuesday at nine", utterance: { pausesHeld: 1 } });
+  });
+
   it("counts the pauses it bridged, and never holds with EOU_HOLD_MAX_MS at or under the hangover", () => {
     const m = holding();
     run(m, true, 0, 400);

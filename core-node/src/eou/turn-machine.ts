@@ -59,6 +59,8 @@ export type TurnAction =
   /** The transcript so far; throttled to one per debounce window, the latest text is always kept. */
   | { type: "partial"; text: string; at: number }
   | { type: "utteranceDiscarded"; durationMs: number }
+  /** A result after the end of utterance showed the words unfinished: the utterance goes on (held), the wait for its transcript is void. */
+  | { type: "endOfUtteranceWithdrawn" }
   | { type: "endOfUtterance"; utterance: Utterance; at: number }
   /** Ask the shell for a timer; it answers with `sttTimeout` carrying the same id. */
   | { type: "awaitTranscript"; id: number; timeoutMs: number }
@@ -95,6 +97,8 @@ export class TurnMachine {
   private holding: HoldReason | undefined;
   /** Words of a turn taken too early that this utterance goes on from (see carry). */
   private carried = "";
+  /** End of the last frame seen, on the caller's audio clock. */
+  private audioEndMs = 0;
 
   constructor(
     private readonly settings: TurnMachineSettings,
@@ -147,6 +151,7 @@ export class TurnMachine {
   handle(event: TurnEvent): TurnAction[] {
     switch (event.type) {
       case "frame":
+        this.audioEndMs = event.audioMs + this.settings.frameMs;
         return event.voiced ? this.voicedFrame(event.audioMs) : this.silentFrame(event.audioMs, event.at);
       case "partial":
         return this.partial(event.text, event.audioEndMs, event.at);
@@ -230,6 +235,21 @@ export class TurnMachine {
     return false;
   }
 
+  /**
+   * Waiting for the transcript after the end of utterance, a result shows the words unfinished (the
+   * recognizer was slower than the hangover): the utterance is held after all, the silence so far counting.
+   */
+  private holdsAfterAll(): boolean {
+    if (this.phase !== "awaiting") return false;
+    const silenceMs = this.audioEndMs - this.utterance!.endMs;
+    const reason = silenceMs < this.settings.holdMaxMs ? this.holdJudge(this.transcript()) : undefined;
+    if (reason === undefined) return false;
+    this.phase = "speaking";
+    this.timerId++;
+    this.holding = reason;
+    return true;
+  }
+
   /** Results from before this utterance (a late final of the previous turn, noise) are not ours. */
   private accepts(text: string, audioEndMs: number | undefined): boolean {
     if (this.phase === "idle" || text.trim() === "") return false;
@@ -240,6 +260,7 @@ export class TurnMachine {
     if (!this.accepts(text, audioEndMs)) return [];
     this.utterance!.firstResultAt ??= at;
     this.pendingPartial = text.trim();
+    if (this.holdsAfterAll()) return [{ type: "endOfUtteranceWithdrawn" }];
     const last = this.lastPartialEmitAt;
     if (last !== undefined && at - last < this.settings.partialDebounceMs) return [];
     this.lastPartialEmitAt = at;
@@ -253,6 +274,7 @@ export class TurnMachine {
     this.lastFinalEndMs = audioEndMs;
     this.lastFinalAt = at;
     this.pendingPartial = undefined;
+    if (this.holdsAfterAll()) return [{ type: "endOfUtteranceWithdrawn" }];
     if (this.phase === "awaiting" && this.finalCoversEnd()) return [this.commit(false, at)];
     return [];
   }

@@ -32,6 +32,9 @@ describe("UnfinishedWords", () => {
     expect(hebrew.reason("אפס חמש שתיים", "מה מספר הטלפון שלך?")).toBe("number");
     expect(english.reason("I'll come at 5", "When would you like to come?")).toBeUndefined();
     expect(english.reason("my number is 052 555 0143 thanks", "What is your phone number?")).toBeUndefined();
+    // Ten digits make a whole phone number: it may end there.
+    expect(english.reason("052 555 014", "What is your phone number?")).toBe("number");
+    expect(english.reason("052 555 0143", "What is your phone number?")).toBeUndefined();
   });
 
   it("uses the language's entry, its prefix's, or none (never holds)", () => {

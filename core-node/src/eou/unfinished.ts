@@ -44,6 +44,12 @@ export const DEFAULT_HOLD_WORDS: Record<string, HoldWords> = {
 
 const DIGITS = /^\p{N}+$/u;
 
+/**
+ * Digits that make a whole phone number (Israel's and North America's: 10); once said, a dictated
+ * number can end. An ID or a code of fewer digits is held up to EOU_HOLD_MAX_MS.
+ */
+export const COMPLETE_NUMBER_DIGITS = 10;
+
 /** One language's judge of an unfinished utterance. */
 export class UnfinishedWords {
   private readonly unfinished: Set<string>;
@@ -70,12 +76,18 @@ export class UnfinishedWords {
 
   /** Why `transcript` (the words so far) cannot end the utterance, given what the agent last said; undefined when it can. */
   reason(transcript: string, agentAsked: string): HoldReason | undefined {
-    const last = normalisedWords(transcript).at(-1);
+    const words = normalisedWords(transcript);
+    const last = words.at(-1);
     if (last === undefined) return undefined;
     if (this.fillers.has(last)) return "filler";
     if (this.isUnfinishedWord(last)) return "function_word";
-    if (this.isNumber(last) && normalisedWords(agentAsked).some((word) => this.numberPrompts.has(word))) return "number";
+    if (this.isNumber(last) && this.digits(words) < COMPLETE_NUMBER_DIGITS && normalisedWords(agentAsked).some((word) => this.numberPrompts.has(word))) return "number";
     return undefined;
+  }
+
+  /** Digits said: each numeral's digits, one per number word. */
+  private digits(words: string[]): number {
+    return words.reduce((sum, word) => sum + (DIGITS.test(word) ? word.length : this.numbers.has(word) ? 1 : 0), 0);
   }
 
   /** An unfinished word, a run of prefixes alone ("ו", "וש"), or prefixes before an unfinished word ("ושל"). */
