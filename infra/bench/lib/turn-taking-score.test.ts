@@ -148,6 +148,10 @@ describe("the summary over items", () => {
     });
     expect(summary.by_cue["function_word"]).toMatchObject({ cut: 1, pauses: 2 });
     expect(summary.by_cue["none"]).toMatchObject({ cut: 0, pauses: 2 });
+    // Both pause lengths (300 and 800 ms) are inside the target window; a 1500 ms pause is not.
+    expect(summary.target_pauses_by_cue).toEqual({ function_word: summary.by_cue["function_word"], none: summary.by_cue["none"] });
+    const long = { ...ITEM, gaps: [{ kind: "continue" as const, startMs: 1000, endMs: 2500, cue: "function_word" as const }, ITEM.gaps[2]!] };
+    expect(summarise([scoreItem(long, call({ turns: [turn(3500, ITEM.text)] }))]).target_pauses_by_cue).toEqual({});
     expect(summary.by_condition["clean"]).toMatchObject({ cut: 1, pauses: 2 });
     expect(summary.by_condition["noise"]).toMatchObject({ cut: 0, pauses: 2, end_eou_ms: expect.objectContaining({ median: 1360 }) });
     // 1400-2400 played; the caller spoke 1800-2500 and 2800-3500 after the cut.

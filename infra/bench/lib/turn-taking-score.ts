@@ -212,6 +212,8 @@ export interface TurnTakingSummary {
   items_cut: { items: number; of: number; rate: number | null };
   by_gap_ms: Record<string, CutoffRate>;
   by_cue: Record<string, CutoffRate>;
+  /** The issue's target window: pauses of TARGET_PAUSES_MS, by cue. */
+  target_pauses_by_cue: Record<string, CutoffRate>;
   by_condition: Record<string, CutoffRate & { end_eou_ms: Distribution | null }>;
   /** The CALL lines' recovered_cutoffs summed (null when no line had the field): a cross-check of `false_cutoffs.recovered`. */
   recovered_by_call_lines: number | null;
@@ -237,6 +239,9 @@ export interface TurnTakingSummary {
   off_boundary_turns: number;
   unexplained_early_audio_items: number;
 }
+
+/** The pause lengths the false cut-off target is set on (300-1200 ms). */
+export const TARGET_PAUSES_MS = { from: 300, to: 1200 } as const;
 
 const ratio = (part: number, whole: number) => (whole === 0 ? null : Math.round((part / whole) * 1000) / 1000);
 const orNull = (values: number[]) => (values.length === 0 ? null : distribution(values));
@@ -265,6 +270,12 @@ export function summarise(scores: ItemScore[]): TurnTakingSummary {
     items_cut: { items: cutItems.length, of: withPauses.length, rate: ratio(cutItems.length, withPauses.length) },
     by_gap_ms: Object.fromEntries(byGap.map(([bucket, group]) => [bucket, cutoffRate(group)])),
     by_cue: Object.fromEntries([...groupBy(gaps, (gap) => gap.cue)].map(([cue, group]) => [cue, cutoffRate(group)])),
+    target_pauses_by_cue: Object.fromEntries(
+      [...groupBy(
+        gaps.filter((gap) => gap.lengthBucketMs >= TARGET_PAUSES_MS.from && gap.lengthBucketMs <= TARGET_PAUSES_MS.to),
+        (gap) => gap.cue,
+      )].map(([cue, group]) => [cue, cutoffRate(group)]),
+    ),
     by_condition: Object.fromEntries(
       [...groupBy(scores, (score) => score.condition)].map(([condition, group]) => [
         condition,

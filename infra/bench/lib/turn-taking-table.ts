@@ -17,6 +17,10 @@ export function turnTakingTable(summaries: Record<string, TurnTakingSummary>): s
       .sort((a, b) => Number(a) - Number(b))
       .map((gap): [string, (s: TurnTakingSummary) => string] => [`  pause ${gap} ms`, (s) => cutoffs(s.by_gap_ms[gap])]),
     ...keysOf((s) => s.by_cue).map((cue): [string, (s: TurnTakingSummary) => string] => [`  cue ${cue}`, (s) => cutoffs(s.by_cue[cue])]),
+    ...keysOf((s) => s.target_pauses_by_cue).map((cue): [string, (s: TurnTakingSummary) => string] => [
+      `  300-1200 ms, cue ${cue}`,
+      (s) => cutoffs(s.target_pauses_by_cue[cue]),
+    ]),
     ...keysOf((s) => s.by_condition).map((condition): [string, (s: TurnTakingSummary) => string] => [`  ${condition}`, (s) => cutoffs(s.by_condition[condition])]),
     ["recovered (CALL lines)", (s) => String(s.recovered_by_call_lines ?? "-")],
     ["agent over caller, median / p90", (s) => spread(s.agent_over_caller_ms)],
