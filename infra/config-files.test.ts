@@ -34,6 +34,11 @@ const CLAIMS: Claim[] = [
   { pattern: /^infra\/(caller-scripts|local\/scripts)\/[^/]+\.json$/, checkedBy: "caller scripts, by the simulator's checkCallerScript (here)", tests: [] },
   { pattern: /^infra\/package\.json$/, checkedBy: "npm (the infra workspace's manifest)", tests: [] },
   {
+    pattern: /^infra\/speech\/corpus\/clips\.json$/,
+    checkedBy: "the real-speech corpus's clips (files, words, sources and licences), by the corpus tests",
+    tests: ["infra/speech/corpus/items.test.ts"],
+  },
+  {
     pattern: /^infra\/local\/agent\.[a-z-]+\.json$/,
     checkedBy: "the local agent file, by the core's own agent-file validation, against the booking service's tools",
     tests: ["infra/booking/agent-file.test.ts"],
