@@ -60,14 +60,14 @@ export class Listening {
   private audioNowMs = 0;
   /** The context of the event being handled (the hold judge reads the agent's question from it). */
   private context: ListeningContext | undefined;
-  /** The last speech turn, while a new utterance starting soon enough may still continue it. */
-  private lastTurn: TakenTurn | undefined;
-  /** The last speech turn, until it stands (turnStands) or is taken back. */
-  private unconfirmed: TakenTurn | undefined;
+  /**
+   * The last speech turn, until it stands (turnStands) or is taken back: while its recovery window
+   * is open ("window"), or while the utterance that began in it may still continue it with a word
+   * (its answer was already audible: "words").
+   */
+  private pending: { turn: TakenTurn; awaiting: "window" | "words" } | undefined;
   /** The turn the current utterance continues, once it was taken back. */
   private continued: TakenTurn | undefined;
-  /** The turn the current utterance may continue if it has words (the answer was already audible). */
-  private mayContinue: TakenTurn | undefined;
   /** The current utterance cut the agent on its sound or words (not a key, not a new turn). */
   private cutAgent = false;
 
@@ -284,22 +284,22 @@ export class Listening {
     }
     this.turn(step, { type: "turn", input, voicedMs: action.utterance.voicedMs, speculations });
     if (this.settings.cutoffRecoveryMs <= 0 || !step.context.answers) return;
-    this.lastTurn = { input, voicedMs: action.utterance.voicedMs, endMs: action.utterance.endMs };
-    this.unconfirmed = this.lastTurn;
+    this.pending = { turn: { input, voicedMs: action.utterance.voicedMs, endMs: action.utterance.endMs }, awaiting: "window" };
   }
 
   /**
    * The last spoken turn stands once nothing can continue it: the recovery window passed with no
-   * new utterance, or the one that came did not take it back (its words, if it needed them, came to nothing).
+   * new utterance, or the utterance awaited for a word ended without one.
    */
   private confirmTurn(step: Step): void {
-    const turn = this.unconfirmed;
-    if (!turn) return;
-    const awaitingWords = this.mayContinue === turn && this.machine.inUtterance;
-    const windowOpen = this.lastTurn === turn && this.audioNowMs - turn.endMs <= this.settings.cutoffRecoveryMs;
-    if (awaitingWords || windowOpen) return;
-    this.unconfirmed = undefined;
-    this.mayContinue = undefined;
+    const pending = this.pending;
+    if (!pending) return;
+    const open = pending.awaiting === "window" ? this.audioNowMs - pending.turn.endMs <= this.settings.cutoffRecoveryMs : this.machine.inUtterance;
+    if (!open) this.standTurn(step);
+  }
+
+  private standTurn(step: Step): void {
+    this.pending = undefined;
     step.actions.push({ type: "turnStands" });
   }
 
@@ -311,21 +311,20 @@ export class Listening {
    * answered once.
    */
   private recoverCutoff(step: Step, startMs: number): void {
-    const taken = this.lastTurn;
-    this.lastTurn = undefined;
     this.continued = undefined;
-    this.mayContinue = undefined;
+    const pending = this.pending;
+    if (pending?.awaiting !== "window") return;
     const { context } = step;
-    if (!taken || startMs - taken.endMs > this.settings.cutoffRecoveryMs || !context.answers) return;
-    const answer = context.retractableAnswer();
-    if (answer === "silent") this.retract(step, taken, this.wallAt(startMs));
-    else if (answer === "audible") this.mayContinue = taken;
+    const inWindow = startMs - pending.turn.endMs <= this.settings.cutoffRecoveryMs && context.answers;
+    const answer = inWindow ? context.retractableAnswer() : undefined;
+    if (answer === "silent") this.retract(step, pending.turn, this.wallAt(startMs));
+    else if (answer === "audible") pending.awaiting = "words";
+    else this.standTurn(step);
   }
 
   private retract(step: Step, taken: TakenTurn, decidedAt: number): void {
     this.continued = taken;
-    this.mayContinue = undefined;
-    this.unconfirmed = undefined;
+    this.pending = undefined;
     this.machine.carry(taken.input.transcript);
     const { voicedMs, utteranceStartMs: speechStartAudioMs } = this.machine;
     step.actions.push({
@@ -368,7 +367,8 @@ export class Listening {
     if (!this.machine.inUtterance || !step.agentHolds) return;
     const reason = this.judge.decide(this.machine.voicedMs);
     if (!reason) return;
-    if (reason === "words" && this.mayContinue && step.context.retractableAnswer() !== undefined) return this.retract(step, this.mayContinue, decidedAt);
+    const pending = this.pending;
+    if (reason === "words" && pending?.awaiting === "words" && step.context.retractableAnswer() !== undefined) return this.retract(step, pending.turn, decidedAt);
     this.bargeIn(step, {
       reason,
       decidedAt,
