@@ -224,13 +224,12 @@ export class TurnMachine {
    * again on every silent frame, so a final that finishes the sentence ends the hold at once.
    */
   private holds(utterance: Utterance, silenceMs: number): boolean {
-    const { hangoverMs, holdMaxMs } = this.settings;
-    const reason = silenceMs < holdMaxMs ? this.holdJudge(this.transcript()) : undefined;
+    const reason = this.holdReasonAt(silenceMs);
     if (reason !== undefined) {
       this.holding = reason;
       return true;
     }
-    if (this.holding !== undefined) utterance.hold = { reason: this.holding, ms: silenceMs - hangoverMs };
+    if (this.holding !== undefined) utterance.hold = { reason: this.holding, ms: silenceMs - this.settings.hangoverMs };
     this.holding = undefined;
     return false;
   }
@@ -241,13 +240,17 @@ export class TurnMachine {
    */
   private holdsAfterAll(): boolean {
     if (this.phase !== "awaiting") return false;
-    const silenceMs = this.audioEndMs - this.utterance!.endMs;
-    const reason = silenceMs < this.settings.holdMaxMs ? this.holdJudge(this.transcript()) : undefined;
+    const reason = this.holdReasonAt(this.audioEndMs - this.utterance!.endMs);
     if (reason === undefined) return false;
     this.phase = "speaking";
     this.timerId++;
     this.holding = reason;
     return true;
+  }
+
+  /** Why to hold after `silenceMs` of silence: the words are unfinished and the hold has time left. */
+  private holdReasonAt(silenceMs: number): HoldReason | undefined {
+    return silenceMs < this.settings.holdMaxMs ? this.holdJudge(this.transcript()) : undefined;
   }
 
   /** Results from before this utterance (a late final of the previous turn, noise) are not ours. */
