@@ -272,11 +272,11 @@ export class Answering {
   /** The turn was taken too early: its answer stops and, with the caller's words, leaves the conversation (they go on in the next utterance). */
   retract(): Answer | undefined {
     if (this.current) this.turnLines.drop(this.current);
+    // Before the cut, so the one core.state the cut sends already lacks the caller's words.
+    this.port.conversation.retractCallerTurn();
     const answer = this.cut();
     this.lastCut = undefined;
     if (answer) answer.retracted = true;
-    this.port.conversation.retractCallerTurn();
-    this.port.sendState();
     return answer;
   }
 
