@@ -29,7 +29,12 @@ describe("frames from the core", () => {
   });
 
   it("drop an invalid control message with its reason", () => {
-    expect(classifyCoreFrame('{"event":"core.state","state":{"turns":-1,"history":[]}}')).toMatchObject({ kind: "invalid", reason: "invalid core.state" });
+    // The issue says what was wrong in words (zod/mini loads no language unless told).
+    expect(classifyCoreFrame('{"event":"core.state","state":{"turns":-1,"history":[]}}')).toMatchObject({
+      kind: "invalid",
+      reason: "invalid core.state",
+      issue: expect.stringMatching(/^Too small: expected number to be >=0/),
+    });
     const tooLong = { turns: 1, history: [{ role: "user", content: "x".repeat(MAX_STATE_MESSAGE_CHARS + 1) }] };
     expect(classifyCoreFrame(JSON.stringify({ event: "core.state", state: tooLong }))).toMatchObject({ kind: "invalid" });
     expect(classifyCoreFrame('{"event":"core.move"')).toMatchObject({ kind: "invalid", reason: "invalid core.move" });

@@ -6,7 +6,8 @@
 // arrives; media frames are never parsed.
 import { CORE_RECORD_PATH } from "@voice/protocol/call-record";
 import type { CoreEnd } from "@voice/protocol/call-control";
-import type { ConversationState, EdgeGreeting, EdgeResume } from "@voice/protocol/core-link";
+import type { ConversationState } from "@voice/protocol/core-link";
+import type { EdgeGreeting, EdgeResume } from "@voice/protocol/link-frames";
 import { PHRASE_MARKS } from "@voice/protocol/phrase";
 import type { StreamOpening } from "./call-course.js";
 import { classifyCoreFrame } from "./core-frames.js";

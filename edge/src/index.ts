@@ -2,7 +2,8 @@
 // Protocol modules are imported by path ("@voice/protocol/twilio", ...), not from the package index:
 // the index also carries the audio codecs (mu-law tables, WAV), which the edge never needs.
 import { CORE_RECORD_PATH } from "@voice/protocol/call-record";
-import { Hono } from "hono";
+// hono/tiny: one small router, enough for a handful of fixed paths (the default pair adds ~6 KB).
+import { Hono } from "hono/tiny";
 import { handleDialEnded, handleStreamEnded, handleWhisper } from "./call-control-routes.js";
 import type { AppEnv } from "./env.js";
 import { handleHealth, handleWarmup } from "./health.js";

@@ -53,7 +53,7 @@ describe.each(DEPLOYED)("[env.%s]", (name) => {
     expect(section.durable_objects.bindings).toEqual(config.durable_objects.bindings);
   });
 
-  it("is read by wrangler itself with these vars, this KV binding and the top level's limits", async () => {
+  it("is read by wrangler itself with these vars, this KV binding and the top level's limits, minify and Workers Logs", async () => {
     const { unstable_readConfig } = await import("wrangler");
     const seen = unstable_readConfig({ config: WRANGLER_TOML, env: name }, { hideWarnings: true });
     expect(seen.name).toBe(`voice-edge-${name}`);
@@ -61,6 +61,8 @@ describe.each(DEPLOYED)("[env.%s]", (name) => {
     expect(seen.kv_namespaces).toEqual(section.kv_namespaces);
     expect(seen.durable_objects.bindings).toEqual(section.durable_objects.bindings);
     expect(seen.limits).toEqual({ cpu_ms: 300_000 });
+    expect(seen.minify).toBe(true);
+    expect(seen.observability).toEqual({ enabled: true });
   });
 });
 

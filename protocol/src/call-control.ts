@@ -3,7 +3,9 @@
 // (`core.end`), the edge ends the media stream, and Twilio asks the stream's <Connect action> what
 // next; the edge answers from the call's ledger (hang up, ring the staff, or — when nobody said
 // anything because the stream died — the human fallback).
-import { z } from "zod";
+// zod/mini, imported as a namespace: a bundle then keeps only the parts used (`import { z }` keeps them all).
+import * as z from "zod/mini";
+import "./zod-english.js";
 
 /**
  * Why the core ends its part of the call:
@@ -22,7 +24,7 @@ export type CoreEndReason = (typeof CORE_END_REASONS)[number];
 export const coreEnd = z.object({
   event: z.literal("core.end"),
   reason: z.enum(CORE_END_REASONS),
-  transferReason: z.string().trim().min(1).max(200).optional(),
+  transferReason: z.optional(z.string().check(z.trim(), z.minLength(1), z.maxLength(200))),
 });
 export type CoreEnd = z.infer<typeof coreEnd>;
 

@@ -10,7 +10,9 @@
 //                   body: CallRecord (JSON); signature = HMAC-SHA256(CALL_RECORD_SECRET, "<ms>.<raw body>")
 //                   the same record (same body, `recordId`) is retried until a 2xx; a receiver
 //                   keeps the first of a recordId.
-import { z } from "zod";
+// zod/mini, imported as a namespace: a bundle then keeps only the parts used (`import { z }` keeps them all).
+import * as z from "zod/mini";
+import "./zod-english.js";
 import { hmac, timingSafeEqual, toHex } from "./crypto.js";
 
 /** The path on the edge where a core posts its part of a call's record. */
@@ -21,14 +23,15 @@ export const RECORD_SIGNATURE_HEADER = "x-voice-signature";
 /** How far a record's timestamp may lie from the receiver's clock (a replay after this is refused). */
 export const RECORD_REPLAY_WINDOW_MS = 5 * 60_000;
 
-const text = z.string().max(4000);
+const upTo = (max: number) => z.string().check(z.maxLength(max));
+const text = upTo(4000);
 
 /** One thing said, as the caller heard it (an interrupted answer only as far as it was played). */
 export const recordUtterance = z.object({ speaker: z.enum(["caller", "agent"]), text });
 
 /** A tool the agent called and what came back (the result as the model was given it). */
 export const recordToolCall = z.object({
-  name: z.string().max(64),
+  name: upTo(64),
   arguments: z.unknown(),
   ok: z.boolean(),
   result: z.unknown(),
@@ -36,34 +39,34 @@ export const recordToolCall = z.object({
 
 /** A message the caller left for a call back (the take_message tool). */
 export const recordCallback = z.object({
-  name: z.string().max(200).nullable(),
-  phone: z.string().max(40).nullable(),
-  reason: z.string().max(1000),
+  name: z.nullable(upTo(200)),
+  phone: z.nullable(upTo(40)),
+  reason: upTo(1000),
 });
 
 /** The structured outcome of the call, from the summary. */
 export const recordOutcome = z.object({
   /** What the caller wanted, in a few words ("book an appointment", "opening hours", ...). */
-  intent: z.string().max(200),
+  intent: upTo(200),
   /** The caller's name when they gave it. */
-  name: z.string().max(200).nullable(),
+  name: z.nullable(upTo(200)),
   callbackRequested: z.boolean(),
-  callbackReason: z.string().max(1000).nullable(),
+  callbackReason: z.nullable(upTo(1000)),
 });
 
 /** What a core knows of the call when its part ends (its session closes). */
 export const coreRecordPart = z.object({
-  callSid: z.string().min(1).max(64),
-  conversation: z.array(recordUtterance).max(400),
-  tools: z.array(recordToolCall).max(100),
-  callback: recordCallback.nullable(),
+  callSid: z.string().check(z.minLength(1), z.maxLength(64)),
+  conversation: z.array(recordUtterance).check(z.maxLength(400)),
+  tools: z.array(recordToolCall).check(z.maxLength(100)),
+  callback: z.nullable(recordCallback),
   /** A short summary in the call's language, from one LLM call after the caller was gone; null when it failed. */
-  summary: z.string().max(2000).nullable(),
-  outcome: recordOutcome.nullable(),
+  summary: z.nullable(upTo(2000)),
+  outcome: z.nullable(recordOutcome),
   /** Why there is no summary (one line), when there is none. */
-  summaryError: z.string().max(300).optional(),
+  summaryError: z.optional(upTo(300)),
   /** The core's CALL line end_reason for its part. */
-  endReason: z.string().max(40),
+  endReason: upTo(40),
 });
 export type CoreRecordPart = z.infer<typeof coreRecordPart>;
 
@@ -78,28 +81,28 @@ export const callRecord = z.object({
   /** Unique per call: the receiver's key for retried deliveries. */
   recordId: z.string(),
   callSid: z.string(),
-  from: z.string().nullable(),
-  to: z.string().nullable(),
+  from: z.nullable(z.string()),
+  to: z.nullable(z.string()),
   startedAt: z.string(),
   endedAt: z.string(),
-  durationMs: z.number().int().nonnegative(),
+  durationMs: z.int().check(z.nonnegative()),
   endReason: z.enum(RECORD_END_REASONS),
   conversation: z.array(recordUtterance),
   tools: z.array(recordToolCall),
-  transfer: z
-    .object({
+  transfer: z.nullable(
+    z.object({
       /** The staff number dialled. */
       to: z.string(),
       /** DialCallStatus, or "pending" when the record was sent before the dial ended. */
       outcome: z.string(),
       returnedToAgent: z.boolean(),
-    })
-    .nullable(),
-  callback: recordCallback.nullable(),
-  summary: z.string().nullable(),
-  outcome: recordOutcome.nullable(),
+    }),
+  ),
+  callback: z.nullable(recordCallback),
+  summary: z.nullable(z.string()),
+  outcome: z.nullable(recordOutcome),
   /** Why the record has no summary (the core died, the summary call failed). */
-  summaryError: z.string().optional(),
+  summaryError: z.optional(z.string()),
 });
 export type CallRecord = z.infer<typeof callRecord>;
 

@@ -1,45 +1,39 @@
 // The edge <-> core WebSocket. The edge relays Twilio's frames verbatim in both directions;
 // the few messages that are ours alone carry an event name with an "edge." or "core." prefix,
 // so the relay can tell them apart from Twilio's by looking at the first bytes of the text.
-import { z } from "zod";
-import { coreEnd, transferReturn } from "./call-control.js";
-import { twilioInboundFrame, twilioOutboundFrame } from "./twilio.js";
+// The edge's own messages (edge.greeting, edge.resume) and each direction as one schema are in
+// link-frames.ts.
+// zod/mini, imported as a namespace: a bundle then keeps only the parts used (`import { z }` keeps them all).
+import * as z from "zod/mini";
+import "./zod-english.js";
 
 /** Path of the core's call WebSocket; the edge authenticates with `Authorization: Bearer <core token>`. */
 export const CORE_CALL_PATH = "/call";
-
-/** Sent by the edge right after `start`: whether the greeting was played from KV. */
-export const edgeGreeting = z.object({
-  event: z.literal("edge.greeting"),
-  played: z.boolean(),
-  /** Text of the greeting the caller hears, so the core can put it in the conversation. */
-  text: z.string(),
-  /** Name of the mark the edge sent after the greeting audio; its echo means the greeting finished. */
-  mark: z.string().optional(),
-  /** Where the core posts its part of the call's record when its part ends (call-record.ts). */
-  recordUrl: z.string().url().optional(),
-});
 
 /** Bounds of a handed-over conversation: far above what HISTORY_MAX_TOKENS keeps, far below abuse. */
 export const MAX_STATE_MESSAGES = 200;
 export const MAX_STATE_MESSAGE_CHARS = 4000;
 
+const upTo = (max: number) => z.string().check(z.maxLength(max));
+const nonEmptyUpTo = (max: number) => z.string().check(z.minLength(1), z.maxLength(max));
+const messageText = upTo(MAX_STATE_MESSAGE_CHARS);
+
 /**
  * What a core needs to continue a call another core began: the turns answered so far and the
  * conversation as the caller heard it (an interrupted answer only up to what was played).
  */
-const stateToolCall = z.object({ id: z.string().min(1).max(200), name: z.string().min(1).max(64), arguments: z.string().max(MAX_STATE_MESSAGE_CHARS) });
+const stateToolCall = z.object({ id: nonEmptyUpTo(200), name: nonEmptyUpTo(64), arguments: messageText });
 
 /** One message of the conversation: the caller's, the agent's (with the tools it called), or a tool's result. */
 const stateMessage = z.union([
-  z.object({ role: z.literal("user"), content: z.string().max(MAX_STATE_MESSAGE_CHARS) }),
-  z.object({ role: z.literal("assistant"), content: z.string().max(MAX_STATE_MESSAGE_CHARS), toolCalls: z.array(stateToolCall).max(8).optional() }),
-  z.object({ role: z.literal("tool"), content: z.string().max(MAX_STATE_MESSAGE_CHARS), toolCallId: z.string().min(1).max(200), name: z.string().min(1).max(64) }),
+  z.object({ role: z.literal("user"), content: messageText }),
+  z.object({ role: z.literal("assistant"), content: messageText, toolCalls: z.optional(z.array(stateToolCall).check(z.maxLength(8))) }),
+  z.object({ role: z.literal("tool"), content: messageText, toolCallId: nonEmptyUpTo(200), name: nonEmptyUpTo(64) }),
 ]);
 
 export const conversationState = z.object({
-  turns: z.number().int().nonnegative(),
-  history: z.array(stateMessage).max(MAX_STATE_MESSAGES),
+  turns: z.int().check(z.nonnegative()),
+  history: z.array(stateMessage).check(z.maxLength(MAX_STATE_MESSAGES)),
 });
 
 /**
@@ -54,35 +48,12 @@ export const coreState = z.object({ event: z.literal("core.state"), state: conve
  */
 export const coreMove = z.object({ event: z.literal("core.move"), reason: z.string() });
 
-/**
- * Sent by the edge right after `start` in place of `edge.greeting` when it re-opens a call on a new
- * core: the greeting was heard long ago and the conversation goes on from `state` (null when the
- * previous core had sent none yet). `attempt` counts the re-opens of this call.
- */
-export const edgeResume = z.object({
-  event: z.literal("edge.resume"),
-  state: conversationState.nullable(),
-  attempt: z.number().int().positive(),
-  /** As in edge.greeting. */
-  recordUrl: z.string().url().optional(),
-  /** The caller is back from a transfer nobody took (call-control.ts): the agent picks up from there. */
-  transfer: transferReturn.optional(),
-});
-
 /** Close code of a core link the core ends because it is draining (after `core.move`). */
 export const CLOSE_CORE_MOVING = 1012;
 
-export const edgeToCore = z.union([twilioInboundFrame, edgeGreeting, edgeResume]);
-/** Twilio's outbound frames, relayed verbatim by the edge, and the core's own control messages. */
-export const coreToEdge = z.union([twilioOutboundFrame, coreState, coreMove, coreEnd]);
-
-export type EdgeGreeting = z.infer<typeof edgeGreeting>;
-export type EdgeResume = z.infer<typeof edgeResume>;
 export type ConversationState = z.infer<typeof conversationState>;
 export type CoreState = z.infer<typeof coreState>;
 export type CoreMove = z.infer<typeof coreMove>;
-export type EdgeToCore = z.infer<typeof edgeToCore>;
-export type CoreToEdge = z.infer<typeof coreToEdge>;
 
 /** Cheap test used by the relay: is this text one of our own control messages (not for Twilio)? */
 export function isControlMessage(text: string): boolean {

@@ -1,5 +1,6 @@
 export * from "./twilio.js";
 export * from "./core-link.js";
+export * from "./link-frames.js";
 export * from "./twilio-signature.js";
 export * from "./core-token.js";
 export * from "./phrase.js";

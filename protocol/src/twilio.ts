@@ -1,6 +1,9 @@
 // Twilio Media Streams frames, as Twilio sends and accepts them (JSON text frames).
 // Inbound = Twilio -> us; outbound = us -> Twilio. Audio is base64 8 kHz mu-law, 20 ms per frame.
-import { z } from "zod";
+// Each direction as one schema (the union of these frames) is in link-frames.ts.
+// zod/mini, imported as a namespace: a bundle then keeps only the parts used (`import { z }` keeps them all).
+import * as z from "zod/mini";
+import "./zod-english.js";
 
 /** Bytes of mu-law audio in one 20 ms frame at 8 kHz. */
 export const FRAME_BYTES = 160;
@@ -25,7 +28,8 @@ export function splitFrames(mulaw: Uint8Array): Uint8Array[] {
   return frames;
 }
 
-const numericString = z.string().regex(/^\d+$/, "expected a decimal string");
+const numericString = z.string().check(z.regex(/^\d+$/, "expected a decimal string"));
+const nonEmpty = z.string().check(z.minLength(1));
 
 export const connectedFrame = z.object({
   event: z.literal("connected"),
@@ -36,13 +40,13 @@ export const connectedFrame = z.object({
 export const startFrame = z.object({
   event: z.literal("start"),
   sequenceNumber: numericString,
-  streamSid: z.string().min(1),
+  streamSid: nonEmpty,
   start: z.object({
     accountSid: z.string(),
-    streamSid: z.string().min(1),
-    callSid: z.string().min(1),
+    streamSid: nonEmpty,
+    callSid: nonEmpty,
     tracks: z.array(z.string()),
-    customParameters: z.record(z.string(), z.string()).default({}),
+    customParameters: z._default(z.record(z.string(), z.string()), {}),
     mediaFormat: z.object({
       encoding: z.literal("audio/x-mulaw"),
       sampleRate: z.literal(SAMPLE_RATE),
@@ -54,58 +58,47 @@ export const startFrame = z.object({
 export const inboundMediaFrame = z.object({
   event: z.literal("media"),
   sequenceNumber: numericString,
-  streamSid: z.string().min(1),
+  streamSid: nonEmpty,
   media: z.object({
     track: z.string(),
     chunk: numericString,
     /** Milliseconds of audio since the stream started: the caller's audio clock. */
     timestamp: numericString,
-    payload: z.string().min(1).regex(/^[A-Za-z0-9+/]+={0,2}$/, "payload is not base64"),
+    payload: z.string().check(z.minLength(1), z.regex(/^[A-Za-z0-9+/]+={0,2}$/, "payload is not base64")),
   }),
 });
 
 export const markFrame = z.object({
   event: z.literal("mark"),
-  sequenceNumber: numericString.optional(),
-  streamSid: z.string().min(1),
+  sequenceNumber: z.optional(numericString),
+  streamSid: nonEmpty,
   mark: z.object({ name: z.string() }),
 });
 
 export const dtmfFrame = z.object({
   event: z.literal("dtmf"),
   sequenceNumber: numericString,
-  streamSid: z.string().min(1),
-  dtmf: z.object({ track: z.string(), digit: z.string().regex(/^[0-9*#A-D]$/) }),
+  streamSid: nonEmpty,
+  dtmf: z.object({ track: z.string(), digit: z.string().check(z.regex(/^[0-9*#A-D]$/)) }),
 });
 
 export const stopFrame = z.object({
   event: z.literal("stop"),
   sequenceNumber: numericString,
-  streamSid: z.string().min(1),
+  streamSid: nonEmpty,
   stop: z.object({ accountSid: z.string(), callSid: z.string() }),
 });
 
-export const twilioInboundFrame = z.discriminatedUnion("event", [
-  connectedFrame,
-  startFrame,
-  inboundMediaFrame,
-  markFrame,
-  dtmfFrame,
-  stopFrame,
-]);
-
 export const outboundMediaFrame = z.object({
   event: z.literal("media"),
-  streamSid: z.string().min(1),
-  media: z.object({ payload: z.string().min(1) }),
+  streamSid: nonEmpty,
+  media: z.object({ payload: nonEmpty }),
 });
 
 export const clearFrame = z.object({
   event: z.literal("clear"),
-  streamSid: z.string().min(1),
+  streamSid: nonEmpty,
 });
-
-export const twilioOutboundFrame = z.discriminatedUnion("event", [outboundMediaFrame, markFrame, clearFrame]);
 
 export type ConnectedFrame = z.infer<typeof connectedFrame>;
 export type StartFrame = z.infer<typeof startFrame>;
@@ -113,7 +106,5 @@ export type InboundMediaFrame = z.infer<typeof inboundMediaFrame>;
 export type MarkFrame = z.infer<typeof markFrame>;
 export type DtmfFrame = z.infer<typeof dtmfFrame>;
 export type StopFrame = z.infer<typeof stopFrame>;
-export type TwilioInboundFrame = z.infer<typeof twilioInboundFrame>;
 export type OutboundMediaFrame = z.infer<typeof outboundMediaFrame>;
 export type ClearFrame = z.infer<typeof clearFrame>;
-export type TwilioOutboundFrame = z.infer<typeof twilioOutboundFrame>;

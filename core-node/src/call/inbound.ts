@@ -60,7 +60,7 @@ function oneLine(text: string, maxChars: number): string {
 }
 
 /** The first few problems of a frame that failed validation, as one short line. */
-function issueSummary(error: z.ZodError): string {
+function issueSummary(error: z.core.$ZodError): string {
   let issues = error.issues;
   // edgeToCore is a union (Twilio frames | our own messages): report the branch that came closest.
   const only = issues[0];
