@@ -1,17 +1,20 @@
-// Every JSON and YAML file under infra/ and .github/workflows parses, and is claimed by something
-// that checks its fields against what its tool expects. A new config file nobody claims fails here
-// with its path: add it to CLAIMS with the test that checks it.
+// Every JSON and YAML file under infra/ and .github/workflows, and the root's .env.example, parses,
+// and is claimed by something that checks its fields against what its tool expects. A new config
+// file nobody claims fails here with its path: add it to CLAIMS with the test that checks it.
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
+import { parseEnvText } from "./local/env-file.js";
 import { checkCallerScript } from "./sim/script.js";
 
 const REPO_ROOT = fileURLToPath(new URL("../", import.meta.url));
 /** Where config files live; node_modules and dot-directories (build output, tool state) are not ours. */
 const ROOTS = ["infra", ".github/workflows"];
 const CONFIG_FILE = /\.(json|ya?ml)$/;
+/** Config files at the repository's root, outside the walk. */
+const ROOT_FILES = [".env.example"];
 
 interface Claim {
   /** Repository-relative paths it claims. */
@@ -39,6 +42,11 @@ const CLAIMS: Claim[] = [
     tests: ["infra/speech/corpus/items.test.ts"],
   },
   {
+    pattern: /^\.env\.example$/,
+    checkedBy: "the keys npm start reads from .env: exactly those the stack reads, each with its comment",
+    tests: ["infra/local/env-file.test.ts"],
+  },
+  {
     pattern: /^infra\/local\/agent\.[a-z-]+\.json$/,
     checkedBy: "the local agent file, by the core's own agent-file validation, against the booking service's tools",
     tests: ["infra/booking/agent-file.test.ts"],
@@ -56,13 +64,16 @@ function configFiles(dir: string): string[] {
   });
 }
 
-const FILES = ROOTS.flatMap(configFiles).sort();
+const FILES = [...ROOTS.flatMap(configFiles), ...ROOT_FILES.filter((file) => existsSync(path.join(REPO_ROOT, file)))].sort();
 
 /** Parses by extension; the reason when it does not. */
 function parseProblem(file: string): string | undefined {
   const text = readFileSync(path.join(REPO_ROOT, file), "utf8");
   try {
-    if (file.endsWith(".json")) JSON.parse(text);
+    if (file.endsWith(".env.example")) {
+      const parsed = parseEnvText(text);
+      if (!parsed.ok) return parsed.error;
+    } else if (file.endsWith(".json")) JSON.parse(text);
     else {
       const error = parseAllDocuments(text).flatMap((doc) => ("errors" in doc ? doc.errors : []))[0];
       if (error) return error.message;
@@ -81,7 +92,7 @@ function hasTests(test: string): boolean {
 
 describe("config files in infra/ and .github/workflows", () => {
   it("are found (this walk sees the repository)", () => {
-    expect(FILES).toEqual(expect.arrayContaining(["infra/package.json", "infra/caller-scripts/default.he.json", "infra/observability/dashboard.json"]));
+    expect(FILES).toEqual(expect.arrayContaining(["infra/package.json", "infra/caller-scripts/default.he.json", "infra/observability/dashboard.json", ".env.example"]));
   });
 
   it("parse", () => {

@@ -44,6 +44,7 @@ export const PURE_MODULES: readonly string[] = [
   "edge/src/call-course.ts",
   "edge/src/record-delivery.ts",
   "infra/booking/decide.ts",
+  "infra/local/services.ts",
   "core-node/src/record/delivery.ts",
   // Pure computation the decisions and the shells share: values in, values out.
   "core-node/src/metrics/turn.ts",

@@ -47,7 +47,8 @@ export type EdgeVarOverrides = Partial<
     | "FALLBACK_NUMBER"
     | "FALLBACK_TEXT"
     | "CALL_RECORD_URL"
-    | "RECORD_WAIT_MS",
+    | "RECORD_WAIT_MS"
+    | "TWILIO_ACCOUNT_SID",
     string
   >
 >;

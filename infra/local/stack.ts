@@ -8,6 +8,7 @@ import { readWranglerConfig, startEdge, type EdgeLogLine, type EdgeVarOverrides,
 import { startEmulators, type Emulators, type EmulatorsOptions } from "./emulators/index.js";
 import { startLocalRecords, type LocalRecordsOptions } from "./local-records.js";
 import type { RecordReceiver } from "./record-receiver.js";
+import type { PhonePath, Service } from "./services.js";
 
 /** Local-only secrets; a deployment gets real ones from Secret Manager / `wrangler secret put`. */
 export const LOCAL_SECRETS = {
@@ -26,6 +27,11 @@ export const LOCAL_NUMBERS = { STAFF_NUMBER: "+97235550100", FALLBACK_NUMBER: "+
 
 export interface StackOptions {
   emulators?: EmulatorsOptions;
+  /**
+   * Services the core uses for real: it is not pointed at their emulator (which still runs), and its
+   * settings for the real one come in coreEnv. Default: every service emulated.
+   */
+  real?: Partial<Record<Service, boolean>>;
   /** Extra core settings (VAD_HANGOVER_MS, ...) on top of the ones pointing it at the emulators. */
   coreEnv?: Record<string, string>;
   corePort?: number;
@@ -46,7 +52,19 @@ export interface StackOptions {
   records?: boolean | LocalRecordsOptions;
   /** Edge vars on top of wrangler.toml's; STAFF_NUMBER and FALLBACK_NUMBER default to LOCAL_NUMBERS. */
   edgeVars?: EdgeVarOverrides;
+  /**
+   * A real Twilio number through a tunnel: the edge checks signatures over publicUrl with the
+   * account's auth token and answers that account only. Default: the local account on loopback.
+   */
+  phone?: PhonePath;
 }
+
+/** The core's settings that point it at each service's emulator. */
+const EMULATOR_SETTINGS: Record<Service, (keyof Emulators["env"])[]> = {
+  speech: ["SPEECH_ENDPOINT"],
+  tts: ["TTS_ENDPOINT"],
+  chat: ["OPENAI_BASE_URL", "OPENAI_API_KEY"],
+};
 
 export interface Stack {
   emulators: Emulators;
@@ -85,7 +103,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     if (booking) stops.push(() => booking.stop());
     const records = options.records ? await startLocalRecords(options.records === true ? {} : options.records, LOCAL_SECRETS.CALL_RECORD_SECRET) : undefined;
     if (records) stops.push(() => records.stop());
-    const coreEnv = { ...emulators.env, ...definedOnly(shared), CORE_SHARED_SECRET: LOCAL_SECRETS.CORE_SHARED_SECRET, ...booking?.coreEnv, ...options.coreEnv };
+    const emulated = (Object.keys(EMULATOR_SETTINGS) as Service[]).filter((service) => !options.real?.[service]);
+    const emulatorEnv = Object.fromEntries(emulated.flatMap((service) => EMULATOR_SETTINGS[service].map((key) => [key, emulators.env[key]])));
+    const coreEnv = { ...emulatorEnv, ...definedOnly(shared), CORE_SHARED_SECRET: LOCAL_SECRETS.CORE_SHARED_SECRET, ...booking?.coreEnv, ...options.coreEnv };
     // What every core logged of each call, served next to the caller scripts (the simulator's tools per turn).
     const callLog = new CoreCallLog();
     emulators.scriptRegistry.serveCoreTurns(callLog);
@@ -101,10 +121,17 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       return started;
     };
     const core = await launchCore(options.corePort);
+    const edgeVars: EdgeVarOverrides = {
+      ...LOCAL_NUMBERS,
+      ...(records && { CALL_RECORD_URL: records.receiver.url }),
+      ...options.edgeVars,
+      ...(options.phone && { TWILIO_ACCOUNT_SID: options.phone.accountSid }),
+    };
     const edge = await startEdge({
       coreUrl: core.url,
-      secrets: edgeSecrets,
-      vars: { ...LOCAL_NUMBERS, ...(records && { CALL_RECORD_URL: records.receiver.url }), ...options.edgeVars },
+      secrets: { ...edgeSecrets, ...(options.phone && { TWILIO_AUTH_TOKEN: options.phone.authToken }) },
+      vars: edgeVars,
+      ...(options.phone && { publicUrl: options.phone.publicUrl }),
       ...(options.edgePort !== undefined && { port: options.edgePort }),
       ...(options.onEdgeLine && { onLog: options.onEdgeLine }),
     });

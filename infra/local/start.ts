@@ -1,11 +1,14 @@
-// `npm start`: the whole stack on loopback, on fixed ports so `npm run call` finds the edge.
-// Prints the URLs, streams the core's TURN/CALL lines and any warning, and stops everything on Ctrl-C.
+// `npm start`: the whole stack on loopback, on fixed ports so `npm run call` finds the edge, with the
+// real services a .env has credentials for (services.ts decides). Prints the URLs and which service
+// is which, streams the core's TURN/CALL lines and any warning, and stops everything on Ctrl-C.
 import { fileURLToPath } from "node:url";
 import { LOCAL_NUMBERS, startStack, type Stack } from "./stack.js";
 import type { CoreLogLine } from "./core-process.js";
 import type { BookingLogLine } from "../booking/service.js";
 import { LOCAL_SCRIPT_REGISTRY_PORT } from "../caller-scripts/registration.js";
+import { envFilePath, loadServicePlan } from "./env-file.js";
 import { LOCAL_RECORD_RECEIVER_PORT } from "./record-receiver.js";
+import { serviceLines, stackOptionsOf } from "./services.js";
 
 const PORTS = { edge: 8787, core: 8080, speech: 50051, tts: 50052, openai: 8090, booking: 8091 };
 /** The bookings made through `npm start` outlive it (BOOKING_DB to put them elsewhere). */
@@ -33,7 +36,7 @@ let stopping = false;
 async function shutdown(code: number): Promise<void> {
   if (stopping) return;
   stopping = true;
-  process.stdout.write("\nstopping...\n");
+  if (stack) process.stdout.write("\nstopping...\n");
   await stack?.stop();
   process.exit(code);
 }
@@ -41,7 +44,10 @@ process.on("SIGINT", () => void shutdown(0));
 process.on("SIGTERM", () => void shutdown(0));
 
 try {
+  const envFile = envFilePath(process.env);
+  const services = loadServicePlan(envFile.file, envFile.required);
   stack = await startStack({
+    ...stackOptionsOf(services),
     emulators: {
       speech: { port: PORTS.speech },
       tts: { port: PORTS.tts },
@@ -60,11 +66,11 @@ try {
       "voice agent running on loopback:",
       `  edge  ${stack.edge.url}   (Twilio webhook: POST ${stack.edge.url}/twilio/voice)`,
       `  core  ${stack.core.url}`,
-      `  speech emulator ${stack.emulators.speech.address}, TTS emulator ${stack.emulators.tts.address}, OpenAI emulator ${stack.emulators.openai.baseURL}`,
+      ...serviceLines(services, { speech: stack.emulators.speech.address, tts: stack.emulators.tts.address, openai: stack.emulators.openai.baseURL }),
       `  caller-script registry ${stack.emulators.scriptRegistry.url}   (npm run call registers its caller's lines here)`,
       `  booking service ${stack.booking?.url}   (bookings: GET ${stack.booking?.url}/appointments; database ${BOOKING_DB})`,
       `  call records: GET ${stack.records?.url}   (what the edge delivers to CALL_RECORD_URL after each call; database ${RECORDS_DB})`,
-      `  transfers ring STAFF_NUMBER ${LOCAL_NUMBERS.STAFF_NUMBER}; the human fallback is FALLBACK_NUMBER ${LOCAL_NUMBERS.FALLBACK_NUMBER}`,
+      `  transfers ring STAFF_NUMBER ${services.edgeVars.STAFF_NUMBER ?? LOCAL_NUMBERS.STAFF_NUMBER}; the human fallback is FALLBACK_NUMBER ${services.edgeVars.FALLBACK_NUMBER ?? LOCAL_NUMBERS.FALLBACK_NUMBER}`,
       `  greeting in KV: ${String(stack.warmup.greeting_key)}`,
       "",
       "place a call:  npm run call        (or: npm run call -- --json, npm run call -- --wav call.wav)",
