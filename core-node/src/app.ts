@@ -239,7 +239,7 @@ export async function buildApp(config: Config, log: Logger): Promise<App> {
         } catch (error) {
           report.ok = false;
           report[`${name}_warmup_error`] = errorText(error);
-          log.error({ step: name, error: errorText(error) }, "warmup step failed");
+          log.error({ step: name, error }, "warmup step failed");
         }
         report[`${name}_warmup_ms`] = Math.round(performance.now() - from);
       };

@@ -284,6 +284,11 @@ const settingsSchema = z.object({
   /** Texts not in the TTS cache that GET /phrase synthesizes per minute (per process); past it 429. */
   PHRASE_MAX_UNCACHED_PER_MIN: z.coerce.number().int().min(0).default(10),
   DEBUG: flag.default(false),
+  /** The Google Cloud project: a call's log lines name its request's trace in it (metrics/trace.ts); unset, they name none. */
+  GOOGLE_CLOUD_PROJECT: z.string().min(1).optional(),
+  /** Set by Cloud Run: the service and revision that error lines are grouped under in Error Reporting (metrics/error-report.ts). */
+  K_SERVICE: z.string().min(1).optional(),
+  K_REVISION: z.string().min(1).optional(),
   LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal"]).default("info"),
   /** Callers' words in log lines: off (never), redacted (IDs, phones, cards, e-mails replaced; metrics/redact-words.ts), full (as heard: local debugging only). */
   LOG_TRANSCRIPTS: z.enum(LOG_TRANSCRIPTS_MODES, { message: `expected one of ${LOG_TRANSCRIPTS_MODES.join(", ")}` }).default("redacted"),

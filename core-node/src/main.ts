@@ -18,7 +18,8 @@ async function main(): Promise<void> {
     process.stderr.write(`${JSON.stringify({ severity: "CRITICAL", message: error.message, timestamp: new Date().toISOString() })}\n`);
     process.exit(1);
   }
-  const log = createLogger({ level: config.LOG_LEVEL, debug: config.DEBUG, secrets: configSecrets(config), transcripts: config.LOG_TRANSCRIPTS });
+  const service = config.K_SERVICE ? { service: config.K_SERVICE, version: config.K_REVISION } : undefined;
+  const log = createLogger({ level: config.LOG_LEVEL, debug: config.DEBUG, secrets: configSecrets(config), transcripts: config.LOG_TRANSCRIPTS, service });
   const app = await buildApp(config, log);
   const warmup = config.TTS_PREWARM ? await app.warmup() : undefined;
   const server = await startServer(app, { port: config.PORT, host: config.HOST });

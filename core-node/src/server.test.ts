@@ -6,19 +6,20 @@
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { CORE_TOKEN_MAX_TTL_MS, PHRASE_PATH, signCoreToken, type CoreTokenPurpose } from "@voice/protocol";
+import { CORE_TOKEN_MAX_TTL_MS, PHRASE_PATH, TURN_SCHEMA_VERSION, signCoreToken, turnLine, type CoreTokenPurpose } from "@voice/protocol";
 import { coreHealth } from "../../infra/local/core-process.js";
 import { TEST_GREETING, TEST_SECRET, startCore, type CoreUnderTest } from "../testing/core-harness.js";
 
 const PHRASES_PER_MIN = 3;
 /** The secret being rotated out: still accepted. */
 const PREVIOUS_SECRET = "previous-shared-secret-0123456789";
+const PROJECT = "voice-test-project";
 
 let core: CoreUnderTest;
 let base: string;
 
 beforeAll(async () => {
-  core = await startCore({ env: { PHRASE_MAX_UNCACHED_PER_MIN: String(PHRASES_PER_MIN), CORE_SHARED_SECRET_PREVIOUS: PREVIOUS_SECRET } });
+  core = await startCore({ env: { PHRASE_MAX_UNCACHED_PER_MIN: String(PHRASES_PER_MIN), CORE_SHARED_SECRET_PREVIOUS: PREVIOUS_SECRET, GOOGLE_CLOUD_PROJECT: PROJECT } });
   base = `http://127.0.0.1:${core.server.port}`;
 });
 
@@ -197,5 +198,48 @@ describe("what warmup and /phrase cost", () => {
 
   it("reports its call limits on /health to a health token", async () => {
     expect(await coreHealth(base, TEST_SECRET)).toMatchObject({ active_calls: 0, max_calls: 100, calls_refused: 0 });
+  });
+});
+
+describe("a call's trace", () => {
+  it("names the trace of the request that opened the call on every line of the call, TURN and CALL included", async () => {
+    const callSid = "CA-traced";
+    const traceId = "4bf92f3577b34da6a3ce929d0e0e4736";
+    const ws = new WebSocket(`ws://127.0.0.1:${core.server.port}/call`, {
+      headers: { ...(await tokenHeader("call", callSid)), traceparent: `00-${traceId}-00f067aa0ba902b7-01` },
+    });
+    await new Promise((resolve, reject) => ws.once("open", resolve).once("error", reject));
+    const send = (frame: object) => ws.send(JSON.stringify({ sequenceNumber: "1", streamSid: "MZ-traced", ...frame }));
+    const start = { accountSid: "AC1", streamSid: "MZ-traced", callSid, tracks: ["inbound"], customParameters: {}, mediaFormat: { encoding: "audio/x-mulaw", sampleRate: 8000, channels: 1 } };
+    send({ event: "start", start });
+    send({ event: "edge.greeting", played: true, text: TEST_GREETING, mark: "greeting" });
+    send({ event: "mark", mark: { name: "greeting" } });
+    // A keypad turn: answered without any speech to recognise.
+    for (const digit of ["1", "#"]) send({ event: "dtmf", dtmf: { track: "inbound_track", digit } });
+    // The TURN line is schema 2: its timeline agrees with its metrics, and it says what the agent answered.
+    const turn = turnLine.parse(await core.logs.next("TURN", { call_id: callSid }));
+    expect(turn).toMatchObject({ schema_version: TURN_SCHEMA_VERSION, input: "dtmf", agent_text: expect.stringMatching(/\S/) });
+    expect(turn.timeline).toMatchObject({ eou: turn.EOU_MS, first_frame: turn.TOTAL_LATENCY_MS, speech_start: expect.any(Number) });
+    send({ event: "stop", stop: { accountSid: "AC1", callSid } });
+    await core.logs.next("CALL", { call_id: callSid });
+
+    const lines = core.logs.lines.filter((line) => line.call_id === callSid);
+    expect(lines.map((line) => line.message)).toEqual(expect.arrayContaining(["CALL_START", "TURN", "CALL"]));
+    for (const line of lines) {
+      expect(line, String(line.message)).toMatchObject({
+        "logging.googleapis.com/trace": `projects/${PROJECT}/traces/${traceId}`,
+        "logging.googleapis.com/spanId": "00f067aa0ba902b7",
+        "logging.googleapis.com/trace_sampled": true,
+      });
+    }
+    ws.close();
+
+    // A call opened without a trace names none.
+    const plain = new WebSocket(`ws://127.0.0.1:${core.server.port}/call`, { headers: await tokenHeader("call", "CA-untraced") });
+    await new Promise((resolve, reject) => plain.once("open", resolve).once("error", reject));
+    plain.send(JSON.stringify({ event: "start", sequenceNumber: "1", streamSid: "MZ-untraced", start: { ...start, callSid: "CA-untraced", streamSid: "MZ-untraced" } }));
+    expect(await core.logs.next("CALL_START", { call_id: "CA-untraced" })).not.toHaveProperty("logging.googleapis.com/trace");
+    plain.close();
+    await core.logs.next("CALL", { call_id: "CA-untraced" });
   });
 });

@@ -22,6 +22,7 @@ import {
 import { WebSocketServer } from "ws";
 import { constructions, errorText, type App } from "./app.js";
 import { CallSession } from "./call/session.js";
+import { requestTrace, traceLogFields } from "./metrics/trace.js";
 
 export interface CoreServer {
   /** The port actually bound (useful with port 0). */
@@ -60,7 +61,7 @@ export async function startServer(app: App, options: { port: number; host?: stri
 
   const http = createServer((request, response) => {
     handleHttp(app, calls, phrases, request, response).catch((error: unknown) => {
-      app.log.error({ path: pathOf(request), error: errorText(error) }, "HTTP handler failed");
+      app.log.error({ path: pathOf(request), error }, "HTTP handler failed");
       if (!response.headersSent) json(response, 500, { error: "internal error" });
       else response.destroy();
     });
@@ -85,7 +86,8 @@ export async function startServer(app: App, options: { port: number; host?: stri
           ws.close(CLOSE_AT_CAPACITY, "core at capacity");
           return;
         }
-        const session = new CallSession(app, ws, { tokenCallSid: check.callSid, onEnded: (s) => sessions.delete(s) });
+        const trace = traceLogFields(requestTrace(request.headers), config.GOOGLE_CLOUD_PROJECT);
+        const session = new CallSession(app, ws, { tokenCallSid: check.callSid, trace, onEnded: (s) => sessions.delete(s) });
         sessions.add(session);
       });
     });
@@ -113,7 +115,7 @@ export async function startServer(app: App, options: { port: number; host?: stri
     const closed = new Promise<void>((resolve) => http.close(() => resolve()));
     http.closeIdleConnections();
     for (const session of sessions) {
-      session.drain(DRAIN_CALL_MAX_MS).catch((error: unknown) => app.log.error({ error: errorText(error) }, "call drain failed"));
+      session.drain(DRAIN_CALL_MAX_MS).catch((error: unknown) => app.log.error({ error }, "call drain failed"));
     }
     // A call whose edge does not answer the close handshake must not hold the exit past the budget.
     const budget = setTimeout(() => {

@@ -155,6 +155,13 @@ describe("infra/cloudrun/service.yaml", () => {
     }
   });
 
+  it("names its project, so every line of a call links to the trace of the request that opened it", () => {
+    expect(env.get("GOOGLE_CLOUD_PROJECT")?.value).toBe("p-test");
+    expect(coreConfig().GOOGLE_CLOUD_PROJECT).toBe("p-test");
+    // Cloud Run sets these itself, for Error Reporting's serviceContext; a revision must not.
+    expect(env.has("K_SERVICE") || env.has("K_REVISION")).toBe(false);
+  });
+
   it("gives all traffic to the new revision on every deploy, also after a rollback pinned an old one", () => {
     expect(service.spec.traffic).toEqual([{ latestRevision: true, percent: 100 }]);
   });

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { callSid, callTurns, cloudLoggingExport, coreLog, coreStdout, simulatorOutput, simulatorSummary, toolTurnFacts } from "./fixtures.js";
+import { callSid, callTurns, cloudLoggingExport, coreLog, coreStdout, leanTurn, schema2Facts, simulatorOutput, simulatorSummary, toolTurnFacts } from "./fixtures.js";
 import { run, USAGE } from "./run.js";
 
 const CLI = fileURLToPath(new URL("./cli.ts", import.meta.url));
@@ -32,6 +32,14 @@ beforeAll(async () => {
         ),
       ),
     ),
+    // A leaner core's lines (a call id and the five metrics), healthy, and with a cold TTS on each call's first turn.
+    writeFile(path("lean.log"), coreStdout(coreLog([1, 2].map((c) => callTurns(c, 3).map((line) => leanTurn(line)))))),
+    writeFile(
+      path("lean-cold.log"),
+      coreStdout(coreLog([1, 2].map((c) => callTurns(c, 3, (turn, h) => (turn === 1 ? { ...h, ttsReady: 1300 } : h)).map((line) => leanTurn(line))))),
+    ),
+    // The next revision's schema 2 lines of a third call, exported from Cloud Logging.
+    writeFile(path("schema2.json"), cloudLoggingExport(coreLog([callTurns(3, 3, undefined, (_turn, s) => schema2Facts(s))]))),
     writeFile(path("empty.json"), "[]\n"),
     writeFile(path("no-turns.log"), coreStdout(coreLog([]))),
     writeFile(path("bad-thresholds.json"), JSON.stringify({ metrics: { STT_FINAL: { bound: 1000 } } })),
@@ -83,6 +91,20 @@ describe("npm run go-no-go (spawned)", () => {
     expect(stdout).toContain("  stdin: core stdout, 11 records, 6 TURN lines");
     expect(stdout).toContain("  - I/O, logging or network: TOTAL_LATENCY_MS p95 3175 ms > 2800 ms, and 2013 ms of it (p95) is outside STT, LLM and TTS (above 500 ms)");
     expect(stderr).toBe("NO-GO: TOTAL_LATENCY_MS p95 3175 ms > bound 2800 ms (6 of 6 above); diagnosis: I/O, logging or network\n");
+  });
+
+  it("exits 0 on a leaner core's lines and a rollout's mix, saying what the lines lack and what could not run", async () => {
+    const { code, stdout, stderr } = await spawnCli([path("lean.log"), path("schema2.json")]);
+
+    expect(code, stderr).toBe(0);
+    const lines = stdout.split("\n");
+    expect(lines[0]).toBe("GO: 3 calls, 9 turns with TURN lines");
+    expect(lines).toContain("  TOTAL_LATENCY_MS           9    1255    1400    2200    2800  ok");
+    expect(lines).toContain("counts (over the lines that carry each): retries 0, fallbacks 0, fallback transcriptions 0, tts failures 0, partial used at timeout 0, interrupted 0, keypad turns 0");
+    expect(lines).toContain("TURN lines by schema version: 1: 6 lines, 2: 3 lines");
+    expect(lines).toContainEqual(expect.stringMatching(/^missing fields \(a leaner or older core did not write them\): 6 of 9 lines lack turn, input, EOU_MS, /));
+    expect(lines).toContain("  - I/O, logging or network diagnosis: 6 of 9 lines lack EOU_MS");
+    expect(stderr).toBe("GO: 3 calls, 9 turns with TURN lines, every p95 within its bound\n");
   });
 
   it("exits 2 on an empty export with one line on stderr and nothing on stdout", async () => {
@@ -145,6 +167,21 @@ describe("go-no-go exit codes and messages", () => {
     const unusable = await runIn([path("empty.json"), "--json"]);
     expect(unusable.code).toBe(2);
     expect(JSON.parse(unusable.stdout)).toEqual({ verdict: "UNUSABLE", reason: expect.stringContaining("empty Cloud Logging export") });
+  });
+
+  it("exits 1 on a leaner core's lines with a cold TTS, naming the diagnosis, and --json says what the lines lack", async () => {
+    const text = await runIn([path("lean-cold.log")]);
+    expect(text.code).toBe(1);
+    expect(text.stderr).toEqual(["NO-GO: TTS_READY_MS p95 1300 ms > bound 400 ms (2 of 6 above); diagnosis: warmup or cache mismatch"]);
+    expect(text.stdout).toContain("  - warmup or cache mismatch: TTS_READY_MS above 1000 ms on 2 turns; tts_cache_hit was false on 0 of them, not in the line on 2\n");
+
+    const json = await runIn([path("lean-cold.log"), "--json"]);
+    expect(json.code).toBe(1);
+    const result = JSON.parse(json.stdout);
+    expect(result.coverage.schema_versions).toEqual([{ version: 1, lines: 6 }]);
+    expect(result.coverage.missing_fields).toContainEqual({ field: "EOU_MS", lines: 6 });
+    expect(result.coverage.checks_limited).toContainEqual({ check: "I/O, logging or network diagnosis", needs: ["EOU_MS"], lines_lacking: 6, of: 6, run: "not run" });
+    expect(result.counts.fallbacks).toBeNull();
   });
 
   it("reports tool turns apart, in the text and with the same figures in --json", async () => {

@@ -1,7 +1,6 @@
 // What a finding points at, so an engineer can find the turn in the logs: the call id, the turn
 // (TURN line) or the script line (simulator), where it was read, and the values that matter.
-import type { TurnLine } from "@voice/protocol";
-import type { TurnSample } from "./input.js";
+import type { TurnField, TurnSample } from "./turn-sample.js";
 
 export type Value = number | boolean | string;
 
@@ -22,7 +21,7 @@ export interface Finding {
 }
 
 /** Evidence from a TURN line, with the named fields it has. */
-export function turnEvidence(sample: TurnSample, fields: ReadonlyArray<keyof TurnLine>, extra: Record<string, Value> = {}): Evidence {
+export function turnEvidence(sample: TurnSample, fields: readonly TurnField[], extra: Record<string, Value> = {}): Evidence {
   const values: Record<string, Value> = {};
   for (const field of fields) {
     const value = sample.line[field];

@@ -2,7 +2,8 @@
 // failures that make it NO-GO (a failed smoke call, a p95 over its bound, fixed phrases spoken) and
 // the warnings an engineer should still read (a p95 over its target, retries, skipped input).
 import { turnEvidence, type Evidence, type Finding } from "./evidence.js";
-import type { Malformed, ParsedInput, SimulatedCall, TurnSample } from "./input.js";
+import type { Malformed, ParsedInput, SimulatedCall } from "./input.js";
+import type { TurnSample } from "./turn-sample.js";
 import { above, type Measurement, type MetricSummary } from "./stats.js";
 import { METRICS, type MetricName, type Thresholds } from "./thresholds.js";
 import { plural } from "./words.js";
@@ -52,12 +53,12 @@ export function metricWarnings(metrics: Record<MetricName, MetricSummary>, measu
 }
 
 export function fallbackFailures(samples: TurnSample[], t: Thresholds): Finding[] {
-  const total = samples.reduce((sum, s) => sum + s.line.fallbacks, 0);
+  const total = samples.reduce((sum, s) => sum + (s.line.fallbacks ?? 0), 0);
   if (total <= t.max_fallbacks) return [];
   return [
     {
       message: `${plural(total, "fixed phrase")} spoken instead of answers (max_fallbacks ${t.max_fallbacks}): recognition, LLM or TTS failed`,
-      evidence: samples.filter((s) => s.line.fallbacks > 0).map((s) => turnEvidence(s, ["fallbacks", "LLM_FIRST_TOKEN_MS", "tts_failures", "transcript"])),
+      evidence: samples.filter((s) => (s.line.fallbacks ?? 0) > 0).map((s) => turnEvidence(s, ["fallbacks", "LLM_FIRST_TOKEN_MS", "tts_failures", "transcript"])),
     },
   ];
 }
@@ -66,9 +67,9 @@ export function fallbackFailures(samples: TurnSample[], t: Thresholds): Finding[
 export function turnWarnings(samples: TurnSample[]): Finding[] {
   const warn = (message: string, hits: TurnSample[], fields: Parameters<typeof turnEvidence>[1]): Finding[] =>
     hits.length ? [{ message, evidence: hits.map((s) => turnEvidence(s, fields)) }] : [];
-  const retried = samples.filter((s) => s.line.retries > 0);
-  const sttFallback = samples.filter((s) => s.line.stt_fallback);
-  const ttsFailed = samples.filter((s) => s.line.tts_failures > 0);
+  const retried = samples.filter((s) => (s.line.retries ?? 0) > 0);
+  const sttFallback = samples.filter((s) => s.line.stt_fallback === true);
+  const ttsFailed = samples.filter((s) => (s.line.tts_failures ?? 0) > 0);
   return [
     ...warn(`retries on ${retried.length} of ${plural(samples.length, "turn")}`, retried, ["retries"]),
     ...warn(`fallback transcription (recognition down) on ${plural(sttFallback.length, "turn")}`, sttFallback, ["stt_fallback", "STT_FINAL_MS"]),

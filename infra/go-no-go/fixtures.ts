@@ -1,9 +1,11 @@
 // Test inputs shaped the way their producers write them: the core's stdout (pino, Cloud Logging's
 // structured format), a `gcloud logging read --format=json` export of it from Cloud Run, and the
 // simulator's `--json` CallSummary. TURN lines are built from a turn's stage durations (so TOTAL is
-// consistent with its parts, as in core-node/src/metrics/turn.ts) and checked with the shared schema.
-import { CALL_ID_LABEL, turnLine, type TurnLine } from "@voice/protocol";
+// consistent with its parts, as in core-node/src/metrics/turn.ts) and checked with the shared schema;
+// a leaner or older core's lines (leanTurn) with the gate's own reader.
+import { CALL_ID_LABEL, TURN_METRICS, TURN_SCHEMA_VERSION, turnLine, type TurnLine } from "@voice/protocol";
 import type { CallSummary } from "../sim/report.js";
+import { readTurnLine, type GateTurnLine } from "./turn-sample.js";
 
 const CALLER_LINES = ["שלום, מה שעות הפתיחה שלכם?", "אפשר לקבוע תור למחר בבוקר?", "תודה רבה, להתראות"];
 
@@ -59,6 +61,39 @@ export function turnFields(callId: string, turn: number, stages: Stages, facts: 
   };
 }
 
+/** What a schema 2 core adds to a spoken turn's line: the turn's moments from its speech end, and the answer's words. */
+export function schema2Facts(stages: Stages): Partial<TurnLine> {
+  const llmRequest = Math.max(stages.final, stages.eou);
+  const llmFirstToken = llmRequest + stages.llmFirstToken;
+  const ttsRequest = llmFirstToken + stages.firstSentence;
+  const ttsReady = ttsRequest + stages.ttsReady;
+  return {
+    schema_version: TURN_SCHEMA_VERSION,
+    timeline: {
+      speech_start: -1600,
+      first_result: -1600 + stages.firstPartial,
+      eou: stages.eou,
+      stt_final: stages.final,
+      llm_request: llmRequest,
+      llm_first_token: llmFirstToken,
+      tts_request: ttsRequest,
+      tts_ready: ttsReady,
+      first_frame: ttsReady + stages.io,
+    },
+    agent_text: "אנחנו פתוחים בימים א׳ עד ה׳ מתשע עד חמש.",
+  };
+}
+
+/** The fields of a TURN line as any core writes them (before the logger adds severity and timestamp). */
+export type TurnLineFields = Omit<GateTurnLine, "message">;
+
+/** `line` as a leaner core writes it: the call id (in the field and the label) and the seed metrics it has, and `keep`. */
+export function leanTurn(line: Omit<TurnLine, "message">, keep: ReadonlyArray<keyof Omit<TurnLine, "message">> = []): TurnLineFields {
+  const lean: TurnLineFields = { [CALL_ID_LABEL]: { call_id: line.call_id }, call_id: line.call_id };
+  for (const field of [...TURN_METRICS, ...keep]) if (line[field] !== undefined) Object.assign(lean, { [field]: line[field] });
+  return lean;
+}
+
 /** A tool the answer called, as the TURN line lists it. */
 export type ToolUse = NonNullable<TurnLine["tools"]>[number];
 
@@ -107,7 +142,7 @@ function logLine(message: string, fields: object, at: number, severity = "INFO")
 }
 
 /** Everything the core writes while serving `calls` (each a list of TURN fields), in order. */
-export function coreLog(calls: Array<Array<Omit<TurnLine, "message">>>): StdoutLine[] {
+export function coreLog(calls: TurnLineFields[][]): StdoutLine[] {
   const lines: StdoutLine[] = [logLine("APP_START", { port: 8080, language: "he-IL", warmup: { ok: true, tts_warmup_ms: 212 }, status: "ok" }, 0)];
   calls.forEach((turns, c) => {
     const callId = turns[0]!.call_id;
@@ -123,7 +158,12 @@ export function coreLog(calls: Array<Array<Omit<TurnLine, "message">>>): StdoutL
       ),
     );
   });
-  for (const line of lines.filter((l) => l.message === "TURN")) turnLine.parse(line);
+  // Whole lines as the shared schema has them; lean ones as the gate reads them, nothing unreadable.
+  for (const line of lines.filter((l) => l.message === "TURN")) {
+    const read = readTurnLine(line, "fixture");
+    if (!read.ok || read.sample.unreadable.length) throw new Error(`fixture TURN line unreadable: ${JSON.stringify(line)}`);
+    if (read.sample.missing.length === 0) turnLine.parse(line);
+  }
   return lines;
 }
 

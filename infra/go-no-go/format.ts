@@ -1,5 +1,6 @@
 // The verdict as a deploy engineer reads it: the verdict first, then the numbers, then why, each
 // reason with the turns behind it. Also the one line the CLI writes to stderr.
+import type { Coverage, FieldCount } from "./coverage.js";
 import type { DiagnosisKind } from "./diagnoses.js";
 import type { Evidence, Finding, Value } from "./evidence.js";
 import type { MetricSummary } from "./stats.js";
@@ -29,10 +30,13 @@ export function formatResult(r: GoNoGo): string {
   const tools = toolTurnsLine(r.tool_turns);
   if (tools) out.push(tools);
   const c = r.counts;
+  const n = (count: number | null) => (count === null ? "n/a" : String(count));
+  const over = r.coverage.missing_fields.length || r.coverage.unreadable_fields.length ? " (over the lines that carry each)" : "";
   out.push(
-    `counts: retries ${c.retries}, fallbacks ${c.fallbacks}, fallback transcriptions ${c.stt_fallback_turns}, tts failures ${c.tts_failures}, ` +
-      `partial used at timeout ${c.stt_used_partial_turns}, interrupted ${c.interrupted_turns}, keypad turns ${c.dtmf_turns}`,
+    `counts${over}: retries ${n(c.retries)}, fallbacks ${n(c.fallbacks)}, fallback transcriptions ${n(c.stt_fallback_turns)}, tts failures ${n(c.tts_failures)}, ` +
+      `partial used at timeout ${n(c.stt_used_partial_turns)}, interrupted ${n(c.interrupted_turns)}, keypad turns ${n(c.dtmf_turns)}`,
   );
+  out.push(...coverageLines(r.coverage, r.turns));
   if (r.failures.length) out.push("NO-GO because:", ...r.failures.flatMap(finding));
   if (r.diagnoses.length) {
     out.push("diagnoses:");
@@ -42,11 +46,41 @@ export function formatResult(r: GoNoGo): string {
   return out.join("\n");
 }
 
+/**
+ * The TURN lines' schema versions; then, for lines of a leaner or older core, the fields they lacked
+ * and the checks that could not run (or ran on part of the lines) for it.
+ */
+function coverageLines(c: Coverage, turns: number): string[] {
+  if (turns === 0) return [];
+  const out = [`TURN lines by schema version: ${c.schema_versions.map((v) => `${v.version}: ${plural(v.lines, "line")}`).join(", ")}`];
+  if (c.missing_fields.length) out.push(`missing fields (a leaner or older core did not write them): ${fieldsByCount(c.missing_fields, turns, "lack")}`);
+  if (c.unreadable_fields.length) out.push(`unreadable fields (not as the current schema has them; left out): ${fieldsByCount(c.unreadable_fields, turns, "have a bad")}`);
+  const notRun = c.checks_limited.filter((l) => l.run === "not run");
+  const partly = c.checks_limited.filter((l) => l.run === "partly");
+  if (notRun.length) out.push("not run, no line carries what they read:", ...notRun.map((l) => `  - ${l.check}: needs ${l.needs.join(", ")}`));
+  if (partly.length) {
+    out.push("run on part of the lines:", ...partly.map((l) => `  - ${l.check}: ${l.lines_lacking} of ${l.of} lines lack ${l.needs.join(" or ")}`));
+  }
+  return out;
+}
+
+/** "6 of 12 lines lack input, EOU_MS; 2 of 12 lines lack tools": fields grouped by how many lines, most first. */
+function fieldsByCount(fields: FieldCount[], turns: number, verb: string): string {
+  const groups = new Map<number, string[]>();
+  for (const { field, lines } of fields) groups.set(lines, [...(groups.get(lines) ?? []), field]);
+  return [...groups]
+    .sort(([a], [b]) => b - a)
+    .map(([lines, names]) => `${lines} of ${turns} lines ${verb} ${names.join(", ")}`)
+    .join("; ");
+}
+
 /** What the CLI says on stderr in one line, for a log that keeps only that. */
 export function oneLine(r: GoNoGo): string {
   if (r.verdict === "GO") {
     const warnings = r.warnings.length ? `; ${plural(r.warnings.length, "warning")}: ${r.warnings[0]!.message}` : "";
-    return `GO: ${evidenceLine(r)}, every p95 within its bound${warnings}`;
+    const notRun = r.coverage.checks_limited.filter((l) => l.run === "not run").length;
+    const lean = notRun ? `; ${plural(notRun, "check")} not run for fields the TURN lines lack` : "";
+    return `GO: ${evidenceLine(r)}, every p95 within its bound${lean}${warnings}`;
   }
   const reasons = [...r.failures.map((f) => f.message), ...r.diagnoses.map((d) => `diagnosis: ${DIAGNOSIS_TITLE[d.kind]}`)];
   return `NO-GO: ${reasons.join("; ")}`;

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { callSid, callTurns, cloudLoggingExport, coreLog, coreStdout, simulatorOutput, simulatorSummary } from "./fixtures.js";
+import { callSid, callTurns, cloudLoggingExport, coreLog, coreStdout, leanTurn, simulatorOutput, simulatorSummary } from "./fixtures.js";
 import { parseInput, type ParsedInput } from "./input.js";
+import { ALWAYS_WRITTEN } from "./turn-sample.js";
 
 function parsed(name: string, text: string): ParsedInput {
   const result = parseInput(name, text);
@@ -86,19 +87,43 @@ describe("reading an input", () => {
     ]);
   });
 
-  it("counts a malformed entry of an export", () => {
-    const entries = JSON.parse(cloudLoggingExport(twoCalls)) as Array<{ jsonPayload?: Record<string, unknown> }>;
-    const turn = entries.findIndex((e) => e.jsonPayload?.message === "TURN");
-    delete entries[turn]!.jsonPayload!.EOU_MS;
+  it("reads an entry lacking a field of the current schema, naming it, and counts what it cannot read as malformed", () => {
+    const entries = JSON.parse(cloudLoggingExport(twoCalls)) as Array<{ jsonPayload?: Record<string, unknown>; labels?: Record<string, unknown> }>;
+    const turns = entries.flatMap((e, i) => (e.jsonPayload?.message === "TURN" ? [i] : []));
+    const [lacking, stringMetric, noCallId] = turns as [number, number, number];
+    delete entries[lacking]!.jsonPayload!.EOU_MS;
+    entries[stringMetric]!.jsonPayload!.TTS_READY_MS = "180";
+    delete entries[noCallId]!.jsonPayload!.call_id;
+    delete entries[noCallId]!.labels!.call_id;
     entries.push("garbage" as never);
 
     const input = parsed("logs.json", JSON.stringify(entries));
 
-    expect(input.turns).toHaveLength(5);
+    expect(input.turns).toHaveLength(4);
+    expect(input.turns.find((t) => t.source === `logs.json entry ${lacking + 1}`)).toMatchObject({ missing: ["EOU_MS"], unreadable: [], schemaVersion: 1 });
     expect(input.malformed).toEqual([
-      { source: `logs.json entry ${turn + 1}`, reason: expect.stringMatching(/^TURN line: EOU_MS: /) },
+      { source: `logs.json entry ${stringMetric + 1}`, reason: expect.stringMatching(/^TURN line: TTS_READY_MS: .*number/) },
+      { source: `logs.json entry ${noCallId + 1}`, reason: "TURN line: no call id (call_id or logging.googleapis.com/labels.call_id)" },
       { source: `logs.json entry ${entries.length}`, reason: "not a JSON object" },
     ]);
+  });
+
+  it("reads a lean TURN line, its call id from the label, naming every field of the current schema it lacks", () => {
+    const full = callTurns(1, 1)[0]!;
+    const { call_id: _inTheLabelOnly, ...lean } = leanTurn(full);
+    const other = { ...leanTurn(full), schema_version: 2, turn: 4, input: "voice", tools: "none" };
+    const input = parsed("core.log", coreStdout([{ severity: "INFO", timestamp: "2026-03-02T09:15:09.000Z", message: "TURN", ...lean }, { severity: "INFO", timestamp: "2026-03-02T09:15:19.000Z", message: "TURN", ...other }]));
+
+    expect(input.malformed).toEqual([]);
+    const [first, second] = input.turns;
+    expect(first!.line).toMatchObject({ call_id: callSid(1), STT_FINAL_MS: full.STT_FINAL_MS, TOTAL_LATENCY_MS: full.TOTAL_LATENCY_MS });
+    expect(first).toMatchObject({ schemaVersion: 1, unreadable: [] });
+    expect(first!.missing).toEqual(ALWAYS_WRITTEN);
+    expect(first!.missing).toEqual(expect.arrayContaining(["turn", "input", "EOU_MS", "fallbacks", "retries"]));
+    // A field not as the current schema has it is left out and named; the line still counts.
+    expect(second).toMatchObject({ schemaVersion: 2, unreadable: ["input", "tools"], line: { turn: 4 } });
+    expect(second!.line).not.toHaveProperty("input");
+    expect(second!.missing).not.toContain("input");
   });
 
   it("refuses an empty input, an empty export and a broken export with a clear reason", () => {

@@ -5,19 +5,14 @@
 // - otherwise one JSON value per line (other lines ignored), each either a LogEntry (an export
 //   flattened with `jq -c '.[]'`), a core stdout line (`message` at the top), or the simulator's
 //   `--json` CallSummary (`call_sid` and `turns`); a whole pretty-printed object counts as one line.
-// A record that claims to be a TURN line or a CallSummary but does not parse is counted as
-// malformed with its reason and skipped.
-import { turnLine, type TurnLine } from "@voice/protocol";
+// TURN lines are read as any revision of the core writes them (turn-sample.ts). A record that claims
+// to be a TURN line or a CallSummary but does not parse is counted as malformed with its reason and
+// skipped.
 import { z } from "zod";
+import { readTurnLine, type TurnSample } from "./turn-sample.js";
 import { firstIssue } from "./zod-issue.js";
 
 export type InputKind = "Cloud Logging export" | "core stdout" | "simulator --json output";
-
-/** One TURN line and where it came from ("logs.json entry 12", "core.log line 40"). */
-export interface TurnSample {
-  line: TurnLine;
-  source: string;
-}
 
 /** The part of the simulator's CallSummary (infra/sim/report.ts) the verdict reads. */
 const simulatorSummary = z.object({
@@ -119,9 +114,9 @@ function readRecord(input: ParsedInput, record: unknown, source: string): void {
 /** TURN lines are kept; every other line the core writes (APP_START, CALL, BARGE_IN, ...) is not evidence here. */
 function readLogLine(input: ParsedInput, line: Record<string, unknown>, source: string): void {
   if (line.message !== "TURN") return;
-  const parsed = turnLine.safeParse(line);
-  if (parsed.success) input.turns.push({ line: parsed.data, source });
-  else input.malformed.push({ source, reason: `TURN line: ${firstIssue(parsed.error)}` });
+  const read = readTurnLine(line, source);
+  if (read.ok) input.turns.push(read.sample);
+  else input.malformed.push({ source, reason: read.reason });
 }
 
 /** Cloud Logging lifts the line's `logging.googleapis.com/labels` into the entry's `labels`. */

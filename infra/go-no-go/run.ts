@@ -24,7 +24,9 @@ const reportedOnly = METRICS.filter((m) => !judged.includes(m)).join(" and ");
 export const USAGE = `usage: npm run go-no-go -- FILE|- [FILE|- ...] [--thresholds FILE.json] [--json]
   FILE                a Cloud Logging export (gcloud logging read --format=json), the core's raw stdout,
                       or the simulator's output (npm run call -- --json); "-" reads stdin. The kind is
-                      detected per input; several inputs are judged together.
+                      detected per input; several inputs are judged together. TURN lines of any core
+                      revision count: a call id and the five metrics are enough; the report groups
+                      them by schema_version and names the fields they lack and the checks not run.
   --thresholds FILE   JSON over the defaults; keys: min_calls, metrics.<METRIC>.{target,bound} (a metric
                       given replaces its default; {} reports it only), tts_cold_ms, unaccounted_ms, max_fallbacks
   --json              print the whole result as one JSON object

@@ -2,7 +2,8 @@
 import { distribution } from "../stats/distribution.js";
 import type { TurnMetric } from "@voice/protocol";
 import { turnEvidence, type Evidence } from "./evidence.js";
-import type { SimulatedCall, TurnSample } from "./input.js";
+import type { SimulatedCall } from "./input.js";
+import type { TurnSample } from "./turn-sample.js";
 import type { Limits, MetricName } from "./thresholds.js";
 
 /** One value of a metric and the turn or line it came from. */

@@ -6,7 +6,7 @@
 // heard an apology, and a fixed phrase counted as a fallback is the fallback rule's business.
 import { distribution } from "../stats/distribution.js";
 import { turnEvidence, type Finding } from "./evidence.js";
-import type { TurnSample } from "./input.js";
+import type { TurnSample } from "./turn-sample.js";
 import { above, summarize, type Measurement, type MetricSummary } from "./stats.js";
 import type { Thresholds } from "./thresholds.js";
 import { plural } from "./words.js";

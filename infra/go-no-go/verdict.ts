@@ -4,11 +4,15 @@
 // lines from `min_calls` calls; a failed simulated call is NO-GO whatever else is missing.
 // Turns whose answer called tools are judged apart (tool-turns.ts): the metric table, its p95s and
 // the diagnoses built on them are over plain turns only; fixed phrases and cold TTS over every turn.
+// TURN lines of any revision count (turn-sample.ts): each check runs on the lines that carry what it
+// reads, and the result says what the lines lacked and which checks that left undone (coverage.ts).
 import { TURN_METRICS } from "@voice/protocol";
+import { coverage, type Coverage } from "./coverage.js";
 import { diagnose, type Diagnosis } from "./diagnoses.js";
 import type { Finding } from "./evidence.js";
 import { fallbackFailures, inputWarnings, malformedNote, metricFailures, metricWarnings, simulatorFailures, turnWarnings } from "./findings.js";
-import type { InputKind, Malformed, ParsedInput, SimulatedCall, TurnSample } from "./input.js";
+import type { InputKind, Malformed, ParsedInput, SimulatedCall } from "./input.js";
+import type { GateTurnLine, TurnField, TurnSample } from "./turn-sample.js";
 import { callerMeasurements, summarize, turnMeasurements, type Measurement, type MetricSummary } from "./stats.js";
 import { METRICS, type MetricName, type Thresholds } from "./thresholds.js";
 import { splitTurns, summarizeToolTurns, toolTurnFailures, toolTurnWarnings, type ToolTurns } from "./tool-turns.js";
@@ -23,14 +27,15 @@ export interface InputSummary {
   malformed: number;
 }
 
+/** Over the lines that carry the field each is counted from; null when none does. */
 export interface Counts {
-  retries: number;
-  fallbacks: number;
-  stt_fallback_turns: number;
-  tts_failures: number;
-  stt_used_partial_turns: number;
-  interrupted_turns: number;
-  dtmf_turns: number;
+  retries: number | null;
+  fallbacks: number | null;
+  stt_fallback_turns: number | null;
+  tts_failures: number | null;
+  stt_used_partial_turns: number | null;
+  interrupted_turns: number | null;
+  dtmf_turns: number | null;
 }
 
 export interface GoNoGo {
@@ -45,6 +50,8 @@ export interface GoNoGo {
   /** Turns whose answer called tools, judged on TOTAL_LATENCY_MS − TOOL_MS. */
   tool_turns: ToolTurns;
   counts: Counts;
+  /** The lines' schema versions, the fields they lacked and the checks that left undone. */
+  coverage: Coverage;
   failures: Finding[];
   diagnoses: Diagnosis[];
   warnings: Finding[];
@@ -94,6 +101,7 @@ export function evaluate(inputs: ParsedInput[], t: Thresholds): Evaluation {
       metrics: METRICS.map((m) => metrics[m]),
       tool_turns: toolTurns,
       counts: counts(samples),
+      coverage: coverage(samples),
       failures,
       diagnoses,
       warnings,
@@ -114,14 +122,15 @@ export function evaluate(inputs: ParsedInput[], t: Thresholds): Evaluation {
 
 /**
  * The same TURN line read twice (stdout and an export of the same calls) counts once. Calls come in
- * the order they started (an export lists the newest first), turns in order within a call.
+ * the order they started (an export lists the newest first), turns in order within a call. A line
+ * without its turn number cannot be matched with another: it counts, after the numbered ones.
  */
 function uniqueTurns(all: TurnSample[]): { samples: TurnSample[]; duplicates: number } {
   const byKey = new Map<string, TurnSample>();
   const firstLine = new Map<string, string>();
   for (const sample of all) {
     const { call_id, turn, timestamp = "" } = sample.line;
-    const key = `${call_id}\n${turn}`;
+    const key = turn === undefined ? `${call_id}\n${sample.source}` : `${call_id}\n${turn}`;
     if (!byKey.has(key)) byKey.set(key, sample);
     const first = firstLine.get(call_id);
     if (first === undefined || timestamp < first) firstLine.set(call_id, timestamp);
@@ -129,7 +138,7 @@ function uniqueTurns(all: TurnSample[]): { samples: TurnSample[]; duplicates: nu
   // ISO timestamps sort as strings; a line without one counts as the earliest.
   const order = [...firstLine.keys()].sort((a, b) => Number(firstLine.get(a)! > firstLine.get(b)!) - Number(firstLine.get(a)! < firstLine.get(b)!));
   const samples = [...byKey.values()].sort(
-    (a, b) => order.indexOf(a.line.call_id) - order.indexOf(b.line.call_id) || a.line.turn - b.line.turn,
+    (a, b) => order.indexOf(a.line.call_id) - order.indexOf(b.line.call_id) || (a.line.turn ?? Infinity) - (b.line.turn ?? Infinity) || 0,
   );
   return { samples, duplicates: all.length - samples.length };
 }
@@ -154,14 +163,21 @@ function evidenceProblem(inputs: ParsedInput[], calls: string[], t: Thresholds):
 }
 
 function counts(samples: TurnSample[]): Counts {
-  const sum = (f: (s: TurnSample) => number) => samples.reduce((total, s) => total + f(s), 0);
+  const sum = <F extends TurnField>(field: F, count: (value: NonNullable<GateTurnLine[F]>) => number): number | null => {
+    let total: number | null = null;
+    for (const { line } of samples) {
+      const value = line[field];
+      if (value !== undefined && value !== null) total = (total ?? 0) + count(value);
+    }
+    return total;
+  };
   return {
-    retries: sum((s) => s.line.retries),
-    fallbacks: sum((s) => s.line.fallbacks),
-    stt_fallback_turns: sum((s) => Number(s.line.stt_fallback)),
-    tts_failures: sum((s) => s.line.tts_failures),
-    stt_used_partial_turns: sum((s) => Number(s.line.stt_used_partial)),
-    interrupted_turns: sum((s) => Number(s.line.interrupted)),
-    dtmf_turns: sum((s) => Number(s.line.input === "dtmf")),
+    retries: sum("retries", (n) => n),
+    fallbacks: sum("fallbacks", (n) => n),
+    stt_fallback_turns: sum("stt_fallback", Number),
+    tts_failures: sum("tts_failures", (n) => n),
+    stt_used_partial_turns: sum("stt_used_partial", Number),
+    interrupted_turns: sum("interrupted", Number),
+    dtmf_turns: sum("input", (input) => Number(input === "dtmf")),
   };
 }

@@ -66,6 +66,7 @@ const spokenFacts: TurnFacts = {
   interrupted: false,
   sentences: 2,
   ttsFailures: 0,
+  agentSentences: ["פתוח מ-8 עד 18.", "בשישי עד 13."],
 };
 
 function turnEntry(timeline: TurnTimeline, facts: Partial<TurnFacts> = {}): unknown {

@@ -25,6 +25,33 @@ export const TURN_METRICS = ["STT_FIRST_PARTIAL_MS", "STT_FINAL_MS", "LLM_FIRST_
 export type TurnMetric = (typeof TURN_METRICS)[number];
 
 /**
+ * The TURN line's schema version, in its `schema_version` field. 1: lines without the field (every
+ * core before it existed); 2: adds `schema_version`, `timeline` and `agent_text`. A reader judges
+ * what a line has; the version tells it what to expect of a line that lacks a field.
+ */
+export const TURN_SCHEMA_VERSION = 2;
+
+/** Whole milliseconds from the turn's speech end (negative: before it, as a speculative LLM request). */
+const offset = z.number().int();
+
+/**
+ * A turn's moments on one time axis, in ms from the caller's speech end (keypad: the last key), so a
+ * reader can draw the turn as a waterfall. A moment that did not happen is absent.
+ */
+export const turnTimeline = z.object({
+  speech_start: offset,
+  first_result: offset.optional(),
+  eou: offset,
+  stt_final: offset.optional(),
+  llm_request: offset.optional(),
+  llm_first_token: offset.optional(),
+  tts_request: offset.optional(),
+  tts_ready: offset.optional(),
+  first_frame: offset.optional(),
+});
+export type TurnTimelineOffsets = z.infer<typeof turnTimeline>;
+
+/**
  * One TURN line per turn. Times about the caller's speech are measured on the caller's audio clock
  * (Twilio media timestamps) mapped to wall time. A metric whose stage did not happen is absent,
  * never faked:
@@ -39,6 +66,8 @@ export type TurnMetric = (typeof TURN_METRICS)[number];
 export const turnLine = z.object({
   message: z.literal("TURN"),
   ...envelope,
+  /** TURN_SCHEMA_VERSION of the core that wrote the line; absent: version 1. */
+  schema_version: z.number().int().positive().optional(),
   turn: z.number().int().positive(),
   /** How the caller's input came: speech, or keypad digits (DTMF). */
   input: z.enum(["speech", "dtmf"]),
@@ -106,6 +135,10 @@ export const turnLine = z.object({
   tools: z.array(z.object({ name: z.string(), ok: z.boolean(), ms })).optional(),
   /** A filler phrase played while a tool ran ("one moment, checking the calendar"). */
   tool_filler: z.boolean().optional(),
+  /** The turn's moments from its speech end (schema 2). */
+  timeline: turnTimeline.optional(),
+  /** The answer's sentences sent towards the caller, joined; redacted as transcripts are (schema 2). */
+  agent_text: z.string().optional(),
 });
 
 /**

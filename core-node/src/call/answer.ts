@@ -62,6 +62,7 @@ export class Answer {
       interrupted: this.interrupted,
       firstAudio: speaker.firstAudio,
       sentences: speaker.spoken.length,
+      spoken: [...speaker.spoken],
       ttsFailures: speaker.failures,
     };
   }

@@ -351,7 +351,7 @@ export class Answering {
         this.sent(answer);
         this.settle(answer);
       })
-      .catch((error: unknown) => this.port.log.error({ turn: answer.turn, error: errorText(error) }, "turn failed"));
+      .catch((error: unknown) => this.port.log.error({ turn: answer.turn, error }, "turn failed"));
   }
 
   /** Every sentence went out: the caller will hear it all unless they interrupt (then it is trimmed). */

@@ -4,7 +4,6 @@
 // ring the staff) and the link closes. And what the session hands over once its part of the call
 // ended: the conversation as heard, for the call's record.
 import type { CoreEnd } from "@voice/protocol";
-import { errorText } from "../app.js";
 import type { Logger } from "../metrics/log.js";
 import type { CallRecordInput, RecordSender } from "../record/ports.js";
 import type { Answer } from "./answer.js";
@@ -62,5 +61,5 @@ export function handOverRecord(send: RecordSender | undefined, input: CallRecord
   if (!send) return Promise.resolve();
   return Promise.resolve()
     .then(() => send(input))
-    .catch((error: unknown) => log.error({ error: errorText(error) }, "call record hand-over failed"));
+    .catch((error: unknown) => log.error({ error }, "call record hand-over failed"));
 }

@@ -23,6 +23,7 @@ import {
 import type { RawData, WebSocket } from "ws";
 import { OutboundFrames } from "../audio/frames.js";
 import type { Logger } from "../metrics/log.js";
+import type { TraceLogFields } from "../metrics/trace.js";
 import type { Answer } from "./answer.js";
 import { Answering } from "./answering.js";
 import { CallBudget, type BudgetName } from "./budget.js";
@@ -43,6 +44,8 @@ export { WRAP_UP_MAX_MS } from "./ending.js";
 export interface SessionOptions {
   /** The call the edge's token was issued for; the start frame must name the same call. */
   tokenCallSid: string;
+  /** The trace of the request that opened the call (metrics/trace.ts): on every line of the call. */
+  trace?: TraceLogFields;
   onEnded(session: CallSession): void;
 }
 
@@ -56,8 +59,10 @@ export class CallSession {
   private phase: CallPhase = AWAITING_START;
   private call: StartedCall | undefined;
   private readonly callId: string;
-  /** Logger whose every line carries the call id (and its Cloud Logging label). */
+  /** Logger whose every line carries the call id (and its Cloud Logging label), and the call's trace. */
   private readonly log: Logger;
+  /** The TURN, BARGE_IN and CALL lines' logger: they name their call themselves; the trace is added. */
+  private readonly lines: Logger;
   /** What the call's two sides share. */
   private readonly context: CallContext;
   private readonly conversation = new Conversation();
@@ -83,7 +88,8 @@ export class CallSession {
   ) {
     const c = services.config;
     this.callId = options.tokenCallSid;
-    this.log = services.log.child({ [CALL_ID_LABEL]: { call_id: this.callId }, call_id: this.callId });
+    this.log = services.log.child({ [CALL_ID_LABEL]: { call_id: this.callId }, call_id: this.callId, ...options.trace });
+    this.lines = services.log.child({ ...options.trace });
     this.intake = new FrameIntake(c, this.log, this.stats);
     // The refused request is still on the stack: the wrap-up runs right after it, not inside it.
     this.budget = new CallBudget({ llmRequests: c.LLM_MAX_REQUESTS_PER_CALL, ttsChars: c.TTS_MAX_CHARS_PER_CALL }, (budget, limit) =>
@@ -93,7 +99,7 @@ export class CallSession {
       callId: this.callId,
       config: c,
       log: this.log,
-      lines: services.log,
+      lines: this.lines,
       debug: services.log.isLevelEnabled("debug"),
       stats: this.stats,
       conversation: this.conversation,
@@ -235,7 +241,7 @@ export class CallSession {
     try {
       work();
     } catch (error) {
-      this.log.error({ error: error instanceof Error ? error.stack : String(error) }, `${what} failed`);
+      this.log.error({ error }, `${what} failed`);
     }
   }
 
@@ -377,7 +383,7 @@ export class CallSession {
     this.call?.hearing.close();
     const durationMs = performance.now() - this.startedAt;
     const line = this.stats.callLine({ callId: this.callId, durationMs, turns: this.conversation.turnCount, stt: this.call?.hearing.stt.stats, endReason: reason });
-    this.services.log.info(line, "CALL");
+    this.lines.info(line, "CALL");
     // What was still playing was not heard.
     this.conversation.cut();
     const record = { callSid: this.callId, endReason: reason, history: [...this.conversation.messages], recordUrl: this.recordUrl };

@@ -122,10 +122,12 @@ export interface AnswerOutcome {
   /** Timing of the first sentence sent, if any was. */
   firstAudio?: { ttsRequestedAt: number; ttsReadyAt: number; cacheHit: boolean; firstFrameAt: number };
   sentences: number;
+  /** The sentences sent towards the caller, in order (the TURN line's agent_text). */
+  spoken: readonly string[];
   ttsFailures: number;
 }
 
-/** The TURN line of a turn's answer once settled: its report, and the moments of the first audio sent. */
+/** The TURN line of a turn's answer once settled: its report, the moments of the first audio sent, and the sentences sent. */
 export function turnLineOf(answer: AnswerOutcome, report: TurnReport, callId: string): TurnLineFields {
   const first = answer.firstAudio;
   const timeline: TurnTimeline = first
@@ -153,11 +155,12 @@ export function turnLineOf(answer: AnswerOutcome, report: TurnReport, callId: st
     eouHold: report.eouHold,
     pausesHeld: report.pausesHeld,
     recoveredCutoff: report.recoveredCutoff,
+    agentSentences: answer.spoken,
   });
 }
 
 /** A resumed turn is not the caller's turn on this core (no speech to measure from): its answer's facts, without a TURN line. */
 export function resumedTurnFields(line: TurnLineFields) {
-  const { turn, LLM_FIRST_TOKEN_MS, TTS_READY_MS, TOTAL_LATENCY_MS, answer_sentences, interrupted, retries, fallbacks } = line;
-  return { turn, LLM_FIRST_TOKEN_MS, TTS_READY_MS, first_audio_ms: TOTAL_LATENCY_MS, answer_sentences, interrupted, retries, fallbacks };
+  const { turn, LLM_FIRST_TOKEN_MS, TTS_READY_MS, TOTAL_LATENCY_MS, answer_sentences, interrupted, retries, fallbacks, agent_text } = line;
+  return { turn, LLM_FIRST_TOKEN_MS, TTS_READY_MS, first_audio_ms: TOTAL_LATENCY_MS, answer_sentences, interrupted, retries, fallbacks, agent_text };
 }

@@ -2,8 +2,10 @@
 // and an ISO `timestamp`. Writes go through an asynchronous destination so a log call on the hot
 // path never blocks on stdout. No secret reaches a line (redact.ts), and callers' words reach it only
 // as LOG_TRANSCRIPTS allows (redact-words.ts): every log call's fields and message pass that filter
-// here, so a new line cannot forget it.
+// here, so a new line cannot forget it. An Error logged (as `error`, or as the call's first
+// argument) becomes its message, and at ERROR and above its stack for Error Reporting (error-report.ts).
 import pino, { type DestinationStream, type Logger } from "pino";
+import { errorFields, type ServiceContext } from "./error-report.js";
 import { secretRedactor } from "./redact.js";
 import { callerWordsFilter, type LogTranscripts } from "./redact-words.js";
 
@@ -28,12 +30,21 @@ export interface LoggerOptions {
   secrets?: ReadonlyArray<string | undefined>;
   /** LOG_TRANSCRIPTS: what becomes of the words in a line (redact-words.ts WORD_FIELDS); "redacted" when omitted. */
   transcripts?: LogTranscripts;
+  /** Error Reporting's serviceContext on error lines (Cloud Run's K_SERVICE and K_REVISION); DEFAULT_SERVICE when omitted. */
+  service?: ServiceContext;
 }
+
+/** The Cloud Run service's name (infra/cloudrun/service.yaml), for a core that does not know its own. */
+export const DEFAULT_SERVICE: ServiceContext = { service: "voice-core" };
+
+/** pino's level number of "error": lines at it and above carry an Error's stack. */
+const ERROR_LEVEL = 50;
 
 export function createLogger(options: LoggerOptions): Logger {
   const level = options.debug && options.level !== "trace" ? "debug" : options.level;
   const secrets = secretRedactor(options.secrets ?? []);
   const words = callerWordsFilter(options.transcripts ?? "redacted", secrets);
+  const service = options.service ?? DEFAULT_SERVICE;
   return pino(
     {
       level,
@@ -42,11 +53,14 @@ export function createLogger(options: LoggerOptions): Logger {
       timestamp: () => `,"timestamp":"${new Date().toISOString()}"`,
       formatters: { level: (label) => ({ severity: SEVERITY[label] ?? "DEFAULT" }) },
       hooks: {
-        logMethod(args, method) {
-          // pino's call forms: (fields, message?, ...) or (message, ...); an Error given as the fields is left as it is.
-          const filtered = (args as unknown[]).map((arg, index) =>
-            typeof arg === "string" ? words.message(arg) : index === 0 && isPlainObject(arg) ? words.fields(arg) : arg,
-          );
+        logMethod(args, method, levelNumber) {
+          // pino's call forms: (fields, message?, ...) or (message, ...); an Error given as the fields stands for { error }.
+          const filtered = (args as unknown[]).map((arg, index) => {
+            if (typeof arg === "string") return words.message(arg);
+            if (index !== 0) return arg;
+            const fields = arg instanceof Error ? { error: arg } : arg;
+            return isPlainObject(fields) ? words.fields(errorFields(fields, levelNumber >= ERROR_LEVEL, service)) : arg;
+          });
           return method.apply(this, filtered as Parameters<typeof method>);
         },
         streamWrite: secrets,

@@ -161,8 +161,8 @@ const REQUIRED_WORD_FIELDS: ReadonlySet<string> = new Set(["transcript"]);
 /** One keypad key per line: alone it never looks like a number, but a card typed key by key would be spelled out over the lines. */
 const KEY_FIELD = "digit";
 const MASKED_KEY = "[digit]";
-/** Free text from a client or a business service, which may quote what it was given. Redacted in both modes that redact. */
-const QUOTING_FIELDS: ReadonlySet<string> = new Set(["error"]);
+/** Free text from a client or a business service, which may quote what it was given (an error's stack opens with its message). Redacted in both modes that redact. */
+const QUOTING_FIELDS: ReadonlySet<string> = new Set(["error", "stack_trace"]);
 /** Deep enough for every line the core writes (TURN's tools list is two levels down). */
 const MAX_DEPTH = 4;
 

@@ -1,13 +1,14 @@
 import { describe, expect, it } from "vitest";
-import { bargeInLine, callLine, turnLine } from "@voice/protocol";
+import { TURN_SCHEMA_VERSION, bargeInLine, callLine, turnLine } from "@voice/protocol";
 import { createLogger } from "./log.js";
+import type { LogTranscripts } from "./redact-words.js";
 import { LogCapture } from "../../testing/log-capture.js";
 import { buildBargeInLine, buildCallLine, buildTurnLine } from "./turn.js";
 
 /** Writes `fields` as `message` through the real logger and returns the parsed line. */
-function written(fields: object, message: string): Record<string, unknown> {
+function written(fields: object, message: string, transcripts?: LogTranscripts): Record<string, unknown> {
   const capture = new LogCapture();
-  createLogger({ level: "info", debug: false, destination: capture }).info(fields, message);
+  createLogger({ level: "info", debug: false, destination: capture, transcripts }).info(fields, message);
   return capture.lines[0]!;
 }
 
@@ -39,6 +40,7 @@ describe("TURN, BARGE_IN and CALL lines", () => {
     interrupted: false,
     sentences: 2,
     ttsFailures: 0,
+    agentSentences: ["פתוחים מ-8 עד 18.", "בשישי עד 13."],
   };
 
   it("is one Cloud Logging entry with the five metrics as top-level numbers, and parses with the shared schema", () => {
@@ -48,6 +50,7 @@ describe("TURN, BARGE_IN and CALL lines", () => {
       timestamp: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
       message: "TURN",
       "logging.googleapis.com/labels": { call_id: "CA1" },
+      schema_version: TURN_SCHEMA_VERSION,
       STT_FIRST_PARTIAL_MS: 350,
       STT_FINAL_MS: 410,
       LLM_FIRST_TOKEN_MS: 289,
@@ -70,8 +73,38 @@ describe("TURN, BARGE_IN and CALL lines", () => {
       interrupted: false,
       answer_sentences: 2,
       tts_failures: 0,
+      timeline: { speech_start: -1600, first_result: -1250, eou: 165, stt_final: 410, llm_request: 411, llm_first_token: 700, tts_request: 820, tts_ready: 821, first_frame: 825 },
+      agent_text: "פתוחים מ-8 עד 18. בשישי עד 13.",
     });
     expect(turnLine.parse(line)).toEqual(line);
+  });
+
+  it("puts the turn's moments on one axis from its speech end, agreeing with its metrics", () => {
+    const line = turnLine.parse(written(buildTurnLine(timeline, facts), "TURN"));
+    const t = line.timeline!;
+    expect(t.eou).toBe(line.EOU_MS);
+    expect(t.first_frame).toBe(line.TOTAL_LATENCY_MS);
+    expect(t.stt_final).toBe(line.STT_FINAL_MS);
+    expect(t.llm_first_token! - t.llm_request!).toBe(line.LLM_FIRST_TOKEN_MS);
+    expect(t.first_result! - t.speech_start).toBe(line.STT_FIRST_PARTIAL_MS);
+    // A speculative answer's request went out before the speech ended: its offset is negative.
+    const early = turnLine.parse(written(buildTurnLine({ ...timeline, llmRequestAt: 2400, llmFirstTokenAt: 2700 }, facts), "TURN"));
+    expect(early.timeline).toMatchObject({ llm_request: -200, llm_first_token: 100 });
+    // A moment that did not happen is not on the axis.
+    const unanswered = turnLine.parse(written(buildTurnLine({ ...timeline, ttsRequestAt: undefined, ttsReadyAt: undefined, firstFrameAt: undefined }, { ...facts, agentSentences: [] }), "TURN"));
+    expect(Object.keys(unanswered.timeline!)).toEqual(["speech_start", "first_result", "eou", "stt_final", "llm_request", "llm_first_token"]);
+    expect(unanswered.agent_text).toBe("");
+  });
+
+  it("carries the answer's words through the transcript's redaction: masked numbers, or nothing when words are off", () => {
+    const readBack = { ...facts, agentSentences: ["רשמתי את הטלפון 050-1234567.", "נתראה ביום שלישי."] };
+    const redacted = turnLine.parse(written(buildTurnLine(timeline, readBack), "TURN", "redacted"));
+    expect(redacted.agent_text).toBe("רשמתי את הטלפון [phone]. נתראה ביום שלישי.");
+    const off = turnLine.parse(written(buildTurnLine(timeline, readBack), "TURN", "off"));
+    expect(off).not.toHaveProperty("agent_text");
+    expect(off).toMatchObject({ transcript: "", answer_sentences: 2, timeline: { first_frame: 825 } });
+    const full = turnLine.parse(written(buildTurnLine(timeline, readBack), "TURN", "full"));
+    expect(full.agent_text).toBe("רשמתי את הטלפון 050-1234567. נתראה ביום שלישי.");
   });
 
   it("leaves out a metric whose stage did not happen, and still parses", () => {

@@ -2,7 +2,15 @@
 // (the schemas readers parse them with). Timings are wall-clock milliseconds from one monotonic
 // clock; the moments about the caller's speech come from the caller's audio clock mapped to wall
 // time (clock.ts). A metric whose stage did not happen is left out rather than faked.
-import { CALL_ID_LABEL, type BargeInLineFields, type CallLineFields, type SpeculationOutcome, type TurnLineFields } from "@voice/protocol";
+import {
+  CALL_ID_LABEL,
+  TURN_SCHEMA_VERSION,
+  type BargeInLineFields,
+  type CallLineFields,
+  type SpeculationOutcome,
+  type TurnLineFields,
+  type TurnTimelineOffsets,
+} from "@voice/protocol";
 
 /** Wall times (ms) of the moments a turn is measured between. */
 export interface TurnTimeline {
@@ -66,15 +74,34 @@ export interface TurnFacts extends TurnInputFacts {
   ttsFailures: number;
   /** Whether the answer was prepared on a partial before the end of the utterance (and used), see call/speculation.ts. */
   speculation?: SpeculationOutcome;
+  /** The answer's sentences sent towards the caller, in order (the logger redacts them as it does transcripts). */
+  agentSentences: readonly string[];
 }
 
 const span = (from: number | undefined, to: number | undefined) =>
   from === undefined || to === undefined ? undefined : Math.round(to - from);
 
+/** The turn's moments in whole milliseconds from its speech end, so a reader draws them on one axis (the TURN line's `timeline`). */
+export function timelineOffsets(t: TurnTimeline): TurnTimelineOffsets {
+  const from = (at: number | undefined) => span(t.speechEndAt, at);
+  return {
+    speech_start: Math.round(t.speechStartAt - t.speechEndAt),
+    first_result: from(t.firstResultAt),
+    eou: Math.round(t.eouAt - t.speechEndAt),
+    stt_final: from(t.transcriptAt),
+    llm_request: from(t.llmRequestAt),
+    llm_first_token: from(t.llmFirstTokenAt),
+    tts_request: from(t.ttsRequestAt),
+    tts_ready: from(t.ttsReadyAt),
+    first_frame: from(t.firstFrameAt),
+  };
+}
+
 export function buildTurnLine(t: TurnTimeline, facts: TurnFacts): TurnLineFields {
   return {
     [CALL_ID_LABEL]: { call_id: facts.callId },
     call_id: facts.callId,
+    schema_version: TURN_SCHEMA_VERSION,
     turn: facts.turn,
     input: facts.input,
     STT_FIRST_PARTIAL_MS: span(t.speechStartAt, t.firstResultAt),
@@ -101,6 +128,8 @@ export function buildTurnLine(t: TurnTimeline, facts: TurnFacts): TurnLineFields
     tts_failures: facts.ttsFailures,
     speculation: facts.speculation,
     ...(facts.tools?.length ? { TOOL_MS: Math.round(facts.toolMs ?? 0), tools: facts.tools.map((t) => ({ ...t, ms: Math.round(t.ms) })), tool_filler: facts.toolFiller ?? false } : {}),
+    timeline: timelineOffsets(t),
+    agent_text: facts.agentSentences.join(" "),
   };
 }
 

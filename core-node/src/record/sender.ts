@@ -126,7 +126,7 @@ export function createRecordSender(options: RecordSenderOptions): RecordDesk {
 
   return {
     send(input) {
-      const work = deliver(input).catch((error: unknown) => log.error({ call_id: input.callSid, error: oneLine(error) }, "call record failed"));
+      const work = deliver(input).catch((error: unknown) => log.error({ call_id: input.callSid, error }, "call record failed"));
       inFlight.add(work);
       void work.finally(() => inFlight.delete(work));
       return work;
