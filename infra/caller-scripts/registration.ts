@@ -9,6 +9,13 @@
 //   { "callSid": "CA...", "lines": ["first thing said", "second", ...] }
 //   a line may also be { "text", "withholdFinal"?, "partials"?, "words"?: [{ "text", "endMs" }, ...] }
 //   -> 204 registered; 400 { "error": "<one line>" } for a bad body; 404 elsewhere.
+//   "live": true makes the script live (the softphone's): lines are then added while the call runs,
+//   each taken by the call's next utterance; an utterance with no line waiting gives no words:
+//
+//   POST <registry URL>/lines   { "callSid": "CA...", "line": "what the next utterance says" }
+//   -> 204 added; 400 for a bad body; 404 when the call has no live script (or the registry serves none).
+//   GET <registry URL>/lines?callSid=CA...
+//   -> 200 { "taken": 1, "waiting": 0, "wordlessUtterances": 2 }; 404 as above.
 import { turnLine } from "@voice/protocol";
 import { z } from "zod";
 
@@ -33,11 +40,36 @@ const registeredLine = z.union([
   z.strictObject({ text, withholdFinal: z.boolean().optional(), partials: text.optional(), words: z.array(timedWord).min(1).optional() }),
 ]);
 
+const callSid = z.string().trim().min(1).max(64);
+
 export const ScriptRegistration = z.strictObject({
-  callSid: z.string().trim().min(1).max(64),
+  callSid,
   lines: z.array(registeredLine).max(1000),
+  live: z.boolean().optional(),
 });
 export type ScriptRegistration = z.infer<typeof ScriptRegistration>;
+
+/** The live-script path on the registry's server. */
+export const LIVE_LINES_PATH = `${SCRIPT_REGISTRY_PATH}/lines`;
+
+/** A line added to a call's live script. */
+export const LiveLine = z.strictObject({ callSid, line: text.max(1000) });
+export type LiveLine = z.infer<typeof LiveLine>;
+
+/** Where a live script stands: lines taken by utterances, lines still waiting, and utterances that came with none waiting. */
+export const LiveScriptStatus = z.strictObject({
+  taken: z.number().int().nonnegative(),
+  waiting: z.number().int().nonnegative(),
+  wordlessUtterances: z.number().int().nonnegative(),
+});
+export type LiveScriptStatus = z.infer<typeof LiveScriptStatus>;
+
+/** The live-lines URL beside a registry URL. */
+export function liveLinesUrl(registryUrl: string, callSid?: string): string {
+  const url = new URL(LIVE_LINES_PATH, registryUrl);
+  if (callSid !== undefined) url.searchParams.set("callSid", callSid);
+  return url.toString();
+}
 
 // The registry's second service, for the simulator's report: what the local core logged of a call's
 // turns (the tools each answer called live only there; the caller hears audio, not tool calls).

@@ -70,6 +70,8 @@ export interface Stack {
   emulators: Emulators;
   /** The core now serving; replaced by restartCore(). */
   core: CoreProcess;
+  /** Every core's TURN, BARGE_IN and CALL lines per call, restarted cores included (the softphone's view reads it). */
+  callLog: CoreCallLog;
   /**
    * Starts a new core process on the same port with the same settings, as Cloud Run brings up a new
    * instance behind the same URL. The previous process must have released the port (crashed, or
@@ -145,6 +147,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     const stack: Stack = {
       emulators,
       core,
+      callLog,
       edge,
       ...(booking && { booking: booking.service }),
       ...(records && { records: records.receiver }),

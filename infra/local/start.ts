@@ -9,6 +9,8 @@ import { LOCAL_SCRIPT_REGISTRY_PORT } from "../caller-scripts/registration.js";
 import { envFilePath, loadServicePlan } from "./env-file.js";
 import { LOCAL_RECORD_RECEIVER_PORT } from "./record-receiver.js";
 import { serviceLines, stackOptionsOf } from "./services.js";
+import type { Softphone } from "../softphone/server.js";
+import { startSoftphoneForStack } from "../softphone/stack-softphone.js";
 
 const PORTS = { edge: 8787, core: 8080, speech: 50051, tts: 50052, openai: 8090, booking: 8091 };
 /** The bookings made through `npm start` outlive it (BOOKING_DB to put them elsewhere). */
@@ -32,11 +34,13 @@ function showBookingLine(line: BookingLogLine): void {
 }
 
 let stack: Stack | undefined;
+let softphone: Softphone | undefined;
 let stopping = false;
 async function shutdown(code: number): Promise<void> {
   if (stopping) return;
   stopping = true;
   if (stack) process.stdout.write("\nstopping...\n");
+  await softphone?.close();
   await stack?.stop();
   process.exit(code);
 }
@@ -60,6 +64,12 @@ try {
     booking: { port: PORTS.booking, dbPath: BOOKING_DB, log: showBookingLine },
     records: { port: LOCAL_RECORD_RECEIVER_PORT, dbPath: RECORDS_DB, log: (line) => process.stdout.write(`records: ${line}\n`) },
   });
+  // With a real number through a tunnel, the edge checks signatures over the public URL: the softphone calls through it too.
+  softphone = await startSoftphoneForStack(stack, {
+    speechEmulated: !services.real.speech,
+    ...(services.phone && { edgeUrl: services.phone.publicUrl, accountSid: services.phone.accountSid, authToken: services.phone.authToken }),
+    log: (line) => process.stdout.write(`softphone: ${line}\n`),
+  });
   process.stdout.write(
     [
       "",
@@ -73,6 +83,7 @@ try {
       `  transfers ring STAFF_NUMBER ${services.edgeVars.STAFF_NUMBER ?? LOCAL_NUMBERS.STAFF_NUMBER}; the human fallback is FALLBACK_NUMBER ${services.edgeVars.FALLBACK_NUMBER ?? LOCAL_NUMBERS.FALLBACK_NUMBER}`,
       `  greeting in KV: ${String(stack.warmup.greeting_key)}`,
       "",
+      `talk to the agent: ${softphone.url}   (a browser softphone, and each turn's timings as they happen)`,
       "place a call:  npm run call        (or: npm run call -- --json, npm run call -- --wav call.wav)",
       "               npm run call -- --script infra/local/scripts/transfer.he.json   (also silent.he.json, goodbye.he.json, booking.he.json)",
       "Ctrl-C stops everything.",

@@ -89,6 +89,8 @@ export async function startEmulators(options: EmulatorsOptions = {}): Promise<Em
     const failed = started.find((s) => s.status === "rejected") as PromiseRejectedResult;
     throw failed.reason;
   }
+  // The softphone's typed words: lines appended to a live call's script, heard by the speech emulator.
+  scriptRegistry.value.serveLiveScripts(speech.value);
   return {
     speech: speech.value,
     tts: tts.value,

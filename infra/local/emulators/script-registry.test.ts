@@ -6,9 +6,9 @@ import { SpeechClient } from "@google-cloud/speech";
 import { buildWav, pcmToMulaw, SAMPLE_RATE, WAV_FORMAT_MULAW } from "@voice/protocol";
 import OpenAI, { toFile } from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { coreTurnsUrl, MAX_CORE_TURNS_WAIT_MS, SCRIPT_REGISTRY_PATH, type ScriptRegistration } from "../../caller-scripts/registration.js";
+import { coreTurnsUrl, liveLinesUrl, MAX_CORE_TURNS_WAIT_MS, SCRIPT_REGISTRY_PATH, type LiveScriptStatus, type ScriptRegistration } from "../../caller-scripts/registration.js";
 import { CALL_ID_HEADER, startEmulators, type Emulators } from "./index.js";
-import { BYTES_PER_MS, concat, finals, silence, spoken, streamAudio } from "./speech-test-kit.js";
+import { BYTES_PER_MS, concat, finals, openStream, silence, spoken, streamAudio } from "./speech-test-kit.js";
 
 const DEFAULT_LINES = ["ברירת מחדל ראשונה", "ברירת מחדל שנייה"];
 const ALICE = ["שלום, יש לכם תור פנוי?", "כן, בבקשה", "תודה, להתראות"];
@@ -104,6 +104,35 @@ describe("caller scripts registered per call", () => {
 
     // Nothing was registered for CA-x: it hears the default script.
     expect(finals((await streamAudio(speech, callAudio(1), { callId: "CA-x" })).results)).toEqual([DEFAULT_LINES[0]]);
+  });
+
+  it("keeps a live script: each line added is what the call's next utterance says; an utterance with none waiting says nothing", async () => {
+    const callId = "CA-live";
+    const addLine = (line: unknown) => fetch(liveLinesUrl(emulators.scriptRegistry.url), { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ callSid: callId, line }) });
+    const status = async () => (await (await fetch(liveLinesUrl(emulators.scriptRegistry.url, callId))).json()) as LiveScriptStatus;
+    /** Polls the registry (the emulator acts on audio as it arrives) until `done` holds. */
+    const until = async (done: (s: LiveScriptStatus) => boolean) => {
+      for (let seen = await status(); !done(seen); seen = await status()) await new Promise((resolve) => setTimeout(resolve, 20));
+    };
+    // startEmulators links the registry to the speech emulator; a line for a call with no live script is refused.
+    expect((await addLine("too early")).status).toBe(404);
+    expect((await register({ callSid: callId, lines: [], live: true })).status).toBe(204);
+
+    const stream = openStream(speech, { callId });
+    stream.send(concat([silence(300), utterances[0]!, silence(600)]));
+    await until((s) => s.wordlessUtterances === 1);
+    expect((await addLine("the first words")).status).toBe(204);
+    expect((await addLine("the second words")).status).toBe(204);
+    stream.send(concat([utterances[1]!, silence(600)]));
+    await until((s) => s.taken === 1);
+    stream.send(concat([utterances[2]!, silence(600), utterances[0]!, silence(600)]));
+    stream.halfClose();
+    expect(await stream.outcome).toBeUndefined();
+
+    expect(finals(stream.results)).toEqual(["the first words", "the second words"]);
+    expect(await status()).toEqual({ taken: 2, waiting: 0, wordlessUtterances: 2 });
+    expect((await addLine("  ")).status).toBe(400);
+    expect((await fetch(liveLinesUrl(emulators.scriptRegistry.url, "CA-not-live"))).status).toBe(404);
   });
 
   it("serves the core's turns of a call once the stack gives it a core log, and says so before", async () => {

@@ -4,10 +4,20 @@
 // infra/caller-scripts/registration.ts); the registry hands them to the speech emulator
 // (registerScript), which transcribes that call's utterances as those lines. A call nobody registered
 // keeps the default script. Once the stack has a core, the registry also answers what that core
-// logged of a call's turns (GET /core-turns), for the simulator's report.
+// logged of a call's turns (GET /core-turns), for the simulator's report. Once linked to the speech
+// emulator (serveLiveScripts), it also keeps live scripts, which the softphone adds to line by line.
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { CORE_TURNS_PATH, MAX_CORE_TURNS_WAIT_MS, SCRIPT_REGISTRY_PATH, ScriptRegistration, type CoreTurns } from "../../caller-scripts/registration.js";
+import {
+  CORE_TURNS_PATH,
+  LIVE_LINES_PATH,
+  LiveLine,
+  MAX_CORE_TURNS_WAIT_MS,
+  SCRIPT_REGISTRY_PATH,
+  ScriptRegistration,
+  type CoreTurns,
+  type LiveScriptStatus,
+} from "../../caller-scripts/registration.js";
 import { HttpError, parseJsonBody, readBody } from "./http-kit.js";
 import type { SpeechScriptLine } from "./speech-script.js";
 import type { z } from "zod";
@@ -31,7 +41,16 @@ export interface ScriptRegistry {
   };
   /** Serves GET /core-turns from `log` (the stack's CoreCallLog); until then that path answers 404. */
   serveCoreTurns(log: CoreTurnsSource): void;
+  /** Serves live scripts (`live: true`, POST and GET …/lines) from `speech`; until then those answer 404. */
+  serveLiveScripts(speech: LiveScripts): void;
   close(): Promise<void>;
+}
+
+/** The speech emulator's live-script side (speech.ts). */
+export interface LiveScripts {
+  registerLiveScript(callSid: string, lines: SpeechScriptLine[]): void;
+  appendLine(callSid: string, line: SpeechScriptLine): void;
+  liveScriptStatus(callSid: string): LiveScriptStatus | undefined;
 }
 
 export interface CoreTurnsSource {
@@ -45,6 +64,11 @@ export async function startScriptRegistry(options: ScriptRegistryOptions): Promi
   const log = options.log ?? ((line: string) => console.error(`[script-registry] ${line}`));
   const stats = { registered: 0, refused: 0 };
   let coreTurns: CoreTurnsSource | undefined;
+  let liveScripts: LiveScripts | undefined;
+  const live = () => {
+    if (!liveScripts) throw new HttpError(404, "no live scripts here: this registry is not linked to a speech emulator");
+    return liveScripts;
+  };
   const server = createServer(async (req, res) => {
     try {
       const url = new URL(req.url ?? "/", "http://registry");
@@ -58,15 +82,33 @@ export async function startScriptRegistry(options: ScriptRegistryOptions): Promi
         res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(await coreTurns.turnsOf(callSid, waitMs)));
         return;
       }
-      if (path !== SCRIPT_REGISTRY_PATH) throw new HttpError(404, `no such path: ${path} (the registry is at ${SCRIPT_REGISTRY_PATH})`);
-      if (req.method !== "POST") throw new HttpError(405, `${req.method} ${path}: POST a JSON { callSid, lines }`);
-      const parsed = ScriptRegistration.safeParse(parseJsonBody(await readBody(req, MAX_BODY_BYTES)));
-      if (!parsed.success) throw new HttpError(400, firstReason(parsed.error.issues));
-      try {
-        options.register(parsed.data.callSid, parsed.data.lines);
-      } catch (error) {
-        throw new HttpError(400, (error as Error).message);
+      if (path === LIVE_LINES_PATH && req.method === "GET") {
+        const callSid = url.searchParams.get("callSid")?.trim();
+        if (!callSid) throw new HttpError(400, "callSid: required");
+        const status = live().liveScriptStatus(callSid);
+        if (!status) throw new HttpError(404, `call ${callSid} has no live script`);
+        res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(status));
+        return;
       }
+      if (path !== SCRIPT_REGISTRY_PATH && path !== LIVE_LINES_PATH) throw new HttpError(404, `no such path: ${path} (the registry is at ${SCRIPT_REGISTRY_PATH})`);
+      if (req.method !== "POST") throw new HttpError(405, `${req.method} ${path}: POST a JSON ${path === LIVE_LINES_PATH ? "{ callSid, line }" : "{ callSid, lines }"}`);
+      const body = parseJsonBody(await readBody(req, MAX_BODY_BYTES));
+      if (path === LIVE_LINES_PATH) {
+        const parsed = LiveLine.safeParse(body);
+        if (!parsed.success) throw new HttpError(400, firstReason(parsed.error.issues));
+        const scripts = live();
+        if (!scripts.liveScriptStatus(parsed.data.callSid)) throw new HttpError(404, `call ${parsed.data.callSid} has no live script (register it with live: true first)`);
+        refusedAs400(() => scripts.appendLine(parsed.data.callSid, parsed.data.line));
+        res.writeHead(204).end();
+        return;
+      }
+      const parsed = ScriptRegistration.safeParse(body);
+      if (!parsed.success) throw new HttpError(400, firstReason(parsed.error.issues));
+      const { callSid, lines } = parsed.data;
+      if (parsed.data.live) {
+        const scripts = live();
+        refusedAs400(() => scripts.registerLiveScript(callSid, lines));
+      } else refusedAs400(() => options.register(callSid, lines));
       stats.registered++;
       res.writeHead(204).end();
     } catch (error) {
@@ -86,12 +128,22 @@ export async function startScriptRegistry(options: ScriptRegistryOptions): Promi
     url: `http://127.0.0.1:${port}${SCRIPT_REGISTRY_PATH}`,
     stats,
     serveCoreTurns: (log) => void (coreTurns = log),
+    serveLiveScripts: (speech) => void (liveScripts = speech),
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
       }),
   };
+}
+
+/** Runs what hands lines to the speech emulator; its refusal (a bad line) is the client's 400. */
+function refusedAs400(hand: () => void): void {
+  try {
+    hand();
+  } catch (error) {
+    throw new HttpError(400, (error as Error).message);
+  }
 }
 
 /** The first issue as "path: message". A line is a string or an object: when it is neither, say what is

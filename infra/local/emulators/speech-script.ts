@@ -3,6 +3,8 @@
 // starts, through script-registry.ts), each the lines that call's utterances take, in order. A call
 // may register no lines: a caller who says no words (silence, music), whose utterances — a tone
 // loud enough to pass for speech — are transcribed as nothing, as a real recognizer hears music.
+// A live script (the softphone's) grows while the call runs: each line appended is what the call's
+// next utterance is heard saying; an utterance with no line waiting gives no words.
 
 /** A script line: what the caller says, or that plus how the emulator treats that utterance. */
 export type SpeechScriptLine =
@@ -88,25 +90,55 @@ export function wordsEnded(words: readonly ScriptWord[], speechMs: number): numb
   return count;
 }
 
+/**
+ * A call's script as its streams read it. Fixed: utterance k of the call takes line k, round and round.
+ * Live: lines are appended while the call runs, and each is taken once, in order, by the utterance
+ * heard while it is the first line not yet finalised; past the last one, utterances give no words.
+ */
+export interface CallScript {
+  live: boolean;
+  lines: ScriptLine[];
+}
+
+/** The line the utterance at script position `position` takes; undefined: it gives no words. */
+export function scriptLineAt(script: CallScript, position: number): ScriptLine | undefined {
+  const { lines } = script;
+  if (lines.length === 0) return undefined;
+  return script.live ? lines[position] : lines[position % lines.length];
+}
+
 /** The scripts of calls that registered one (the latest `maxKept`), and the default for all others. */
 export class CallScripts {
-  private readonly byCall = new Map<string, ScriptLine[]>();
+  private readonly byCall = new Map<string, CallScript>();
+  private readonly fallback: CallScript;
 
   constructor(
-    private readonly fallback: ScriptLine[],
+    fallback: ScriptLine[],
     private readonly maxKept: number,
-  ) {}
+  ) {
+    this.fallback = { live: false, lines: fallback };
+  }
 
-  /** Gives call `callId` its own lines (replacing any it had), none for a caller without words; throws with a one-line reason on a bad line. */
-  register(callId: string, lines: SpeechScriptLine[]): void {
+  /**
+   * Gives call `callId` its own lines (replacing any it had), none for a caller without words; `live`:
+   * more lines may be appended while the call runs. Throws with a one-line reason on a bad line.
+   */
+  register(callId: string, lines: SpeechScriptLine[], live = false): void {
     const checked = lines.length === 0 ? [] : scriptLines(lines);
     this.byCall.delete(callId);
-    this.byCall.set(callId, checked);
+    this.byCall.set(callId, { live, lines: checked });
     if (this.byCall.size > this.maxKept) this.byCall.delete(this.byCall.keys().next().value!);
   }
 
-  /** The lines of call `callId`: its own when it registered (maybe none), else the default script. */
-  of(callId: string | undefined): ScriptLine[] {
+  /** Appends a line to call `callId`'s live script; streams already open see it. Throws with a one-line reason. */
+  append(callId: string, line: SpeechScriptLine): void {
+    const script = this.byCall.get(callId);
+    if (!script?.live) throw new Error(`call ${callId} has no live script to add to (register it with live: true first)`);
+    script.lines.push(...scriptLines([line]));
+  }
+
+  /** The script of call `callId`: its own when it registered one (maybe empty), else the default. */
+  of(callId: string | undefined): CallScript {
     return (callId !== undefined && this.byCall.get(callId)) || this.fallback;
   }
 }

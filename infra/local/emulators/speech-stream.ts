@@ -6,7 +6,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import * as grpc from "@grpc/grpc-js";
 import { durationFromMs, googleStatusDetails, grpcError } from "./grpc-host.js";
 import { checkRecognitionConfig, type RecognitionConfigMessage } from "./recognition-config.js";
-import { partialTranscript, wordsEnded, type ScriptLine } from "./speech-script.js";
+import { partialTranscript, scriptLineAt, wordsEnded, type CallScript } from "./speech-script.js";
 import type { SpeechCallStats, SpeechEmulatorStats, SpeechStreamRecord } from "./speech.js";
 import { UtteranceTracker, type UtteranceEvent, type UtteranceTiming } from "./utterances.js";
 
@@ -90,7 +90,7 @@ function http2StreamOf(call: object): http2.Http2Stream | undefined {
 
 export interface StreamContext {
   timing: UtteranceTiming;
-  script: ScriptLine[];
+  script: CallScript;
   msPerWord: number;
   finalDelayMs: number;
   maxStreamMs: number;
@@ -110,7 +110,7 @@ export interface StreamContext {
 interface Outgoing {
   response?: StreamingResponse;
   counted?: "partialsSent" | "finalsSent" | "finalsWithheld";
-  /** The stream's utterance index this finalises (a final, or a withheld final's place). */
+  /** The script position this finalises (a final, or a withheld final's place). */
   finalises?: number;
 }
 
@@ -198,7 +198,7 @@ export function serveStream(call: grpc.ServerDuplexStream<StreamingRequestMessag
       stats[out.counted]++;
       caller[out.counted]++;
     }
-    if (out.finalises !== undefined) caller.linesFinalised = Math.max(caller.linesFinalised, lineIndex(out.finalises) + 1);
+    if (out.finalises !== undefined) caller.linesFinalised = Math.max(caller.linesFinalised, out.finalises + 1);
   };
   // Responses leave in order: at once when nothing is waiting and nothing delays them, else each at
   // its own due time (arrival + delay) but never before the one ahead of it.
@@ -230,12 +230,18 @@ export function serveStream(call: grpc.ServerDuplexStream<StreamingRequestMessag
       stats.shortBurstsIgnored++;
       return;
     }
-    // A caller who registered no words: its sounds (music, a tone) are transcribed as nothing at all.
-    if (script.length === 0) {
-      if (event.kind === "final") stats.wordlessUtterances++;
+    // A live script's utterance takes the line waiting when it is heard; a fixed one's, its place in the call.
+    const position = script.live ? caller.linesFinalised : lineIndex(event.utterance);
+    const line = scriptLineAt(script, position);
+    // No words: a caller who registered none (its music, a tone, is transcribed as nothing at all), or
+    // a live one who gave no line for this utterance.
+    if (!line) {
+      if (event.kind === "final") {
+        stats.wordlessUtterances++;
+        caller.wordlessUtterances++;
+      }
       return;
     }
-    const line = script[lineIndex(event.utterance) % script.length]!;
     // A line with timed words has a partial when the audio reaches a word's end (a pause included);
     // one without has them at a steady pace while speech continues.
     if (event.kind === "progress") {
@@ -254,12 +260,12 @@ export function serveStream(call: grpc.ServerDuplexStream<StreamingRequestMessag
     if (config.singleUtterance) {
       send({ response: { speech_event_type: "END_OF_SINGLE_UTTERANCE", speech_event_time: durationFromMs(event.endMs) } });
     }
-    if (line.withholdFinal) send({ counted: "finalsWithheld", finalises: event.utterance });
+    if (line.withholdFinal) send({ counted: "finalsWithheld", finalises: position });
     else {
       const final = result(line.text, true, event.endMs);
       if (malformedFinal) final.results = [malformResult(final.results[0]!, malformedFinal, tracker.audioMs)];
       malformedFinal = undefined;
-      send({ response: final, counted: "finalsSent", finalises: event.utterance }, context.finalDelayMs);
+      send({ response: final, counted: "finalsSent", finalises: position }, context.finalDelayMs);
     }
     if (config.singleUtterance) endAfterOutbox();
   };

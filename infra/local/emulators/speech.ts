@@ -10,11 +10,13 @@
 // the header each stream is a call of its own, on the default script. Bursts shorter than minSpeechMs
 // (coughs, clicks) give no result and take no script line. Faults (status, reset, stall, slow, a
 // malformed final) are set per test with injectFault; one stream's serving is in speech-stream.ts.
+// A call may instead register a live script (the softphone's), which grows while the call runs: each
+// appended line is taken by the call's next utterance, and an utterance with none waiting gives no words.
 import * as grpc from "@grpc/grpc-js";
 import { FaultSchedule, type FaultWhen, type ScheduledFault } from "./faults.js";
 import { callIdOf, durationFromMs, grpcError, listenOnLoopback, loadGoogleService, stderrLogger } from "./grpc-host.js";
 import { checkRecognitionConfig, type RecognitionConfigMessage } from "./recognition-config.js";
-import { CallScripts, scriptLines, type ScriptLine, type SpeechScriptLine } from "./speech-script.js";
+import { CallScripts, scriptLineAt, scriptLines, type CallScript, type SpeechScriptLine } from "./speech-script.js";
 import { CONFIDENCE, serveStream, type SpeechFault, type SpeechFaultKind, type StreamingRequestMessage, type StreamingResponse, type TranscriptResult } from "./speech-stream.js";
 import { DEFAULT_UTTERANCE_TIMING, UtteranceTracker, type UtteranceTiming } from "./utterances.js";
 
@@ -70,6 +72,8 @@ export interface SpeechCallStats {
   linesFinalised: number;
   /** Lines taken by takePendingLine (the core's transcription fallback) rather than by a final. */
   linesTranscribed: number;
+  /** Utterances that gave no words: the call registered none, or its live script had no line waiting. */
+  wordlessUtterances: number;
   /** The call's streams, oldest first (the latest MAX_STREAMS_KEPT). */
   streams: SpeechStreamRecord[];
 }
@@ -120,7 +124,24 @@ export interface SpeechEmulator {
    * Throws with a one-line reason on an empty line or word timings that do not fit it (speech-script.ts).
    */
   registerScript(callId: string, lines: SpeechScriptLine[]): void;
+  /**
+   * As registerScript, but the script is live: appendLine adds to it while the call runs (streams
+   * already open see it), each line is taken once by the call's next utterance, and an utterance with
+   * no line waiting gives no words.
+   */
+  registerLiveScript(callId: string, lines: SpeechScriptLine[]): void;
+  /** Adds a line to call `callId`'s live script; throws with a one-line reason (no live script, no text). */
+  appendLine(callId: string, line: SpeechScriptLine): void;
+  /** Where call `callId`'s live script stands; undefined when the call has none. */
+  liveScriptStatus(callId: string): LiveScriptStatus | undefined;
   close(): Promise<void>;
+}
+
+/** A live script's lines: taken by utterances, and still waiting for one; and the utterances that came with none waiting. */
+export interface LiveScriptStatus {
+  taken: number;
+  waiting: number;
+  wordlessUtterances: number;
 }
 
 /** Google's limit for synchronous Recognize. */
@@ -219,9 +240,8 @@ export async function startSpeechEmulator(options: SpeechEmulatorOptions): Promi
     takePendingLine: (callId) => {
       const caller = stats.calls.get(callId);
       if (!caller) return undefined;
-      const script = scripts.of(callId);
-      if (script.length === 0) return undefined;
-      const line = script[caller.linesFinalised % script.length]!;
+      const line = scriptLineAt(scripts.of(callId), caller.linesFinalised);
+      if (!line) return undefined;
       caller.linesFinalised++;
       caller.linesTranscribed++;
       return line.text;
@@ -229,6 +249,18 @@ export async function startSpeechEmulator(options: SpeechEmulatorOptions): Promi
     registerScript: (callId, lines) => {
       scripts.register(callId, lines);
       stats.scriptsRegistered++;
+    },
+    registerLiveScript: (callId, lines) => {
+      scripts.register(callId, lines, true);
+      stats.scriptsRegistered++;
+    },
+    appendLine: (callId, line) => scripts.append(callId, line),
+    liveScriptStatus: (callId) => {
+      const script = scripts.of(callId);
+      if (!script.live) return undefined;
+      const caller = stats.calls.get(callId);
+      const taken = Math.min(caller?.linesFinalised ?? 0, script.lines.length);
+      return { taken, waiting: script.lines.length - taken, wordlessUtterances: caller?.wordlessUtterances ?? 0 };
     },
   };
 }
@@ -243,13 +275,14 @@ function newCallStats(linesFinalised: number): SpeechCallStats {
     faultsInjected: 0,
     linesFinalised,
     linesTranscribed: 0,
+    wordlessUtterances: 0,
     streams: [],
   };
 }
 
 function recognize(
   request: RecognizeRequestMessage,
-  script: ScriptLine[],
+  script: CallScript,
   timing: UtteranceTiming,
   stats: SpeechEmulatorStats,
 ): { ok: true; value: { results: Omit<TranscriptResult, "is_final" | "stability">[] } } | { ok: false; reason: string } {
@@ -266,11 +299,11 @@ function recognize(
   const results = events.flatMap((event) => {
     if (event.kind === "ignored") stats.shortBurstsIgnored++;
     if (event.kind !== "final") return [];
-    if (script.length === 0) {
+    const line = scriptLineAt(script, event.utterance);
+    if (!line) {
       stats.wordlessUtterances++;
       return [];
     }
-    const line = script[event.utterance % script.length]!;
     if (line.withholdFinal) {
       stats.finalsWithheld++;
       return [];
