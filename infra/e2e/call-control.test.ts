@@ -7,7 +7,7 @@
 // calls leaves exactly one signed record at the receiver; and with LOG_TRANSCRIPTS at its default
 // (redacted), a caller who says an Israeli ID and a card number and keys another card leaves none of
 // them in any line the core or the edge writes, though the agent heard every digit. (One stack for
-// all of these: the calls run at once.)
+// the calls with a living core, and one whose core is killed: all the calls run at once.)
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { turnLine, type CallRecord } from "@voice/protocol";
 import { DEFAULT_FIXED_PHRASES } from "../../core-node/src/config.js";
@@ -37,22 +37,26 @@ const CARD_LINE = `מספר הכרטיס ${SPOKEN_CARD.replace(/(\d{4})(?=\d)/g,
 const writtenAnyhow = (digits: string) => new RegExp([...digits].join("[\\s-]*"));
 
 let stack: Stack;
+/** A stack of its own for the call whose core is killed, so the other calls keep theirs. */
+let doomed: Stack;
 const coreLines: CoreLogLine[] = [];
 /** Every line the core and the edge wrote, as written. */
 const allLines: string[] = [];
 const reports = new Map<string, CallReport>();
+/** The call whose core was killed while it answered. */
+let killed: CallReport;
 
-const call = (script: CallerScript) =>
-  runCall({ url: stack.edge.url, authToken: LOCAL_SECRETS.TWILIO_AUTH_TOKEN, script, scriptRegistry: stack.emulators.scriptRegistry.url, timeoutMs: 30_000 });
+const call = (script: CallerScript, on = stack) =>
+  runCall({ url: on.edge.url, authToken: LOCAL_SECRETS.TWILIO_AUTH_TOKEN, script, scriptRegistry: on.emulators.scriptRegistry.url, timeoutMs: 30_000 });
 
 /** The CALL line of a call (the core writes one per call it served). */
 const callLineOf = (callSid: string) => coreLines.find((line) => line.json?.message === "CALL" && line.json.call_id === callSid)?.json;
 
 /** The receiver's records of a call, once `count` of them are in (the desk waits for the core's summary first). */
-async function recordsOf(callSid: string, timeoutMs = 40_000): Promise<CallRecord[]> {
+async function recordsOf(callSid: string, on = stack, timeoutMs = 40_000): Promise<CallRecord[]> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const found = stack.records!.records().filter((record) => record.callSid === callSid);
+    const found = on.records!.records().filter((record) => record.callSid === callSid);
     if (found.length > 0 || Date.now() > deadline) return found;
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
@@ -60,7 +64,7 @@ async function recordsOf(callSid: string, timeoutMs = 40_000): Promise<CallRecor
 
 beforeAll(async () => {
   const quiet = { log: () => {} };
-  stack = await startStack({
+  const options = {
     emulators: { speech: quiet, tts: quiet, openai: quiet },
     // The local agent file (its transfer section takes transfers at any hour) and its booking service.
     booking: { log: () => {} },
@@ -69,13 +73,27 @@ beforeAll(async () => {
     // A core that is gone for good is given up on after 3 s (30 s in production); the record desk
     // waits as long for a core's part that will never come.
     edgeVars: { RECONNECT_BUDGET_MS: "3000", RECORD_WAIT_MS: "3000" },
-    onCoreLine: (line) => {
-      coreLines.push(line);
-      allLines.push(line.text);
-    },
-    onEdgeLine: (line) => allLines.push(line.text),
-  });
-  // The calls that need a living core, all at once.
+  };
+  const doomedCoreLines: CoreLogLine[] = [];
+  [stack, doomed] = await Promise.all([
+    startStack({
+      ...options,
+      onCoreLine: (line) => {
+        coreLines.push(line);
+        allLines.push(line.text);
+      },
+      onEdgeLine: (line) => allLines.push(line.text),
+    }),
+    startStack({ ...options, onCoreLine: (line) => doomedCoreLines.push(line), onEdgeLine: () => {} }),
+  ]);
+  const callWhoseCoreDies = async () => {
+    const report = call({ language: "he-IL", voice: "he", lines: ["שלום, מה שעות הפתיחה שלכם?", { text: "ומה עם יום שישי?", pauseMs: 1500 }] } as CallerScript, doomed);
+    // Once the first answer is under way, the core dies and nothing replaces it.
+    await waitFor(() => doomedCoreLines.some((line) => line.json?.message === "TURN"), "the first answer of the call");
+    doomed.core.kill("SIGKILL");
+    killed = await report;
+  };
+  // The calls that need a living core, and the one whose core dies, all at once.
   const scripts: Record<string, CallerScript> = {
     answered: transferAnswered as CallerScript,
     returned: { language: "he-IL", voice: "he", dial: "no-answer", lingerMs: 6000, lines: [ASK_FOR_STAFF, { text: RECALL, pauseMs: 3000 }, "תודה רבה, להתראות"] } as CallerScript,
@@ -84,12 +102,12 @@ beforeAll(async () => {
     tone: { language: "he-IL", voice: "he", lines: [{ toneMs: 40_000 }] } as CallerScript,
     numbers: { language: "he-IL", voice: "he", lines: [ID_LINE, CARD_LINE, { dtmf: `${KEYED_CARD}#` }] } as CallerScript,
   };
-  const done = await Promise.all(Object.entries(scripts).map(async ([name, script]) => [name, await call(script)] as const));
+  const [done] = await Promise.all([Promise.all(Object.entries(scripts).map(async ([name, script]) => [name, await call(script)] as const)), callWhoseCoreDies()]);
   for (const [name, report] of done) reports.set(name, report);
 }, 180_000);
 
 afterAll(async () => {
-  await stack?.stop();
+  await Promise.all([stack?.stop(), doomed?.stop()]);
 });
 
 describe("the agent transfers to the staff", () => {
@@ -199,25 +217,17 @@ describe("callers' words in the logs, LOG_TRANSCRIPTS at its default", () => {
 describe("the AI path fails", () => {
   it("a core killed and not coming back: the caller is sent to the fallback number, and the call still has its record", async () => {
     const { vars } = await readWranglerConfig();
-    const killed = call({ language: "he-IL", voice: "he", lines: ["שלום, מה שעות הפתיחה שלכם?", { text: "ומה עם יום שישי?", pauseMs: 1500 }] } as CallerScript);
-    // Once the first answer is under way, the core dies and nothing replaces it.
-    await waitFor(() => coreLines.some((line) => line.json?.message === "TURN" && !reportsHave(line.json.call_id as string)), "the first answer of the call");
-    stack.core.kill("SIGKILL");
-    const report = await killed;
+    const report = killed;
     expect(report.ended_by).toBe("fallback");
     expect(report.transferred_to).toBe(LOCAL_NUMBERS.FALLBACK_NUMBER);
     expect(report.say_texts.map((said) => said.text)).toEqual([vars.FALLBACK_TEXT]);
 
-    const [record, ...more] = await recordsOf(report.call_sid);
+    const [record, ...more] = await recordsOf(report.call_sid, doomed);
     expect(more).toEqual([]);
     expect(record).toMatchObject({ endReason: "fallback", summary: null });
     expect(record!.conversation.find((said) => said.speaker === "caller")?.text).toBe("שלום, מה שעות הפתיחה שלכם?");
   });
 });
-
-function reportsHave(callSid: string): boolean {
-  return [...reports.values()].some((report) => report.call_sid === callSid);
-}
 
 async function waitFor(condition: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -37,7 +37,8 @@ const heard = (callSid: string) =>
     .filter((message) => message.role === "user")
     .map((message) => message.content);
 
-describe("caller scripts registered per call, through the stack", () => {
+// Each test places its own calls (its own CallSids, scripts and booking) on the shared stack: they run side by side.
+describe.concurrent("caller scripts registered per call, through the stack", () => {
   it("transcribes two concurrent calls each as its own caller's lines, and the agent answers those words", async () => {
     const first = ["מה שעות הפתיחה שלכם?", RECALL];
     const second = ["שלום, מה שלומך?", RECALL];

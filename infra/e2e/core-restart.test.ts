@@ -2,7 +2,7 @@
 // Run does) in the middle of an answer, a new core process comes up behind the same URL, and the
 // caller's call goes on with the same conversation. Through the whole stack: simulator -> edge in
 // workerd -> core processes -> emulators.
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, it, type TestContext } from "vitest";
 import { callLine } from "@voice/protocol";
 import type { CoreLogLine, CoreProcess } from "../local/core-process.js";
 import type { EdgeLogLine } from "../local/edge.js";
@@ -20,11 +20,15 @@ const HOURS_FIRST_SENTENCE = "אנחנו פתוחים בימים ראשון עד
 const ASK_RECALL = "מה שאלתי קודם?";
 const recallAnswer = (first: string) => `שאלת קודם: ${first}`;
 
-let stack: Stack | undefined;
-afterEach(async () => {
-  await stack?.stop();
-  stack = undefined;
-});
+/**
+ * The two tests run side by side, each on its own stack, but the rollout's call starts only once the
+ * crash's new core is up (or that test is over, or not run at all): two cores starting at once on a
+ * loaded machine slow each other down, and the rollout's new core must be up before the draining one
+ * lets the call go.
+ */
+const CRASH_TEST = "survives a crash: the edge holds the caller, a new core takes the call over with its history";
+let crashedCoreReplaced!: () => void;
+const crashedCoreReplacedOrGivenUp = new Promise<void>((resolve) => (crashedCoreReplaced = resolve));
 
 /** Resolves with the first line the core writes (or has written) that passes `test`. */
 function coreLine(core: CoreProcess, test: (line: CoreLogLine) => boolean): Promise<CoreLogLine> {
@@ -35,11 +39,14 @@ function coreLine(core: CoreProcess, test: (line: CoreLogLine) => boolean): Prom
 
 const isTurnOne = (callSid: string) => (line: CoreLogLine) => line.json?.message === "TURN" && line.json.call_id === callSid && line.json.turn === 1;
 
-async function startRestartableStack(lines: string[], edgeLines: EdgeLogLine[]): Promise<Stack> {
+/** A test's own stack, stopped when the test ends. */
+async function startRestartableStack(lines: string[], edgeLines: EdgeLogLine[], onTestFinished: TestContext["onTestFinished"]): Promise<Stack> {
   // A core restarting on a loaded machine can leave the caller waiting past IDLE_REPROMPT_MS (8 s) for
   // the next answer, and a reprompt would then take its place; the silence watch is tested elsewhere
   // (infra/e2e/call-control.test.ts), these tests are about the move.
-  return startStack({ emulators: { script: lines }, coreEnv: { IDLE_REPROMPT_MS: "600000" }, onEdgeLine: (line) => edgeLines.push(line) });
+  const stack = await startStack({ emulators: { script: lines }, coreEnv: { IDLE_REPROMPT_MS: "600000" }, onEdgeLine: (line) => edgeLines.push(line) });
+  onTestFinished(() => stack.stop());
+  return stack;
 }
 
 function placeCall(running: Stack, callSid: string, lines: string[]): Promise<CallReport> {
@@ -55,11 +62,12 @@ function placeCall(running: Stack, callSid: string, lines: string[]): Promise<Ca
 const edgeMessages = (lines: EdgeLogLine[], callSid: string) =>
   lines.filter((line) => line.json?.call_id === callSid).map((line) => String(line.json!.message));
 
-describe("a call whose core goes away mid-answer", () => {
-  it("survives a crash: the edge holds the caller, a new core takes the call over with its history", async () => {
+describe.concurrent("a call whose core goes away mid-answer", () => {
+  it(CRASH_TEST, async ({ expect, onTestFinished }) => {
+    onTestFinished(crashedCoreReplaced);
     const edgeLines: EdgeLogLine[] = [];
     const lines = [ASK_ABOUT, ASK_RECALL];
-    stack = await startRestartableStack(lines, edgeLines);
+    const stack = await startRestartableStack(lines, edgeLines, onTestFinished);
     const callSid = newSid("CA");
     const first = stack.core;
     const call = placeCall(stack, callSid, lines);
@@ -69,6 +77,7 @@ describe("a call whose core goes away mid-answer", () => {
     first.kill("SIGKILL");
     await first.exited;
     const second = await stack.restartCore();
+    crashedCoreReplaced();
     const report = await call;
 
     expect(report.errors).toEqual([]);
@@ -85,10 +94,11 @@ describe("a call whose core goes away mid-answer", () => {
     expect(edgeLines.filter((line) => line.json?.severity === "ERROR")).toEqual([]);
   });
 
-  it("survives a rollout: the draining core finishes its sentence, then the call moves to the new core", async () => {
+  it("survives a rollout: the draining core finishes its sentence, then the call moves to the new core", async ({ expect, onTestFinished, task }) => {
     const edgeLines: EdgeLogLine[] = [];
     const lines = [ASK_HOURS, ASK_RECALL];
-    stack = await startRestartableStack(lines, edgeLines);
+    const stack = await startRestartableStack(lines, edgeLines, onTestFinished);
+    if (task.suite?.tasks.find((other) => other.name === CRASH_TEST)?.mode === "run") await crashedCoreReplacedOrGivenUp;
     const callSid = newSid("CA");
     const first = stack.core;
     const call = placeCall(stack, callSid, lines);

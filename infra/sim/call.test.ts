@@ -1,25 +1,27 @@
 import { FRAME_BYTES, FRAME_MS, type InboundMediaFrame } from "@voice/protocol";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, it, type TestContext } from "vitest";
 import { runCall } from "./call.js";
-import { startFakeEdge, type FakeEdge } from "./fake-edge.js";
+import { startFakeEdge, type FakeEdge, type FakeEdgeOptions } from "./fake-edge.js";
 
 const AUTH_TOKEN = "test-auth-token";
 const script = (lines: string[]) => ({ language: "he-IL", voice: "he", lines });
 
-let edge: FakeEdge | undefined;
-afterEach(async () => {
-  await edge?.close();
-  edge = undefined;
-});
+/** A fake edge of the test's own, closed when the test ends. */
+async function fakeEdge(onTestFinished: TestContext["onTestFinished"], options: Omit<FakeEdgeOptions, "authToken"> = {}): Promise<FakeEdge> {
+  const edge = await startFakeEdge({ authToken: AUTH_TOKEN, ...options });
+  onTestFinished(() => edge.close());
+  return edge;
+}
 
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)]!;
 }
 
-describe("runCall against a fake edge", () => {
-  it("places a signed call, streams audio at real time, echoes marks after playback and measures each turn", async () => {
-    edge = await startFakeEdge({ authToken: AUTH_TOKEN });
+// Each test has a fake edge of its own: the tests run side by side.
+describe.concurrent("runCall against a fake edge", () => {
+  it("places a signed call, streams audio at real time, echoes marks after playback and measures each turn", async ({ expect, onTestFinished }) => {
+    const edge = await fakeEdge(onTestFinished);
     const lines = ["שלום", "תודה רבה"];
     const report = await runCall({ url: edge.url, authToken: AUTH_TOKEN, script: script(lines), timeoutMs: 8000 });
     await edge.streamClosed;
@@ -83,8 +85,8 @@ describe("runCall against a fake edge", () => {
     expect(report.recording.agent.length).toBe(report.recording.caller.length);
   });
 
-  it("on a network stall holds every frame the caller sends, then delivers the backlog at once, in order", async () => {
-    edge = await startFakeEdge({ authToken: AUTH_TOKEN });
+  it("on a network stall holds every frame the caller sends, then delivers the backlog at once, in order", async ({ expect, onTestFinished }) => {
+    const edge = await fakeEdge(onTestFinished);
     const stallMs = 1500;
     const report = await runCall({ url: edge.url, authToken: AUTH_TOKEN, script: script(["שלום"]), timeoutMs: 8000, stalls: [{ line: 1, afterMs: 200, ms: stallMs }] });
     await edge.streamClosed;
@@ -103,8 +105,8 @@ describe("runCall against a fake edge", () => {
     expect(backlog.at(-1)!.at - backlog[0]!.at).toBeLessThan(200);
   });
 
-  it("on clear drops the buffered answer and echoes its pending marks at once", async () => {
-    edge = await startFakeEdge({ authToken: AUTH_TOKEN, answerFrames: 100, clearAfterFrames: 15 });
+  it("on clear drops the buffered answer and echoes its pending marks at once", async ({ expect, onTestFinished }) => {
+    const edge = await fakeEdge(onTestFinished, { answerFrames: 100, clearAfterFrames: 15 });
     const report = await runCall({ url: edge.url, authToken: AUTH_TOKEN, script: script(["שלום"]), timeoutMs: 8000 });
     await edge.streamClosed;
 
@@ -125,8 +127,8 @@ describe("runCall against a fake edge", () => {
     expect(turn!.agent_audio_ms).toBeLessThan(1500);
   });
 
-  it("reports frames Twilio would reject and carries on with the call", async () => {
-    edge = await startFakeEdge({ authToken: AUTH_TOKEN, sendJunk: true });
+  it("reports frames Twilio would reject and carries on with the call", async ({ expect, onTestFinished }) => {
+    const edge = await fakeEdge(onTestFinished, { sendJunk: true });
     const report = await runCall({ url: edge.url, authToken: AUTH_TOKEN, script: script(["שלום"]), timeoutMs: 8000 });
 
     expect(report.errors).toHaveLength(3);
@@ -136,8 +138,8 @@ describe("runCall against a fake edge", () => {
     expect(report.turns[0]!.agent_text).toBe("answer 1");
   });
 
-  it("reports a refused webhook and places no stream", async () => {
-    edge = await startFakeEdge({ authToken: AUTH_TOKEN });
+  it("reports a refused webhook and places no stream", async ({ expect, onTestFinished }) => {
+    const edge = await fakeEdge(onTestFinished);
     const report = await runCall({ url: edge.url, authToken: "wrong-token", script: script(["שלום"]) });
 
     expect(report.errors).toEqual([expect.stringMatching(/voice webhook .* answered 403/)]);
@@ -145,8 +147,8 @@ describe("runCall against a fake edge", () => {
     expect(edge.frames).toEqual([]);
   });
 
-  it("records a turn the agent never answered, then hangs up", async () => {
-    edge = await startFakeEdge({ authToken: AUTH_TOKEN, mute: true });
+  it("records a turn the agent never answered, then hangs up", async ({ expect, onTestFinished }) => {
+    const edge = await fakeEdge(onTestFinished, { mute: true });
     const report = await runCall({ url: edge.url, authToken: AUTH_TOKEN, script: script(["שלום"]), timeoutMs: 1000 });
     await edge.streamClosed;
 

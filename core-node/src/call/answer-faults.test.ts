@@ -56,8 +56,9 @@ const LLM_CASES: LlmCase[] = [
   { name: "cut after a sentence", faults: [{ kind: "cut", afterTokens: 13 }], heard: "part and apology" },
 ];
 
-describe("the LLM failing", () => {
-  it("is retried once while nothing was spoken, then the caller hears the apology phrase, never silence", async () => {
+// Each test calls its own core: they run side by side.
+describe.concurrent("the LLM failing", () => {
+  it("is retried once while nothing was spoken, then the caller hears the apology phrase, never silence", async ({ expect }) => {
     const { emulators, logs } = llmCore;
     const callSid = (c: LlmCase) => `CA-llm-${c.name.replaceAll(" ", "-")}`;
     for (const c of LLM_CASES) for (const fault of c.faults) emulators.openai.injectChatFault(fault, { callId: callSid(c), times: 1 });
@@ -105,8 +106,8 @@ describe("the LLM failing", () => {
   });
 });
 
-describe("TTS failing", () => {
-  it("is retried once (a deadline counts as a failure), then the sentence is replaced by the apology phrase", async () => {
+describe.concurrent("TTS failing", () => {
+  it("is retried once (a deadline counts as a failure), then the sentence is replaced by the apology phrase", async ({ expect }) => {
     const { emulators, logs } = ttsCore;
     const call = await ttsCore.open("CA-tts-faults");
     // Four times real time: this caller waits for each answer to play.

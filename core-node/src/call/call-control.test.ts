@@ -78,8 +78,10 @@ async function placeCall(callSid: string, lines: string[]): Promise<EdgeLink> {
 /** The marks the caller had heard (echoed) when the core's `core.end` came. */
 const echoedAtEnd = (call: EdgeLink) => call.next((frame) => frame.event === "core.end").then(() => [...call.echoed]);
 
-describe("the agent ends the call", () => {
-  it("end_call: the farewell plays to its end, a caller talking over it does not stop it, then core.end agent and the link closes", async () => {
+// Each test checks only its own call: they run side by side, except the caller back from a transfer,
+// who comes after the transfer.
+describe.concurrent("the agent ends the call", () => {
+  it("end_call: the farewell plays to its end, a caller talking over it does not stop it, then core.end agent and the link closes", async ({ expect }) => {
     const callSid = "CA-control-goodbye";
     const call = await placeCall(callSid, [BYE, PERSON]);
     // The farewell's marks come back only when the test says: the caller talks while it "plays".
@@ -105,50 +107,53 @@ describe("the agent ends the call", () => {
   });
 });
 
-describe("a transfer to the staff", () => {
-  let transferState: ConversationState;
+describe.concurrent("a transfer to the staff", () => {
+  // The caller who comes back is the one the first of these transferred: these two run in order.
+  describe("and back", () => {
+    let transferState: ConversationState;
 
-  it("transfer_to_staff: the announcement plays to its end, then core.end transfer with the caller's words as the reason", async () => {
-    const callSid = "CA-control-transfer";
-    const call = await placeCall(callSid, [PERSON]);
-    const heardAtEnd = echoedAtEnd(call);
-    await call.say(speech.get(PERSON)!);
-    expect(await call.coreEnd()).toEqual({ event: "core.end", reason: "transfer", transferReason: PERSON });
-    expect(said(call, 1)).toEqual([DEFAULT_FIXED_PHRASES.transfer_announce]);
-    expect(await heardAtEnd).toContain("1.end");
-    expect(await call.closed).toBe(1000);
-    expect(callLine.parse(await core.logs.next("CALL", { call_id: callSid }))).toMatchObject({ end_reason: "transfer" });
-    // The state the edge keeps: the transfer's call, without a result (the caller may come back).
-    transferState = call.states.at(-1)!;
-    expect(transferState.history.at(-1)).toMatchObject({ role: "assistant", toolCalls: [{ name: "transfer_to_staff" }] });
-    expect(core.emulators.openai.stats.tools.get(callSid)?.offered).toEqual(expect.arrayContaining(["end_call", "transfer_to_staff", "take_message"]));
+    it.sequential("transfer_to_staff: the announcement plays to its end, then core.end transfer with the caller's words as the reason", async ({ expect }) => {
+      const callSid = "CA-control-transfer";
+      const call = await placeCall(callSid, [PERSON]);
+      const heardAtEnd = echoedAtEnd(call);
+      await call.say(speech.get(PERSON)!);
+      expect(await call.coreEnd()).toEqual({ event: "core.end", reason: "transfer", transferReason: PERSON });
+      expect(said(call, 1)).toEqual([DEFAULT_FIXED_PHRASES.transfer_announce]);
+      expect(await heardAtEnd).toContain("1.end");
+      expect(await call.closed).toBe(1000);
+      expect(callLine.parse(await core.logs.next("CALL", { call_id: callSid }))).toMatchObject({ end_reason: "transfer" });
+      // The state the edge keeps: the transfer's call, without a result (the caller may come back).
+      transferState = call.states.at(-1)!;
+      expect(transferState.history.at(-1)).toMatchObject({ role: "assistant", toolCalls: [{ name: "transfer_to_staff" }] });
+      expect(core.emulators.openai.stats.tools.get(callSid)?.offered).toEqual(expect.arrayContaining(["end_call", "transfer_to_staff", "take_message"]));
+    });
+
+    it.sequential("back after nobody answered: the agent speaks first and offers a message; the message is taken in the caller's words and reaches the record", async ({ expect }) => {
+      const callSid = "CA-control-return";
+      core.emulators.speech.registerScript(callSid, [MESSAGE]);
+      const call = await core.open(callSid);
+      call.resume(transferState, { transfer: { outcome: "no-answer" }, recordUrl, speed: SPEED });
+      const turn = transferState.turns + 1;
+      await call.mark(`${turn}.end`);
+      expect(said(call, turn).join(" ")).toMatch(/לא ענה.*הודעה/);
+      const history = call.states.at(-1)!.history;
+      const at = history.findIndex((m) => m.role === "assistant" && m.toolCalls?.some((c) => c.name === "transfer_to_staff"));
+      expect(history[at + 1]).toMatchObject({ role: "tool", name: "transfer_to_staff" });
+      expect(JSON.parse(history[at + 1]!.content)).toEqual({ result: { transferred: false, outcome: "no-answer" } });
+
+      await call.echoOf(`${turn}.end`);
+      await call.say(speech.get(MESSAGE)!);
+      await call.mark(`${turn + 1}.end`);
+      expect(said(call, turn + 1).join(" ")).toMatch(/רשמתי את ההודעה/);
+      await call.hangUp();
+      await until(() => parts.some((part) => part.callSid === callSid), "the call's record part");
+      const part = parts.find((p) => p.callSid === callSid)!;
+      expect(part.endReason).toBe("stop");
+      expect(part.callback).toMatchObject({ reason: MESSAGE });
+    });
   });
 
-  it("back after nobody answered: the agent speaks first and offers a message; the message is taken in the caller's words and reaches the record", async () => {
-    const callSid = "CA-control-return";
-    core.emulators.speech.registerScript(callSid, [MESSAGE]);
-    const call = await core.open(callSid);
-    call.resume(transferState, { transfer: { outcome: "no-answer" }, recordUrl, speed: SPEED });
-    const turn = transferState.turns + 1;
-    await call.mark(`${turn}.end`);
-    expect(said(call, turn).join(" ")).toMatch(/לא ענה.*הודעה/);
-    const history = call.states.at(-1)!.history;
-    const at = history.findIndex((m) => m.role === "assistant" && m.toolCalls?.some((c) => c.name === "transfer_to_staff"));
-    expect(history[at + 1]).toMatchObject({ role: "tool", name: "transfer_to_staff" });
-    expect(JSON.parse(history[at + 1]!.content)).toEqual({ result: { transferred: false, outcome: "no-answer" } });
-
-    await call.echoOf(`${turn}.end`);
-    await call.say(speech.get(MESSAGE)!);
-    await call.mark(`${turn + 1}.end`);
-    expect(said(call, turn + 1).join(" ")).toMatch(/רשמתי את ההודעה/);
-    await call.hangUp();
-    await until(() => parts.some((part) => part.callSid === callSid), "the call's record part");
-    const part = parts.find((p) => p.callSid === callSid)!;
-    expect(part.endReason).toBe("stop");
-    expect(part.callback).toMatchObject({ reason: MESSAGE });
-  });
-
-  it("outside the staff's hours the model is never offered transfer_to_staff, and the call goes on", async () => {
+  it("outside the staff's hours the model is never offered transfer_to_staff, and the call goes on", async ({ expect }) => {
     const closed = await startCore({ env: { AGENT_FILE: await agentFile("closed.json", {}), LLM_SPECULATE: "false" } });
     try {
       const callSid = "CA-control-closed";
@@ -169,8 +174,8 @@ describe("a transfer to the staff", () => {
   });
 });
 
-describe("a silent caller", () => {
-  it("two reprompts IDLE_REPROMPT_MS after the agent's last words on the caller's clock, noise not counting as words, then the goodbye and core.end idle", async () => {
+describe.concurrent("a silent caller", () => {
+  it("two reprompts IDLE_REPROMPT_MS after the agent's last words on the caller's clock, noise not counting as words, then the goodbye and core.end idle", async ({ expect }) => {
     const callSid = "CA-control-silent";
     // A caller who says no words: the noise below is transcribed as nothing.
     const call = await placeCall(callSid, []);

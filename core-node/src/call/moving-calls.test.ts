@@ -35,8 +35,9 @@ function llmRequests(callSid: string): string[][][] {
 
 const said = (role: "user" | "assistant", content: string) => ({ role, content });
 
-describe("the greeting the edge plays", () => {
-  it("stops when the caller talks over it, and leaves the conversation as unheard", async () => {
+// Until the drain, each test checks only its own call: they run side by side.
+describe.concurrent("the greeting the edge plays", () => {
+  it("stops when the caller talks over it, and leaves the conversation as unheard", async ({ expect }) => {
     const call = await core.open("CA-over-greeting");
     call.begin(true); // the edge's greeting is playing: its mark is not echoed
     await call.say(hoursQuestion, 300);
@@ -61,8 +62,8 @@ describe("the greeting the edge plays", () => {
   });
 });
 
-describe("a call resumed from another core", () => {
-  it("answers at once a caller's message the previous core left unanswered, from the conversation handed over", async () => {
+describe.concurrent("a call resumed from another core", () => {
+  it("answers at once a caller's message the previous core left unanswered, from the conversation handed over", async ({ expect }) => {
     const history: ConversationState["history"] = [
       said("assistant", GREETING),
       said("user", HOURS_QUESTION),
@@ -87,7 +88,7 @@ describe("a call resumed from another core", () => {
     expect(callLine.parse(await core.logs.next("CALL", { call_id: "CA-resumed-pending" }))).toMatchObject({ turns: 3, end_reason: "stop" });
   });
 
-  it("waits for the caller when the agent spoke last, then goes on with the same conversation", async () => {
+  it("waits for the caller when the agent spoke last, then goes on with the same conversation", async ({ expect }) => {
     const history: ConversationState["history"] = [
       said("assistant", GREETING),
       said("user", BOOKING_QUESTION),

@@ -33,8 +33,10 @@ afterAll(async () => {
 });
 
 
-describe("a call through the core", () => {
-  it("answers two concurrent callers with speech, marks and a TURN line each; bad frames are dropped with a reason", async () => {
+// The calls of these first two groups check only their own lines and requests: they run side by side.
+// The server's checks (no call left, each client built once) come after them.
+describe.concurrent("a call through the core", () => {
+  it("answers two concurrent callers with speech, marks and a TURN line each; bad frames are dropped with a reason", async ({ expect }) => {
     const [a, b] = await Promise.all([core.open("CA-first"), core.open("CA-second")]);
     a.begin(true);
     b.begin(true);
@@ -91,7 +93,7 @@ describe("a call through the core", () => {
     expect(summary).toMatchObject({ turns: 1, dropped_frames: 4, end_reason: "stop" });
   });
 
-  it("speaks the greeting itself when the edge could not play it", async () => {
+  it("speaks the greeting itself when the edge could not play it", async ({ expect }) => {
     const call = await core.open("CA-greet");
     call.begin(false);
     await call.mark("0.end");
@@ -100,7 +102,7 @@ describe("a call through the core", () => {
     await call.hangUp();
   });
 
-  it("stops talking when the caller talks over it and remembers only what was heard", async () => {
+  it("stops talking when the caller talks over it and remembers only what was heard", async ({ expect }) => {
     const call = await core.open("CA-barge");
     call.begin(true);
     call.echo("greeting");
@@ -120,7 +122,8 @@ describe("a call through the core", () => {
     await call.mark("2.end");
     const heard = firstName.slice("1.1:".length);
     // The model saw the greeting, the question, only the sentence that was heard, and the new question.
-    expect(emulators.openai.stats.lastMessages.map((m) => [m.role, m.content])).toEqual([
+    const lastRequest = emulators.openai.stats.completions.filter((completion) => completion.callId === "CA-barge").at(-1)!;
+    expect(lastRequest.messages.map((m) => [m.role, m.content])).toEqual([
       ["system", app.config.systemPrompt],
       ["assistant", GREETING],
       ["user", script.lines[0]],
@@ -133,9 +136,9 @@ describe("a call through the core", () => {
   });
 });
 
-describe("when a service fails", () => {
-  it("a failed recognition stream is logged once, reopened after at most 200 ms, and the call goes on", async () => {
-    emulators.speech.injectFault({ afterAudioMs: 400, code: status.UNAVAILABLE, details: "connection reset" });
+describe.concurrent("when a service fails", () => {
+  it("a failed recognition stream is logged once, reopened after at most 200 ms, and the call goes on", async ({ expect }) => {
+    emulators.speech.injectFault({ afterAudioMs: 400, code: status.UNAVAILABLE, details: "connection reset" }, { callId: "CA-stt-fault" });
     const call = await core.open("CA-stt-fault");
     call.begin(true);
     call.echo("greeting");

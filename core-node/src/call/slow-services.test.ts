@@ -33,12 +33,13 @@ function coreWith(emulators: EmulatorsOptions, env: Record<string, string> = {})
 /** True when `text` is `line` or a word-prefix of it: what a partial shows of the line. */
 const isPartialOf = (text: string, line: string) => text !== "" && line.split(" ").join(" ").startsWith(text);
 
-describe("barge-in", () => {
+// Each describe block has its own core: they run side by side.
+describe.concurrent("barge-in", () => {
   // The caller speaks again before hearing anything of the answer: with cut-off recovery on, that
   // would take the turn back (listening-recovery.test.ts, real-speech.test.ts); here it is a barge-in.
   const current = coreWith({ openai: { tokenIntervalMs: 200 }, tts: { latencyMs: 2000 } }, { CUTOFF_RECOVERY_MS: "0" });
 
-  it("sends clear at once and cancels the LLM stream and the synthesis in flight", async () => {
+  it("sends clear at once and cancels the LLM stream and the synthesis in flight", async ({ expect }) => {
     const core = current();
     const { openai, tts } = core.emulators;
     const call = await core.open("CA-cancel");
@@ -74,10 +75,10 @@ describe("barge-in", () => {
   });
 });
 
-describe("a final that comes too late", () => {
+describe.concurrent("a final that comes too late", () => {
   const current = coreWith({ speech: { finalDelayMs: FINAL_DELAY_MS } });
 
-  it("the turn uses the partial after STT_TIMEOUT_MS, and the late final makes no second turn", async () => {
+  it("the turn uses the partial after STT_TIMEOUT_MS, and the late final makes no second turn", async ({ expect }) => {
     const core = current();
     const { openai, speech: stt } = core.emulators;
     const call = await core.open("CA-late-final");

@@ -149,7 +149,9 @@ describe("through the emulators", () => {
     await Promise.all([used.call.hangUp(), plain.call.hangUp()]);
   });
 
-  it("a final that differs from the stable partial: the speculation is cancelled, the caller hears only the answer to the final", async () => {
+  // The test above compares latencies and runs alone. The rest run side by side: each checks only its
+  // own call, and the last is the only one then calling `off`, whose connections it counts.
+  it.concurrent("a final that differs from the stable partial: the speculation is cancelled, the caller hears only the answer to the final", async ({ expect }) => {
     const call = await callWithGreetingHeard(revised, "CA-spec-revised");
     await call.say(speech.get(BOOKING)!, 300);
     const turn = turnLine.parse(await revised.logs.next("TURN", { call_id: "CA-spec-revised", turn: 1 }));
@@ -176,7 +178,7 @@ describe("through the emulators", () => {
     await call.hangUp();
   });
 
-  it("hanging up during a speculation cancels it: no turn, nothing sent", async () => {
+  it.concurrent("hanging up during a speculation cancels it: no turn, nothing sent", async ({ expect }) => {
     const call = await callWithGreetingHeard(on, "CA-spec-hangup");
     await call.say(speech.get(HOURS)!, 300);
     await until(() => completionsOf(on, "CA-spec-hangup").length > 0, "the speculative LLM request");
@@ -187,7 +189,7 @@ describe("through the emulators", () => {
     expect(call.received.filter((frame) => frame.event === "media" || frame.event === "mark")).toEqual([]);
   });
 
-  it("a key pressed during a speculation cancels it; the spoken turn is still answered, after the keypad turn", async () => {
+  it.concurrent("a key pressed during a speculation cancels it; the spoken turn is still answered, after the keypad turn", async ({ expect }) => {
     const call = await callWithGreetingHeard(on, "CA-spec-key");
     await call.say(speech.get(HOURS)!, 300);
     await until(() => completionsOf(on, "CA-spec-key").length > 0, "the speculative LLM request");
@@ -204,7 +206,7 @@ describe("through the emulators", () => {
     await call.hangUp();
   });
 
-  it("keeps the LLM connection: two turns more than 5 s apart use one TCP connection", async () => {
+  it.concurrent("keeps the LLM connection: two turns more than 5 s apart use one TCP connection", async ({ expect }) => {
     const { openai } = off.emulators;
     const connections = openai.stats.connections;
     const call = await callWithGreetingHeard(off, "CA-warm");

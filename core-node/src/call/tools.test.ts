@@ -5,9 +5,10 @@
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, it, type TestContext } from "vitest";
 import { bookingClient } from "../../../infra/booking/client.js";
-import { startBookingService, type BookingService } from "../../../infra/booking/service.js";
+import { startBookingService } from "../../../infra/booking/service.js";
+import type { EmulatorsOptions } from "../../../infra/local/emulators/index.js";
 import { DEFAULT_FIXED_PHRASES } from "../config.js";
 import { callerSpeech, startCore, until, type CoreUnderTest, type EdgeLink } from "../../testing/core-harness.js";
 import { ToolGate } from "../../testing/tool-gate.js";
@@ -17,44 +18,66 @@ const ASK = "שלום, יש לכם תור פנוי?";
 const YES = "כן, בבקשה";
 const MORE = "ומה עם חניה?";
 
-let dir: string;
-let booking: BookingService;
-let gate: ToolGate;
-let core: CoreUnderTest;
 const speech = new Map<string, Uint8Array>();
 
 beforeAll(async () => {
-  dir = await mkdtemp(path.join(tmpdir(), "voice-tools-"));
-  booking = await startBookingService({ port: 0, dbPath: path.join(dir, "bookings.db"), signingSecret: SECRET });
-  gate = new ToolGate(booking.url);
+  await Promise.all([ASK, YES, MORE].map(async (line) => speech.set(line, await callerSpeech(line))));
+});
+
+/**
+ * Cores start one at a time: each warms up by synthesizing the fixed phrases, and five warming at once
+ * on a loaded 2-core machine overrun the TTS deadline. Their calls then run side by side.
+ */
+let starting: Promise<unknown> = Promise.resolve();
+function startCoreInTurn(options: Parameters<typeof startCore>[0]): Promise<CoreUnderTest> {
+  const started = starting.then(() => startCore(options));
+  starting = started.catch(() => undefined);
+  return started;
+}
+
+/**
+ * One test's own booking service (real HTTP and SQLite) behind its own gate, and the cores it starts
+ * with the local agent file's tools on that gate. A test shares none of it: the calendar's free slots,
+ * the gate's holds and its counts are that test's alone, so the tests run side by side.
+ */
+async function openCalendar(onTestFinished: TestContext["onTestFinished"]) {
+  const dir = await mkdtemp(path.join(tmpdir(), "voice-tools-"));
+  const booking = await startBookingService({ port: 0, dbPath: path.join(dir, "bookings.db"), signingSecret: SECRET });
+  const gate = new ToolGate(booking.url);
   await gate.start();
   // The local agent file, its endpoints on the gate.
   const agent = JSON.parse(await readFile(new URL("../../../infra/local/agent.he.json", import.meta.url), "utf8")) as { tools: { endpoint: string }[] };
   for (const tool of agent.tools) tool.endpoint = `${gate.url}${new URL(tool.endpoint).pathname}`;
   const agentFile = path.join(dir, "agent.json");
   await writeFile(agentFile, JSON.stringify(agent));
-  [core] = await Promise.all([
-    startCore({ env: { AGENT_FILE: agentFile, TOOL_SIGNING_SECRET: SECRET, TOOL_FILLER_MS: "300", LLM_SPECULATE: "false" } }),
-    ...[ASK, YES, MORE].map(async (line) => speech.set(line, await callerSpeech(line))),
-  ]);
-});
+  const cores: CoreUnderTest[] = [];
+  onTestFinished(async () => {
+    for (const core of cores) await core.close();
+    await gate.close();
+    await booking.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+  const client = () => bookingClient(booking.url, { secret: SECRET });
+  return {
+    gate,
+    client,
+    /** The book requests of a call that reached the gate (their idempotency keys). */
+    booksOf: (callSid: string) => gate.arrived.filter((r) => r.path === "/tools/book" && r.key.startsWith(`${callSid}:`)).map((r) => r.key),
+    bookingsOf: async (callSid: string) => (await client().appointments()).filter((appointment) => appointment.callSid === callSid),
+    /** A core with the agent's tools on this gate; closed when the test ends. */
+    async startAgentCore(env: Record<string, string>, emulators?: EmulatorsOptions): Promise<CoreUnderTest> {
+      const core = await startCoreInTurn({ emulators, env: { AGENT_FILE: agentFile, TOOL_SIGNING_SECRET: SECRET, TOOL_FILLER_MS: "300", ...env } });
+      cores.push(core);
+      return core;
+    },
+  };
+}
 
-afterAll(async () => {
-  await core?.close();
-  await gate?.close();
-  await booking?.close();
-  await rm(dir, { recursive: true, force: true });
-});
-
-const client = () => bookingClient(booking.url, { secret: SECRET });
-/** The book requests of a call that reached the gate (its idempotency keys). */
-const booksOf = (callSid: string) => gate.arrived.filter((r) => r.path === "/tools/book" && r.key.startsWith(`${callSid}:`)).map((r) => r.key);
-const bookingsOf = async (callSid: string) => (await client().appointments()).filter((appointment) => appointment.callSid === callSid);
 /** The sentences the agent said in turn `turn`, from the marks that follow each sentence's audio. */
 const said = (call: EdgeLink, turn: number) => call.marks().flatMap((mark) => (mark.startsWith(`${turn}.`) && !mark.endsWith(".end") ? [mark.slice(mark.indexOf(":") + 1)] : []));
 
 /** A call whose caller says `lines` (registered with the speech emulator); greeted by the edge. */
-async function placeCall(callSid: string, lines: string[]): Promise<EdgeLink> {
+async function placeCall(core: CoreUnderTest, callSid: string, lines: string[]): Promise<EdgeLink> {
   core.emulators.speech.registerScript(callSid, lines);
   const call = await core.open(callSid);
   call.begin(true);
@@ -69,10 +92,13 @@ async function slotOffered(call: EdgeLink): Promise<void> {
   await call.echoOf("1.end");
 }
 
-describe("an agent with the booking tools", () => {
-  it("offers the slot the service returned, books it on a yes, once, and says so; a filler plays while the booking is slow", async () => {
+// Each test has its own calendar and cores (openCalendar): the calls run side by side.
+describe.concurrent("an agent with the booking tools", () => {
+  it("offers the slot the service returned, books it on a yes, once, and says so; a filler plays while the booking is slow", async ({ expect, onTestFinished }) => {
+    const { gate, client, booksOf, bookingsOf, startAgentCore } = await openCalendar(onTestFinished);
+    const core = await startAgentCore({ LLM_SPECULATE: "false" });
     const callSid = "CA" + "7".repeat(31) + "1";
-    const call = await placeCall(callSid, [ASK, YES]);
+    const call = await placeCall(core, callSid, [ASK, YES]);
     await call.say(speech.get(ASK)!);
     await call.mark("1.end");
     const { date, slots } = ((await client().findSlots({})).body as { result: { date: string; slots: string[] } }).result;
@@ -99,9 +125,11 @@ describe("an agent with the booking tools", () => {
     expect(callLine).toMatchObject({ tool_calls: 2, tool_failures: 0 });
   });
 
-  it("a barge-in while the booking runs cuts the agent, not the booking: one booking, and the next answer knows it", async () => {
+  it("a barge-in while the booking runs cuts the agent, not the booking: one booking, and the next answer knows it", async ({ expect, onTestFinished }) => {
+    const { gate, booksOf, bookingsOf, startAgentCore } = await openCalendar(onTestFinished);
+    const core = await startAgentCore({ LLM_SPECULATE: "false" });
     const callSid = "CA" + "7".repeat(31) + "2";
-    const call = await placeCall(callSid, [ASK, YES, MORE]);
+    const call = await placeCall(core, callSid, [ASK, YES, MORE]);
     await slotOffered(call);
     gate.hold("/tools/book");
     await call.say(speech.get(YES)!);
@@ -121,9 +149,11 @@ describe("an agent with the booking tools", () => {
     await call.hangUp();
   });
 
-  it("a failing booking: the apology, nothing booked, no slot invented", async () => {
+  it("a failing booking: the apology, nothing booked, no slot invented", async ({ expect, onTestFinished }) => {
+    const { gate, bookingsOf, startAgentCore } = await openCalendar(onTestFinished);
+    const core = await startAgentCore({ LLM_SPECULATE: "false" });
     const callSid = "CA" + "7".repeat(31) + "3";
-    const call = await placeCall(callSid, [ASK, YES]);
+    const call = await placeCall(core, callSid, [ASK, YES]);
     await slotOffered(call);
     gate.failing.add("/tools/book");
     try {
@@ -140,9 +170,11 @@ describe("an agent with the booking tools", () => {
     await call.hangUp();
   });
 
-  it("a core that dies mid-booking: the next core makes the same call again (same key), one booking, and says it", async () => {
+  it("a core that dies mid-booking: the next core makes the same call again (same key), one booking, and says it", async ({ expect, onTestFinished }) => {
+    const { gate, booksOf, bookingsOf, startAgentCore } = await openCalendar(onTestFinished);
+    const core = await startAgentCore({ LLM_SPECULATE: "false" });
     const callSid = "CA" + "7".repeat(31) + "4";
-    const call = await placeCall(callSid, [ASK, YES]);
+    const call = await placeCall(core, callSid, [ASK, YES]);
     await slotOffered(call);
     gate.hold("/tools/book");
     await call.say(speech.get(YES)!);
@@ -152,7 +184,7 @@ describe("an agent with the booking tools", () => {
     const state = call.states.at(-1)!;
     call.ws.terminate(); // the core is gone, as far as the edge can tell
 
-    const next = await startCore({ env: { AGENT_FILE: path.join(dir, "agent.json"), TOOL_SIGNING_SECRET: SECRET, TOOL_FILLER_MS: "300" } });
+    const next = await startAgentCore({});
     try {
       const resumed = await next.open(callSid);
       resumed.resume(state);
@@ -166,17 +198,14 @@ describe("an agent with the booking tools", () => {
       await resumed.hangUp();
     } finally {
       gate.release("/tools/book");
-      await next.close();
     }
   });
 
-  it("with speculation on: a discarded speculation's find_slots is aborted, and no speculative answer books: one book request, one booking", async () => {
+  it("with speculation on: a discarded speculation's find_slots is aborted, and no speculative answer books: one book request, one booking", async ({ expect, onTestFinished }) => {
+    const { gate, booksOf, bookingsOf, startAgentCore } = await openCalendar(onTestFinished);
     // The final comes 1.5 s after the recognizer's pause, so a speculation on the stable partial has
     // time to reach its tool; the partials read a different question than the final.
-    const speculating = await startCore({
-      emulators: { speech: { finalDelayMs: 1500 } },
-      env: { AGENT_FILE: path.join(dir, "agent.json"), TOOL_SIGNING_SECRET: SECRET, TOOL_FILLER_MS: "300", LLM_SPECULATE: "true", STT_TIMEOUT_MS: "4000" },
-    });
+    const speculating = await startAgentCore({ LLM_SPECULATE: "true", STT_TIMEOUT_MS: "4000" }, { speech: { finalDelayMs: 1500 } });
     const findsOf = (callSid: string) => gate.arrived.filter((r) => r.path === "/tools/find_slots" && r.key.startsWith(`${callSid}:`));
     try {
       const callSid = "CA" + "7".repeat(31) + "5";
@@ -204,7 +233,6 @@ describe("an agent with the booking tools", () => {
       await call.hangUp();
     } finally {
       gate.release("/tools/find_slots");
-      await speculating.close();
     }
   });
 });

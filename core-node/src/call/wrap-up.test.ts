@@ -41,8 +41,9 @@ async function expectFarewell(call: EdgeLink, turn: number): Promise<void> {
   expect(call.echoed).toContain(`${turn}.end`);
 }
 
-describe("MAX_CALL_MS", () => {
-  it("cuts what is playing, stops listening, says CALL_LIMIT_TEXT from the cache and closes with 1000", async () => {
+// Each test calls its own core: they run side by side.
+describe.concurrent("MAX_CALL_MS", () => {
+  it("cuts what is playing, stops listening, says CALL_LIMIT_TEXT from the cache and closes with 1000", async ({ expect }) => {
     const { emulators, logs } = timed;
     const syntheses = emulators.tts.stats.requests;
     const call = await timed.open("CA-long");
@@ -64,8 +65,8 @@ describe("MAX_CALL_MS", () => {
   });
 });
 
-describe("LLM_MAX_REQUESTS_PER_CALL", () => {
-  it("answers until the budget is spent; the request past it is not sent and the call is ended", async () => {
+describe.concurrent("LLM_MAX_REQUESTS_PER_CALL", () => {
+  it("answers until the budget is spent; the request past it is not sent and the call is ended", async ({ expect }) => {
     const { emulators, logs } = llmBudget;
     const call = await llmBudget.open("CA-chatty");
     call.begin(true, { speed: SPEED });
@@ -86,8 +87,8 @@ describe("LLM_MAX_REQUESTS_PER_CALL", () => {
   });
 });
 
-describe("TTS_MAX_CHARS_PER_CALL", () => {
-  it("sends no sentence past the budget to the service and ends the call with the cached farewell", async () => {
+describe.concurrent("TTS_MAX_CHARS_PER_CALL", () => {
+  it("sends no sentence past the budget to the service and ends the call with the cached farewell", async ({ expect }) => {
     const { emulators, logs } = ttsBudget;
     const syntheses = emulators.tts.stats.requests;
     const call = await ttsBudget.open("CA-wordy");
