@@ -10,6 +10,7 @@ import type { Config } from "./config.js";
 import { credentialsProblems } from "./credentials.js";
 import { loadVad, type VadFactory } from "./eou/vad.js";
 import { createOpenAiChat } from "./llm/openai.js";
+import { errorText } from "./metrics/error-report.js";
 import type { ChatModel } from "./llm/types.js";
 import type { Logger } from "./metrics/log.js";
 import { createOpenAiSummarizer, type Summarizer } from "./record/openai-summarizer.js";
@@ -305,7 +306,4 @@ function withDeadline<T>(work: Promise<T>, ms: number, what: string): Promise<T>
 }
 
 /** An error as one log-friendly line (client libraries can put kilobytes of retry history in a message). */
-export function errorText(error: unknown): string {
-  const text = error instanceof Error ? error.message : String(error);
-  return text.length > 300 ? `${text.slice(0, 300)}…` : text;
-}
+export { errorText };

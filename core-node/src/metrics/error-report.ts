@@ -23,13 +23,18 @@ const MAX_FRAMES = 30;
 /** pino's own key for an Error, and ours. */
 const ERROR_KEYS = ["error", "err"] as const;
 
+/** An error's message (or a thrown value's text) cut to MAX_MESSAGE_CHARS: what a line says of an error it does not log itself. */
+export function errorText(error: unknown): string {
+  return shortened(error instanceof Error ? error.message : String(error));
+}
+
 /** `fields` with an Error under `error` or `err` made text (see above); the same object when there is none. */
 export function errorFields(fields: Record<string, unknown>, atErrorLevel: boolean, service: ServiceContext): Record<string, unknown> {
   const key = ERROR_KEYS.find((name) => fields[name] instanceof Error);
   if (key === undefined) {
     // Something else thrown (a string, an object): its text, never its fields unread into the line.
     const thrown = fields.error;
-    return thrown === undefined || thrown === null || typeof thrown === "string" ? fields : { ...fields, error: shortened(String(thrown)) };
+    return thrown === undefined || thrown === null || typeof thrown === "string" ? fields : { ...fields, error: errorText(thrown) };
   }
   const error = fields[key] as Error;
   const { [key]: _error, ...rest } = fields;
