@@ -2,7 +2,7 @@
 // (silence unless the caller is speaking, with a dtmf frame on a tick a key is pressed) and one frame
 // of buffered agent audio is heard; marks are echoed once the audio before them has played, or at
 // once on `clear`. The audio clock is the caller audio sent so far: tick n's frame has timestamp 20n.
-import { FRAME_BYTES, FRAME_MS, MULAW_SILENCE, twilioOutboundFrame } from "@voice/protocol";
+import { FRAME_BYTES, FRAME_MS, MULAW_SILENCE } from "@voice/protocol";
 import { WebSocket, type RawData } from "ws";
 import type { CallerTick } from "./caller-audio.js";
 import { startFrameClock, type FrameClock } from "./clock.js";
@@ -11,6 +11,7 @@ import { connectedMessage, dtmfMessage, markMessage, mediaMessage, startMessage,
 import { PlayoutBuffer } from "./playout.js";
 import { CallRecorder, concat } from "./recording.js";
 import { audioMs, type ErrorLog, type StreamReport, type TurnReport } from "./report.js";
+import { readEdgeFrame } from "./twilio-client.js";
 
 export type WaitOutcome = "done" | "timeout" | "closed";
 
@@ -180,28 +181,12 @@ export class MediaStreamSession {
   }
 
   private receive(data: RawData, isBinary: boolean): void {
-    if (isBinary) {
-      this.errors.add("the edge sent a binary frame (Twilio accepts JSON text frames only)");
+    const read = readEdgeFrame(data, isBinary, this.ids.streamSid);
+    if (!read.ok) {
+      this.errors.add(read.problem);
       return;
     }
-    let json: unknown;
-    try {
-      json = JSON.parse(data.toString());
-    } catch {
-      this.errors.add("the edge sent a text frame that is not JSON");
-      return;
-    }
-    const parsed = twilioOutboundFrame.safeParse(json);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      this.errors.add(`the edge sent a malformed frame: ${issue?.path.join(".") || "frame"}: ${issue?.message}`);
-      return;
-    }
-    const frame = parsed.data;
-    if (frame.streamSid !== this.ids.streamSid) {
-      this.errors.add(`the edge sent a ${frame.event} frame for another stream (${frame.streamSid})`);
-      return;
-    }
+    const { frame } = read;
     if (frame.event === "media") {
       if (this.greetingMs === null && this.conversation.turns.length === 0) {
         this.greetingMs = performance.now() - this.startSentAt;

@@ -1,8 +1,8 @@
 // Twilio's side of the call: the signed voice webhook, the Media Streams WebSocket it names, and the
 // signed requests of call control (a <Connect action>, a <Dial action>, a <Number url> whisper).
 import { randomBytes } from "node:crypto";
-import { twilioSignature } from "@voice/protocol";
-import { WebSocket } from "ws";
+import { twilioOutboundFrame, twilioSignature, type TwilioOutboundFrame } from "@voice/protocol";
+import { WebSocket, type RawData } from "ws";
 import { parseStreamTwiml, parseTwiml, type StreamTwiml, type TwimlVerb } from "./twiml.js";
 
 /** A Twilio SID: two-letter type prefix and 32 hex digits (CA call, AC account, MZ stream). */
@@ -70,4 +70,25 @@ export async function openMediaStream(streamUrl: string, authToken: string, time
 function describe(error: unknown): string {
   const cause = (error as { cause?: { message?: string } }).cause?.message;
   return cause ? `${(error as Error).message} (${cause})` : String((error as Error).message ?? error);
+}
+
+export type EdgeFrameRead = { ok: true; frame: TwilioOutboundFrame } | { ok: false; problem: string };
+
+/** A frame the edge sent on the media stream `streamSid`, read as Twilio reads it: the frame, or what is wrong with it in one line. */
+export function readEdgeFrame(data: RawData, isBinary: boolean, streamSid: string): EdgeFrameRead {
+  if (isBinary) return { ok: false, problem: "the edge sent a binary frame (Twilio accepts JSON text frames only)" };
+  let json: unknown;
+  try {
+    json = JSON.parse(data.toString());
+  } catch {
+    return { ok: false, problem: "the edge sent a text frame that is not JSON" };
+  }
+  const parsed = twilioOutboundFrame.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    return { ok: false, problem: `the edge sent a malformed frame: ${issue?.path.join(".") || "frame"}: ${issue?.message}` };
+  }
+  const frame = parsed.data;
+  if (frame.streamSid !== streamSid) return { ok: false, problem: `the edge sent a ${frame.event} frame for another stream (${frame.streamSid})` };
+  return { ok: true, frame };
 }

@@ -4,8 +4,9 @@
 // media and marks go to the page in order, its `clear` at once, and the marks the page's playback
 // reaches go back as Twilio's echoes. Pacing is the page's: its audio clock makes a frame every 20 ms,
 // and each is sent on as it arrives. The page hanging up is Twilio's `stop` and close.
-import { FRAME_BYTES, FRAME_MS, twilioOutboundFrame } from "@voice/protocol";
+import { FRAME_BYTES, FRAME_MS } from "@voice/protocol";
 import { WebSocket, type RawData } from "ws";
+import { readEdgeFrame } from "../sim/twilio-client.js";
 import { connectedMessage, markMessage, mediaMessage, startMessage, stopMessage, type StreamIds } from "../twilio/media-stream-frames.js";
 import type { ServerMessage } from "./wire.js";
 
@@ -71,16 +72,9 @@ export class MediaRelay {
   }
 
   private fromEdge(data: RawData, isBinary: boolean): void {
-    if (isBinary) return this.report("the edge sent a binary frame (Twilio accepts JSON text frames only)");
-    let parsed;
-    try {
-      parsed = twilioOutboundFrame.safeParse(JSON.parse(data.toString()));
-    } catch {
-      return this.report("the edge sent a text frame that is not JSON");
-    }
-    if (!parsed.success) return this.report(`the edge sent a malformed frame: ${parsed.error.issues[0]?.message ?? "unknown"}`);
-    const frame = parsed.data;
-    if (frame.streamSid !== this.ids.streamSid) return this.report(`the edge sent a ${frame.event} frame for another stream`);
+    const read = readEdgeFrame(data, isBinary, this.ids.streamSid);
+    if (!read.ok) return this.report(read.problem);
+    const { frame } = read;
     if (frame.event === "media") this.page.sendAudio(Buffer.from(frame.media.payload, "base64"));
     else if (frame.event === "mark") this.page.send({ type: "mark", name: frame.mark.name });
     else this.page.send({ type: "clear" });
